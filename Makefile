@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench components clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/loadlens demo
+
+# Real components the suite runs (Prometheus, Pushgateway, Chromium, nginx): installed when missing.
+components:
+	bash tests/install-components.sh
+
+test: install components
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check runner exporters tests
+	$(VENV)/bin/ruff format --check runner exporters tests
+	$(VENV)/bin/mypy
+
+bench: install components
+	$(PY) tests/bench/bench_overhead.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

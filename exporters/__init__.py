@@ -1,0 +1,1 @@
+"""Live exporters: Prometheus /metrics, Pushgateway, OTLP, and Grafana annotations."""

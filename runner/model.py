@@ -1,0 +1,261 @@
+"""The plain, frozen data that flows between loadlens stages.
+
+Nothing here imports Locust, boto3, prometheus_client or the OpenTelemetry SDK: every stage
+(stats, sources, criteria, verdict, reports, exporters) speaks these types.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from runner.histogram import Histogram, bucket_value_ms
+
+TOTAL_NAME = "all requests"
+
+
+class Status(enum.Enum):
+    """The outcome of one criterion, and of the whole verdict."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class EndpointKey:
+    """One endpoint as Locust reports it: the request type (method) and the request name."""
+
+    method: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.name}" if self.method else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointStats:
+    """Cumulative (or windowed) statistics of one endpoint, or of all of them together."""
+
+    count: int = 0
+    failures: int = 0
+    expected: int = 0  # responses whose status the scenario declared as expected (not failures)
+    sum_ms: float = 0.0
+    min_ms: float | None = None
+    max_ms: float | None = None
+    bytes: int = 0
+    statuses: Mapping[int, int] = field(default_factory=dict)
+    histogram: Histogram = field(default_factory=Histogram.empty)
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.failures / self.count if self.count else None
+
+    @property
+    def mean_ms(self) -> float | None:
+        return self.sum_ms / self.count if self.count else None
+
+    def quantile_ms(self, q: float) -> float | None:
+        value = self.histogram.quantile_ms(q)
+        if value is None:
+            return None
+        # The bucket representative may sit a hair outside what was actually observed.
+        if self.min_ms is not None and value < self.min_ms:
+            return self.min_ms
+        if self.max_ms is not None and value > self.max_ms:
+            return self.max_ms
+        return value
+
+    def merge(self, other: EndpointStats) -> EndpointStats:
+        statuses = dict(self.statuses)
+        for code, n in other.statuses.items():
+            statuses[code] = statuses.get(code, 0) + n
+        return EndpointStats(
+            count=self.count + other.count,
+            failures=self.failures + other.failures,
+            expected=self.expected + other.expected,
+            sum_ms=self.sum_ms + other.sum_ms,
+            min_ms=_opt(min, self.min_ms, other.min_ms),
+            max_ms=_opt(max, self.max_ms, other.max_ms),
+            bytes=self.bytes + other.bytes,
+            statuses=statuses,
+            histogram=self.histogram.merge(other.histogram),
+        )
+
+    def subtract(self, earlier: EndpointStats) -> EndpointStats:
+        """What happened since ``earlier``. min/max cannot be subtracted: they are bounded by the
+        histogram's first and last non-empty bucket instead (within 0.5%)."""
+        hist = self.histogram.subtract(earlier.histogram)
+        statuses = {c: n - earlier.statuses.get(c, 0) for c, n in self.statuses.items()}
+        statuses = {c: n for c, n in statuses.items() if n}
+        lo = hi = None
+        if hist.counts:
+            lo = bucket_value_ms(min(hist.counts))
+            hi = bucket_value_ms(max(hist.counts))
+            if self.max_ms is not None:
+                hi = min(hi, self.max_ms)
+            if self.min_ms is not None:
+                lo = max(lo, self.min_ms)
+        return EndpointStats(
+            count=self.count - earlier.count,
+            failures=self.failures - earlier.failures,
+            expected=self.expected - earlier.expected,
+            sum_ms=self.sum_ms - earlier.sum_ms,
+            min_ms=lo,
+            max_ms=hi,
+            bytes=self.bytes - earlier.bytes,
+            statuses=statuses,
+            histogram=hist,
+        )
+
+
+def _opt(fn, a, b):  # type: ignore[no-untyped-def]
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return fn(a, b)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Per-endpoint statistics over a span of time (cumulative from the run's start, or a window)."""
+
+    start: float  # epoch seconds
+    end: float
+    endpoints: Mapping[EndpointKey, EndpointStats]
+    users: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.end - self.start)
+
+    def total(self) -> EndpointStats:
+        out = EndpointStats()
+        for stats in self.endpoints.values():
+            out = out.merge(stats)
+        return out
+
+    def rps(self) -> float | None:
+        d = self.duration_s
+        return self.total().count / d if d > 0 else None
+
+    def since(self, earlier: Snapshot) -> Snapshot:
+        """The window between an earlier cumulative snapshot and this one."""
+        endpoints = {}
+        for key, stats in self.endpoints.items():
+            before = earlier.endpoints.get(key)
+            diff = stats.subtract(before) if before is not None else stats
+            if diff.count or diff.failures:
+                endpoints[key] = diff
+        return Snapshot(start=earlier.end, end=self.end, endpoints=endpoints, users=self.users)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """One point of the run's timeline: what happened in ``[start, end)``, all endpoints together,
+    plus each endpoint's count, failures and p95 (kept small so a day-long run stays bounded)."""
+
+    start: float
+    end: float
+    users: int
+    total: EndpointStats
+    endpoint_p95_ms: Mapping[EndpointKey, float]
+    endpoint_counts: Mapping[EndpointKey, tuple[int, int]]  # (count, failures)
+
+    @property
+    def rps(self) -> float:
+        d = self.end - self.start
+        return self.total.count / d if d > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One server-side metric over time, as a source answered it."""
+
+    source: str  # "cloudwatch", "prometheus", "process"
+    resource: str  # e.g. "ecs:cluster/service", "rds:db-1", "pid:1234"
+    metric: str  # e.g. "CPUUtilization"
+    stat: str  # e.g. "Average", "Maximum", "p95"
+    unit: str  # e.g. "Percent", "Count", "Seconds", "Bytes"
+    points: tuple[tuple[float, float], ...]  # (epoch seconds, value), ascending time
+    period_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One judged criterion: the user's own words, what was seen, the limit and why."""
+
+    name: str  # e.g. "p95_ms GET /health"
+    criterion: str  # the user's text, e.g. "p95 <= 50 ms"
+    observed: float | None
+    limit: float | None
+    status: Status
+    reason: str
+    unit: str = ""
+    scope: str = "client"  # "client" or "server"
+    required: bool = True  # an INCONCLUSIVE required criterion makes the run inconclusive (exit 3)
+    details: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """All results, the overall status and the exit code CI gates on."""
+
+    results: tuple[Result, ...]
+    status: Status
+    exit_code: int
+    interrupted: bool = False
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Who this run is: stable for its whole life, carried by every export."""
+
+    run_id: str
+    scenario: str
+    host: str
+    started_at: float  # epoch seconds
+    role: str = "standalone"  # "standalone", "master" or "worker"
+    locustfile: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    """What a live exporter reads while the run goes on (taken on the load loop's thread)."""
+
+    info: RunInfo
+    cumulative: Snapshot  # whole run so far, all workers merged
+    users: int
+    phase: str  # "starting", "ramp-up", "steady", "ramp-down", "stopped"
+    results: tuple[Result, ...] = ()  # criteria judged on the running window
+    server: tuple[Series, ...] = ()  # latest server-side series, when a source is configured
+    overflowed_requests: int = 0  # requests whose name was folded into "(other)" by the cap
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """Everything the reports need about one finished (or interrupted) run."""
+
+    info: RunInfo
+    run_start: float
+    run_end: float
+    window_start: float  # the judged window (steady state unless it was never reached)
+    window_end: float
+    window_kind: str  # "steady_state" or "whole_run"
+    whole: Snapshot  # the whole run
+    judged: Snapshot  # the judged window
+    timeline: tuple[Interval, ...]
+    verdict: Verdict
+    server: tuple[Series, ...] = ()
+    interrupted: bool = False
+    command: tuple[str, ...] = ()  # the command line, secrets redacted
+    config_path: str | None = None
+    versions: Mapping[str, str] = field(default_factory=dict)

@@ -50,7 +50,8 @@ class EndpointStats:
     min_ms: float | None = None
     max_ms: float | None = None
     bytes: int = 0
-    statuses: Mapping[int, int] = field(default_factory=dict)
+    statuses: Mapping[int, int] = field(default_factory=dict)  # every response, by HTTP status (0: none)
+    failed_statuses: Mapping[int, int] = field(default_factory=dict)  # those Locust reported failed
     histogram: Histogram = field(default_factory=Histogram.empty)
 
     @property
@@ -62,6 +63,8 @@ class EndpointStats:
         return self.sum_ms / self.count if self.count else None
 
     def quantile_ms(self, q: float) -> float | None:
+        if q >= 1.0 and self.count and self.max_ms is not None:
+            return self.max_ms
         value = self.histogram.quantile_ms(q)
         if value is None:
             return None
@@ -73,9 +76,6 @@ class EndpointStats:
         return value
 
     def merge(self, other: EndpointStats) -> EndpointStats:
-        statuses = dict(self.statuses)
-        for code, n in other.statuses.items():
-            statuses[code] = statuses.get(code, 0) + n
         return EndpointStats(
             count=self.count + other.count,
             failures=self.failures + other.failures,
@@ -84,7 +84,8 @@ class EndpointStats:
             min_ms=_opt(min, self.min_ms, other.min_ms),
             max_ms=_opt(max, self.max_ms, other.max_ms),
             bytes=self.bytes + other.bytes,
-            statuses=statuses,
+            statuses=_add_counts(self.statuses, other.statuses),
+            failed_statuses=_add_counts(self.failed_statuses, other.failed_statuses),
             histogram=self.histogram.merge(other.histogram),
         )
 
@@ -92,8 +93,6 @@ class EndpointStats:
         """What happened since ``earlier``. min/max cannot be subtracted: they are bounded by the
         histogram's first and last non-empty bucket instead (within 0.5%)."""
         hist = self.histogram.subtract(earlier.histogram)
-        statuses = {c: n - earlier.statuses.get(c, 0) for c, n in self.statuses.items()}
-        statuses = {c: n for c, n in statuses.items() if n}
         lo = hi = None
         if hist.counts:
             lo = bucket_value_ms(min(hist.counts))
@@ -110,9 +109,21 @@ class EndpointStats:
             min_ms=lo,
             max_ms=hi,
             bytes=self.bytes - earlier.bytes,
-            statuses=statuses,
+            statuses=_sub_counts(self.statuses, earlier.statuses),
+            failed_statuses=_sub_counts(self.failed_statuses, earlier.failed_statuses),
             histogram=hist,
         )
+
+
+def _add_counts(a: Mapping[int, int], b: Mapping[int, int]) -> dict[int, int]:
+    out = dict(a)
+    for k, n in b.items():
+        out[k] = out.get(k, 0) + n
+    return out
+
+
+def _sub_counts(a: Mapping[int, int], b: Mapping[int, int]) -> dict[int, int]:
+    return {k: d for k, n in a.items() if (d := n - b.get(k, 0))}
 
 
 def _opt(fn, a, b):  # type: ignore[no-untyped-def]

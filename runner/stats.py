@@ -21,36 +21,34 @@ WIRE_VERSION = 1
 
 
 class _Recorder:
-    __slots__ = ("count", "failures", "expected", "sum_ms", "min_ms", "max_ms", "bytes", "statuses", "buckets")
+    __slots__ = ("count", "sum_ms", "min_ms", "max_ms", "bytes", "statuses", "failed", "buckets")
 
     def __init__(self) -> None:
         self.count = 0
-        self.failures = 0
-        self.expected = 0
         self.sum_ms = 0.0
         self.min_ms = math.inf
         self.max_ms = -math.inf
         self.bytes = 0
         self.statuses: dict[int, int] = {}
+        self.failed: dict[int, int] = {}  # failed responses by status: classified at freeze time
         self.buckets: dict[int, int] = {}
 
-    def freeze(self) -> EndpointStats:
+    def freeze(self, expected: frozenset[int]) -> EndpointStats:
         return EndpointStats(
             count=self.count,
-            failures=self.failures,
-            expected=self.expected,
+            failures=sum(n for code, n in self.failed.items() if code not in expected),
+            expected=sum(n for code, n in self.statuses.items() if code in expected),
             sum_ms=self.sum_ms,
             min_ms=self.min_ms if self.count else None,
             max_ms=self.max_ms if self.count else None,
             bytes=self.bytes,
             statuses=dict(self.statuses),
+            failed_statuses=dict(self.failed),
             histogram=Histogram(dict(self.buckets)),
         )
 
     def add(self, s: EndpointStats) -> None:
         self.count += s.count
-        self.failures += s.failures
-        self.expected += s.expected
         self.sum_ms += s.sum_ms
         if s.min_ms is not None and s.min_ms < self.min_ms:
             self.min_ms = s.min_ms
@@ -60,6 +58,9 @@ class _Recorder:
         st = self.statuses
         for code, n in s.statuses.items():
             st[code] = st.get(code, 0) + n
+        fs = self.failed
+        for code, n in s.failed_statuses.items():
+            fs[code] = fs.get(code, 0) + n
         b = self.buckets
         for i, c in s.histogram.counts.items():
             b[i] = b.get(i, 0) + c
@@ -92,7 +93,8 @@ class StatsStore:
     def record(
         self, method: str, name: str, response_time_ms: float, status: int, failed: bool, length: int
     ) -> None:
-        """Count one request. ``status`` is the HTTP status (0 when there was no response)."""
+        """Count one request. ``status`` is the HTTP status (0 when there was no response).
+        Whether a failed status was "expected" is decided when reading, so workers need no config."""
         rec = self._endpoints.get((method, name))
         if rec is None:
             rec = self._admit(method, name)
@@ -106,10 +108,9 @@ class StatsStore:
             rec.bytes += length
         st = rec.statuses
         st[status] = st.get(status, 0) + 1
-        if status in self._expected:
-            rec.expected += 1
-        elif failed:
-            rec.failures += 1
+        if failed:
+            fs = rec.failed
+            fs[status] = fs.get(status, 0) + 1
         if response_time_ms > MIN_MS:
             i = math.ceil(math.log(response_time_ms) * INV_LOG_GAMMA) + OFFSET
             if i > _LAST:
@@ -145,7 +146,7 @@ class StatsStore:
                 continue
             seen.add(id(rec))
             key = (method, name) if (method, name) in self._known else (method, OVERFLOW_NAME)
-            endpoints[EndpointKey(*key)] = rec.freeze()
+            endpoints[EndpointKey(*key)] = rec.freeze(self._expected)
         return Snapshot(start=self._drained_at, end=self._clock(), endpoints=endpoints, users=users)
 
     def drain(self, *, users: int = 0) -> Snapshot:
@@ -157,7 +158,8 @@ class StatsStore:
 
     # -- merging at the master ------------------------------------------------------------------
     def add(self, delta: Snapshot) -> None:
-        """Add a worker's delta. The cap applies here too, so merged label sets stay bounded."""
+        """Add a worker's delta. The cap applies here too, so merged label sets stay bounded;
+        failures and expected statuses are classified by this store's own expected set."""
         for key, stats in delta.endpoints.items():
             rec = self._endpoints.get((key.method, key.name))
             if rec is None:
@@ -178,13 +180,12 @@ def to_wire(snap: Snapshot) -> dict[str, Any]:
                 key.method,
                 key.name,
                 s.count,
-                s.failures,
-                s.expected,
                 s.sum_ms,
                 s.min_ms,
                 s.max_ms,
                 s.bytes,
                 [[c, n] for c, n in s.statuses.items()],
+                [[c, n] for c, n in s.failed_statuses.items()],
                 s.histogram.pairs(),
             ]
         )
@@ -195,16 +196,17 @@ def from_wire(data: dict[str, Any]) -> Snapshot:
     if data.get("v") != WIRE_VERSION:
         raise ValueError(f"unknown loadlens wire version {data.get('v')!r}")
     endpoints: dict[EndpointKey, EndpointStats] = {}
-    for method, name, count, failures, expected, sum_ms, lo, hi, nbytes, statuses, hist in data["endpoints"]:
+    for method, name, count, sum_ms, lo, hi, nbytes, statuses, failed, hist in data["endpoints"]:
+        failed_statuses = {int(c): n for c, n in failed}
         endpoints[EndpointKey(method, name)] = EndpointStats(
             count=count,
-            failures=failures,
-            expected=expected,
+            failures=sum(failed_statuses.values()),  # re-classified by the receiving store
             sum_ms=sum_ms,
             min_ms=lo,
             max_ms=hi,
             bytes=nbytes,
             statuses={int(c): n for c, n in statuses},
+            failed_statuses=failed_statuses,
             histogram=Histogram.from_pairs(hist),
         )
     return Snapshot(start=data["start"], end=data["end"], endpoints=endpoints, users=data.get("users", 0))

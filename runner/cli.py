@@ -1,0 +1,126 @@
+"""The `loadlens` command: run, demo, verdict, scenarios, plugin-path.
+
+Every loadlens error becomes one line on stderr and its exit code (2 for usage and configuration);
+a traceback only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from runner import __version__
+from runner.errors import LoadlensError, UsageError
+from runner.verdict import EXIT_USAGE
+
+USAGE = """usage: loadlens COMMAND [ARGS]
+
+commands:
+  run [LOCUST OPTIONS] [LOADLENS OPTIONS]   run Locust with live metrics and a verdict
+  demo [--degrade]                          run the bundled demo service and load test
+  verdict RUN_DIR                           judge a finished run again (e.g. with new thresholds)
+  scenarios                                 list the scenario presets
+  plugin-path                               print the plugin file for plain `locust -f ...,PATH`
+  version                                   print versions
+
+`loadlens run --help` shows Locust's options with loadlens's own at the end.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises a one-line UsageError instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env = dict(os.environ)
+    debug = "--debug" in argv or env.get("LOADLENS_DEBUG", "") not in ("", "0", "false")
+    try:
+        return _dispatch(argv, env)
+    except LoadlensError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"loadlens: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("loadlens: interrupted\n")
+        return 130
+
+
+def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0 if argv else EXIT_USAGE
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        from runner.run_command import run
+
+        return run(rest, env=env)
+    if command == "demo":
+        from runner.demo.launcher import demo
+
+        return demo(rest, env=env)
+    if command == "verdict":
+        return _verdict(rest, env)
+    if command == "scenarios":
+        return _scenarios(rest, env)
+    if command == "plugin-path":
+        sys.stdout.write(str(Path(__file__).with_name("plugin.py")) + "\n")
+        return 0
+    if command in ("version", "--version"):
+        import importlib.metadata
+
+        locust_version = importlib.metadata.version("locust")
+        sys.stdout.write(f"loadlens {__version__} (locust {locust_version})\n")
+        return 0
+    raise UsageError(f"unknown command {command!r}: expected run, demo, verdict, scenarios, plugin-path or version")
+
+
+def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
+    parser = _Parser(prog="loadlens verdict")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--loadlens-config", metavar="FILE", default=None)
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args(argv)
+    from runner.rejudge import rejudge
+
+    return rejudge(args.run_dir, config_file=args.loadlens_config, env=env, out=sys.stdout)
+
+
+def _scenarios(argv: list[str], env: Mapping[str, str]) -> int:
+    parser = _Parser(prog="loadlens scenarios")
+    parser.add_argument("--loadlens-config", metavar="FILE", default=None)
+    args = parser.parse_args(argv)
+    from runner.config import load_config
+    from runner.scenarios import format_duration
+
+    cfg = load_config(Path(args.loadlens_config) if args.loadlens_config else None, env=env)
+    rows: list[tuple[str, ...]] = [("scenario", "users", "spawn rate", "run time", "stages", "description")]
+    for name, sc in sorted(cfg.scenarios.items()):
+        total = sc.total_time_s()
+        stages = " → ".join(f"{s.users}u/{format_duration(s.duration_s)}" for s in sc.stages)
+        rows.append(
+            (
+                name,
+                str(sc.peak_users() or "—"),
+                "—" if sc.spawn_rate is None else f"{sc.spawn_rate:g}/s",
+                "—" if total is None else format_duration(total),
+                stages or "—",
+                sc.description,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] + "\n")
+    return 0
+
+
+def run_main() -> Any:  # pragma: no cover - console-script shim
+    raise SystemExit(main())

@@ -1,0 +1,433 @@
+"""The one module that touches Locust's API.
+
+It registers loadlens's options with Locust's parser, listens to Locust's events, feeds the
+client statistics, merges worker data at the master, tracks the run's phases and window, drives
+the live exporters and progress line, and at the end judges, writes the run directory and sets
+the exit code. Everything it hands on is plain frozen data (runner.model).
+
+Roles: standalone (records and judges), worker (records, sends a delta with every Locust report,
+judges nothing), master (merges the deltas, judges). ``--processes`` forks after option parsing,
+so each process attaches in its own ``init``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import gevent
+import locust
+from locust import LoadTestShape
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+
+from runner import __version__
+from runner.criteria import judge_client
+from runner.errors import LoadlensError
+from runner.logs import get_logger
+from runner.model import LiveState, Result, RunInfo, RunRecord, Snapshot
+from runner.options import add_loadlens_arguments
+from runner.plan import RunPlan, plan_from_options
+from runner.reports import write_reports
+from runner.reports.console import render_table
+from runner.scenarios import Scenario, format_duration, resolve_scenario
+from runner.stats import StatsStore, Timeline, from_wire, to_wire
+from runner.verdict import decide
+
+WIRE_KEY = "loadlens"
+log = get_logger("loadlens")
+
+
+class StagesShape(LoadTestShape):
+    """A scenario's stages as a Locust load shape (spike, stress, or any staged scenario)."""
+
+    abstract = True  # never picked up as a locustfile's own shape
+
+    def __init__(self, scenario: Scenario) -> None:
+        super().__init__()
+        self.scenario = scenario
+
+    def tick(self) -> tuple[int, float] | None:
+        stage = self.scenario.stage_at(self.get_run_time())
+        return None if stage is None else (stage.users, stage.spawn_rate)
+
+
+class Bridge:
+    """loadlens attached to one Locust process (standalone, master or worker)."""
+
+    def __init__(
+        self,
+        *,
+        plan: RunPlan | None = None,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        out: Any = None,
+    ) -> None:
+        self._preset_plan = plan
+        self._env = dict(os.environ if env is None else env)
+        self._clock = clock
+        self._out = out or sys.stdout
+        self.plan: RunPlan | None = plan
+        self.role = "standalone"
+        self.environment: Any = None
+        self.store = StatsStore()
+        self.timeline = Timeline()
+        self.info: RunInfo | None = None
+        self.phase = "starting"
+        self.run_start: float | None = None
+        self.run_end: float | None = None
+        self.ramp_end: float | None = None
+        self.planned_s: float | None = None
+        self._window_start: Snapshot | None = None
+        self._window_end: Snapshot | None = None
+        self._live_results: tuple[Result, ...] = ()
+        self._ticker: Any = None
+        self._timers: list[Any] = []
+        self._last_progress = 0.0
+        self.record: RunRecord | None = None
+        self.exporters: list[Any] = []
+        self._printed = False
+
+    # -- wiring -----------------------------------------------------------------------------------
+    def attach(self, events: Any) -> None:
+        events.init_command_line_parser.add_listener(self._on_parser)
+        events.init.add_listener(self._on_init)
+
+    @staticmethod
+    def _on_parser(parser: argparse.ArgumentParser, **_kw: Any) -> None:
+        add_loadlens_arguments(parser, locust_parser=True)
+
+    def _on_init(self, environment: Any, runner: Any = None, **_kw: Any) -> None:
+        self.environment = environment
+        events = environment.events
+        options = environment.parsed_options
+        if isinstance(runner, WorkerRunner):
+            self.role = "worker"
+        elif isinstance(runner, MasterRunner):
+            self.role = "master"
+        if self.plan is None:
+            try:
+                self.plan = plan_from_options(options, env=self._env, role=self.role)
+            except LoadlensError as exc:
+                sys.stderr.write(f"loadlens: {exc}\n")
+                raise SystemExit(exc.exit_code) from None
+        plan = self.plan
+        self.store = StatsStore(expected_statuses=plan.expected_statuses, max_endpoints=plan.max_endpoints)
+        if self.role == "worker":
+            events.request.add_listener(self._on_request)
+            events.report_to_master.add_listener(self._on_report_to_master)
+            self._apply_tags(options)
+            return
+        if self.role == "master":
+            events.worker_report.add_listener(self._on_worker_report)
+        else:
+            events.request.add_listener(self._on_request)
+        self._apply_scenario(environment, options)
+        self.info = RunInfo(
+            run_id=plan.run_id,
+            scenario=plan.scenario_name,
+            host=environment.host or "",
+            started_at=self._clock(),
+            role=self.role,
+            locustfile=environment.locustfile or "",
+        )
+        if options is not None and getattr(options, "html_file", None) is None and plan.run_dir:
+            options.html_file = str(plan.run_dir / "locust.html")
+        events.test_start.add_listener(self._on_test_start)
+        events.spawning_complete.add_listener(self._on_spawning_complete)
+        events.test_stop.add_listener(self._on_test_stop)
+        events.quitting.add_listener(self._on_quitting)
+        events.quit.add_listener(self._on_quit)
+        self.exporters = plan.build_exporters()
+        for exporter in self.exporters:
+            exporter.start(self.info, self.live_state)
+
+    # -- the request path: one dict lookup and a few integer bumps -----------------------------------
+    def _on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int,
+        response: Any = None,
+        exception: Any = None,
+        **_kw: Any,
+    ) -> None:
+        status = getattr(response, "status_code", 0) or 0
+        self.store.record(request_type, name, response_time or 0.0, status, exception is not None, response_length)
+
+    def _on_report_to_master(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
+        data[WIRE_KEY] = to_wire(self.store.drain(users=0))
+
+    def _on_worker_report(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
+        payload = data.get(WIRE_KEY)
+        if payload is None:
+            return  # a worker without loadlens: its requests are in Locust's stats only
+        try:
+            self.store.add(from_wire(payload))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ignored a malformed worker report", worker=client_id, error=str(exc))
+
+    # -- scenario ---------------------------------------------------------------------------------
+    def _apply_tags(self, options: Any) -> None:
+        scenario = self.plan.scenario if self.plan else None
+        if options is None or scenario is None:
+            return
+        if scenario.tags and not getattr(options, "tags", None):
+            options.tags = list(scenario.tags)
+        if scenario.exclude_tags and not getattr(options, "exclude_tags", None):
+            options.exclude_tags = list(scenario.exclude_tags)
+
+    def _apply_scenario(self, environment: Any, options: Any) -> None:
+        plan = self.plan
+        assert plan is not None
+        scenario = plan.scenario
+        self.planned_s = getattr(options, "run_time", None) if options is not None else None
+        if scenario is None or options is None:
+            return
+        self._apply_tags(options)
+        resolved = resolve_scenario(
+            scenario,
+            users=options.num_users,
+            spawn_rate=options.spawn_rate,
+            run_time_s=options.run_time,
+        )
+        if environment.shape_class is not None:
+            if resolved.staged:
+                log.info(
+                    "the locustfile's own load shape drives the load; scenario stages not used",
+                    shape=type(environment.shape_class).__name__,
+                    scenario=scenario.name,
+                )
+            return
+        if resolved.staged:
+            shape = StagesShape(resolved)
+            shape.runner = environment.runner
+            environment.shape_class = shape
+            self.planned_s = resolved.total_time_s()
+            return
+        if options.num_users is None and resolved.users is not None:
+            options.num_users = resolved.users
+        if options.spawn_rate is None and resolved.spawn_rate is not None:
+            options.spawn_rate = resolved.spawn_rate
+        if options.run_time is None and resolved.run_time_s is not None:
+            options.run_time = int(resolved.run_time_s)
+        self.planned_s = options.run_time
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def _on_test_start(self, **_kw: Any) -> None:
+        plan = self.plan
+        assert plan is not None
+        now = self._clock()
+        self.store = StatsStore(expected_statuses=plan.expected_statuses, max_endpoints=plan.max_endpoints)
+        self.timeline = Timeline(max_points=plan.max_timeline_points)
+        self.run_start, self.run_end, self.ramp_end = now, None, None
+        self._window_start = self._window_end = None
+        self.phase = "ramp-up"
+        self._last_progress = now
+        self._kill_timers()
+        self._ticker = gevent.spawn(self._tick_loop)
+        if self.planned_s and plan.cooldown_s > 0 and plan.cooldown_s < self.planned_s:
+            self._timers.append(gevent.spawn_later(self.planned_s - plan.cooldown_s, self._mark_window_end))
+
+    def _on_spawning_complete(self, user_count: int = 0, **_kw: Any) -> None:
+        if self.ramp_end is not None or self.run_start is None:
+            return
+        self.ramp_end = self._clock()
+        plan = self.plan
+        assert plan is not None
+        if plan.warmup_s > 0:
+            self.phase = "warm-up"
+            self._timers.append(gevent.spawn_later(plan.warmup_s, self._mark_window_start))
+        else:
+            self._mark_window_start()
+
+    def _mark_window_start(self) -> None:
+        if self.run_end is None:
+            self._window_start = self.store.snapshot(users=self._users())
+            self.phase = "steady"
+
+    def _mark_window_end(self) -> None:
+        if self.run_end is None and self._window_start is not None:
+            self._window_end = self.store.snapshot(users=self._users())
+            self.phase = "cool-down"
+
+    def _on_test_stop(self, **_kw: Any) -> None:
+        if self.run_start is None:
+            return
+        self.run_end = self._clock()
+        self.phase = "stopped"
+        self._kill_timers()
+
+    def _kill_timers(self) -> None:
+        for timer in self._timers:
+            timer.kill(block=False)
+        self._timers = []
+        if self._ticker is not None:
+            self._ticker.kill(block=False)
+            self._ticker = None
+
+    def _users(self) -> int:
+        runner = self.environment.runner if self.environment is not None else None
+        return int(getattr(runner, "user_count", 0) or 0)
+
+    def _tick_loop(self) -> None:
+        plan = self.plan
+        assert plan is not None
+        while True:
+            gevent.sleep(plan.interval_s)
+            try:
+                self._tick()
+            except Exception as exc:  # the load must never stop because a report line failed
+                log.warning("loadlens tick failed", error=str(exc))
+
+    def _tick(self) -> None:
+        plan = self.plan
+        assert plan is not None
+        now = self._clock()
+        cumulative = self.store.snapshot(users=self._users())
+        interval = self.timeline.tick(cumulative)
+        self._live_results = tuple(judge_client(self._running_window(cumulative), plan.thresholds, window="run so far"))
+        if interval is None or not plan.progress_s or now - self._last_progress < plan.progress_s - 0.01:
+            return
+        self._last_progress = now
+        options = self.environment.parsed_options if self.environment is not None else None
+        if options is not None and not getattr(options, "headless", False):
+            return
+        elapsed = now - (self.run_start or now)
+        total = format_duration(self.planned_s) if self.planned_s else "—"
+        p95 = interval.total.quantile_ms(0.95)
+        errors = interval.total.error_rate
+        log.info(
+            "progress",
+            phase=self.phase,
+            elapsed=f"{format_duration(elapsed)}/{total}",
+            users=cumulative.users,
+            rps=round(interval.rps, 1),
+            p95_ms=None if p95 is None else round(p95, 1),
+            errors=None if errors is None else f"{errors * 100:.2f}%",
+        )
+
+    def _running_window(self, cumulative: Snapshot) -> Snapshot:
+        if self._window_start is not None:
+            return cumulative.since(self._window_start)
+        return cumulative
+
+    def live_state(self) -> LiveState:
+        """What exporters read; only call on the load loop's thread."""
+        assert self.info is not None
+        return LiveState(
+            info=self.info,
+            cumulative=self.store.snapshot(users=self._users()),
+            users=self._users(),
+            phase=self.phase,
+            results=self._live_results,
+            overflowed_requests=self.store.overflowed_requests,
+        )
+
+    # -- the end ----------------------------------------------------------------------------------
+    def _on_quitting(self, environment: Any, **_kw: Any) -> None:
+        runner = environment.runner
+        interrupted = self.run_start is not None and runner is not None and runner.state in (STATE_RUNNING, STATE_SPAWNING)
+        if self.run_start is None:
+            self.run_start = self.info.started_at if self.info else self._clock()
+        if self.run_end is None:
+            self.run_end = self._clock()
+        self._kill_timers()
+        try:
+            self.record = self._finish(interrupted=interrupted)
+        except Exception as exc:  # never lose the run silently: say what broke, exit 2
+            log.error("loadlens could not write its verdict", error=str(exc), exc_info=True)
+            environment.process_exit_code = 2
+            return
+        environment.process_exit_code = self.record.verdict.exit_code
+        final = self.live_state()
+        for exporter in self.exporters:
+            try:
+                exporter.stop(final)
+            except Exception as exc:
+                log.warning("exporter failed to stop cleanly", exporter=getattr(exporter, "name", "?"), error=str(exc))
+
+    def _finish(self, *, interrupted: bool) -> RunRecord:
+        plan = self.plan
+        assert plan is not None and self.info is not None and self.run_start is not None and self.run_end is not None
+        final = self.store.snapshot(users=self._users())
+        whole = replace(final, start=self.run_start, end=self.run_end)
+        notes: list[str] = []
+        kind = "steady_state"
+        if self._window_start is not None:
+            end = self._window_end or whole
+            judged = end.since(self._window_start)
+            if self._window_end is None:
+                judged = replace(judged, end=self.run_end)
+        else:
+            judged = whole
+            kind = "whole_run"
+            notes.append("the steady state was never reached (ramp-up or warm-up did not finish): judged the whole run")
+        if kind == "steady_state" and judged.total().count == 0 and whole.total().count > 0:
+            judged, kind = whole, "whole_run"
+            notes.append("no requests in the steady state: judged the whole run")
+        if interrupted:
+            notes.append("the run was interrupted before its planned end; judged what was measured")
+        if self.store.overflowed_requests:
+            notes.append(
+                f"{self.store.overflowed_requests} requests had names beyond the cap of {plan.max_endpoints} "
+                "endpoints and were counted under '(other)'"
+            )
+        window = "steady state" if kind == "steady_state" else "whole run"
+        results = judge_client(judged, plan.thresholds, window=window)
+        verdict = decide(results, interrupted=interrupted, notes=notes)
+        if self.run_end is not None:
+            self.timeline.tick(final)
+        record = RunRecord(
+            info=self.info,
+            run_start=self.run_start,
+            run_end=self.run_end,
+            window_start=judged.start,
+            window_end=judged.end,
+            window_kind=kind,
+            whole=whole,
+            judged=judged,
+            timeline=self.timeline.points,
+            verdict=verdict,
+            interrupted=interrupted,
+            command=plan.command,
+            config_path=str(plan.config_path) if plan.config_path else None,
+            versions={"loadlens": __version__, "locust": locust.__version__},
+        )
+        if plan.run_dir is not None:
+            write_reports(record, plan.run_dir, env=self._env)
+        return record
+
+    def _on_quit(self, exit_code: int = 0, **_kw: Any) -> None:
+        if self.record is None or self._printed:
+            return
+        self._printed = True
+        color = hasattr(self._out, "isatty") and self._out.isatty() and "NO_COLOR" not in self._env
+        text = render_table(self.record.verdict, color=bool(color))
+        where = f"\nrun directory: {self.plan.run_dir}\n" if self.plan and self.plan.run_dir else "\n"
+        self._out.write("\n" + text.rstrip("\n") + where)
+        self._out.flush()
+        for exporter in self.exporters:
+            wait = getattr(exporter, "wait_linger", None)
+            if wait is not None:
+                wait()
+
+
+def install(events: Any = None, *, plan: RunPlan | None = None) -> Bridge:
+    """Attach loadlens to Locust's events once (the plugin import and ``loadlens run`` both call it)."""
+    events = events or locust.events
+    existing = getattr(events, "_loadlens_bridge", None)
+    if existing is not None:
+        if plan is not None:
+            existing.plan = plan
+        return existing  # type: ignore[no-any-return]
+    bridge = Bridge(plan=plan)
+    bridge.attach(events)
+    events._loadlens_bridge = bridge
+    return bridge

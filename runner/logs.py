@@ -1,0 +1,121 @@
+"""Logging: structlog, human-readable on a terminal, JSON with --log-format json; secrets redacted.
+
+Locust logs through the standard library; with JSON output its records go through the same
+structlog processors, so one stream carries both.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+_SECRET_KEY = re.compile(r"(authorization|token|secret|password|passwd|api[_-]?key|cookie|credential)", re.I)
+_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+", re.I)
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s:]+(:[^/@\s]*)?@", re.I)
+_KEY_VALUE = re.compile(
+    r"(?P<k>(authorization|x-api-key|api[_-]?key|token|secret|password|aws_secret_access_key|"
+    r"aws_session_token)\s*[=:]\s*)(?P<v>[^\s,;&]+)",
+    re.I,
+)
+REDACTED = "***"
+
+
+def redact_text(text: str) -> str:
+    """Hide credentials inside free text: bearer tokens, URL passwords, key=value secrets."""
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
+    return _KEY_VALUE.sub(lambda m: f"{m.group('k')}{REDACTED}", text)
+
+
+def redact_value(key: str, value: Any) -> Any:
+    if _SECRET_KEY.search(key):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact_value(str(k), v) for k, v in value.items()}
+    return value
+
+
+def redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: no Authorization header, token or key is ever printed."""
+    for key in list(event):
+        event[key] = redact_value(key, event[key]) if key != "event" else redact_text(str(event[key]))
+    return event
+
+
+def _render_plain(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> str:
+    """``event key=value ...``: the message a standard-library handler then prefixes with time and level."""
+    message = str(event.pop("event", ""))
+    event.pop("level", None)
+    event.pop("timestamp", None)
+    event.pop("logger", None)
+    extra = " ".join(f"{k}={v}" for k, v in event.items())
+    return f"{message} {extra}".rstrip()
+
+
+def configure(*, fmt: str = "console", level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Set up structlog. ``console``: events become plain ``event k=v`` messages for whatever
+    standard-library handlers exist (Locust's own, when Locust set up logging), so loadlens lines
+    look like Locust's. ``json``: one JSON object per line on stderr for every record, Locust's
+    included; Locust's stats tables stay plain on stdout."""
+    stream = stream or sys.stderr
+    root = logging.getLogger()
+    if fmt == "json":
+        shared: list[Any] = [
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_processor,
+            structlog.processors.format_exc_info,
+        ]
+        structlog.configure(
+            processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+            logger_factory=structlog.stdlib.LoggerFactory(),
+            wrapper_class=structlog.stdlib.BoundLogger,
+            cache_logger_on_first_use=False,
+        )
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                processor=structlog.processors.JSONRenderer(), foreign_pre_chain=shared
+            )
+        )
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        root.addHandler(handler)
+        root.setLevel(level.upper())
+        locust_logger = logging.getLogger("locust")
+        for h in list(locust_logger.handlers):
+            locust_logger.removeHandler(h)
+        locust_logger.propagate = True
+        stats_logger = logging.getLogger("locust.stats_logger")
+        for h in list(stats_logger.handlers):
+            stats_logger.removeHandler(h)
+        plain = logging.StreamHandler(sys.stdout)
+        plain.setFormatter(logging.Formatter("%(message)s"))
+        stats_logger.addHandler(plain)
+        stats_logger.setLevel(logging.INFO)
+        stats_logger.propagate = False
+        return
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, redact_processor, _render_plain],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    if not root.handlers:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s/%(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(level.upper())
+
+
+def get_logger(name: str = "loadlens") -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,42 @@
+"""loadlens's command-line options: one definition, used by `loadlens run`'s pre-parse and
+registered with Locust's own parser (so plain `locust` with the plugin accepts them too)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+LOG_FORMATS = ("console", "json")
+
+
+def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
+    """Add the loadlens options. On Locust's parser they form their own group in ``--help``."""
+    group = parser.add_argument_group("loadlens options") if locust_parser else parser
+    group.add_argument(
+        "--loadlens-config",
+        metavar="FILE",
+        default=None,
+        help="loadlens.toml to read (default: ./loadlens.toml if present; --config stays Locust's own)",
+    )
+    group.add_argument("--scenario", metavar="NAME", default=None, help="smoke, load, stress, spike, soak, or one from loadlens.toml")
+    group.add_argument("--out", metavar="DIR", default=None, help="where run directories go (default: results)")
+    group.add_argument("--warmup", metavar="DURATION", default=None, help="excluded from judging after the ramp-up ends (e.g. 30s)")
+    group.add_argument(
+        "--expect-status",
+        metavar="CODE",
+        type=int,
+        action="append",
+        default=None,
+        help="an HTTP status the scenario expects (counted apart, not as a failure); repeatable",
+    )
+    group.add_argument("--log-format", choices=LOG_FORMATS, default=None, help="console (default) or json")
+    group.add_argument("--debug", action="store_true", default=False, help="show tracebacks for loadlens errors")
+    # Set by `loadlens run` so the master and forked workers agree on one run directory.
+    group.add_argument("--loadlens-run-dir", metavar="DIR", default=None, help=argparse.SUPPRESS)
+
+
+def pre_parser() -> argparse.ArgumentParser:
+    """A parser for loadlens's own options only; everything else is Locust's."""
+    parser = argparse.ArgumentParser(prog="loadlens run", add_help=False, allow_abbrev=False)
+    add_loadlens_arguments(parser)
+    return parser

@@ -1,0 +1,107 @@
+"""A run's plan: the configuration (file < LOADLENS_* < flags) resolved into what the bridge needs.
+
+Built once by `loadlens run` before Locust starts (so every mistake is exit 2 with one line), or in
+Locust's ``init`` when loadlens is loaded as a plugin into plain `locust`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.config import Config, Thresholds, load_config
+from runner.errors import UsageError
+from runner.logs import redact_text
+from runner.rundir import create_run_dir
+from runner.scenarios import Scenario, parse_duration_s
+
+ADHOC = "adhoc"  # the scenario name of a run that names none
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything static about a run, decided before the first request."""
+
+    run_id: str
+    scenario_name: str
+    scenario: Scenario | None
+    thresholds: Thresholds
+    expected_statuses: frozenset[int]
+    run_dir: Path | None  # None on workers: they judge and write nothing
+    warmup_s: float = 0.0
+    cooldown_s: float = 0.0
+    interval_s: float = 5.0
+    progress_s: float = 5.0
+    max_endpoints: int = 500
+    max_timeline_points: int = 720
+    log_format: str = "console"
+    locustfile: str | None = None
+    host: str | None = None
+    command: tuple[str, ...] = ()
+    config_path: Path | None = None
+    config: Config = field(default_factory=Config)
+
+    def build_exporters(self) -> list[Any]:
+        """The live exporters this plan asks for (none yet: wired by the exporters package)."""
+        return []
+
+
+def plan_from_options(
+    options: Any,
+    *,
+    env: Mapping[str, str],
+    role: str,
+    command: Sequence[str] = (),
+    now: float | None = None,
+) -> RunPlan:
+    """Resolve loadlens's options (an argparse namespace, from `loadlens run` or Locust's parser)."""
+    config_file = getattr(options, "loadlens_config", None)
+    cfg = load_config(Path(config_file) if config_file else None, env=env)
+    cfg = cfg.with_overrides(scenario=getattr(options, "scenario", None), out=getattr(options, "out", None))
+    scenario = cfg.selected_scenario()
+    name = scenario.name if scenario is not None else ADHOC
+    warmup_s = cfg.run.warmup_s
+    if getattr(options, "warmup", None):
+        try:
+            warmup_s = parse_duration_s(options.warmup)
+        except ValueError as exc:
+            raise UsageError(f"--warmup: {exc}") from None
+    expected = set(cfg.thresholds.expected_statuses)
+    if scenario is not None:
+        expected |= scenario.expected_statuses
+    for code in getattr(options, "expect_status", None) or ():
+        if not 100 <= code <= 599:
+            raise UsageError(f"--expect-status: expected an HTTP status 100..599, got {code}")
+        expected.add(code)
+    started = time.time() if now is None else now
+    run_dir: Path | None = None
+    given_dir = getattr(options, "loadlens_run_dir", None)
+    if role != "worker":
+        if given_dir:
+            run_dir = Path(given_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            run_dir = create_run_dir(cfg.run.out, name, started)
+    run_id = run_dir.name if run_dir is not None else f"{name}-worker"
+    return RunPlan(
+        run_id=run_id,
+        scenario_name=name,
+        scenario=scenario,
+        thresholds=cfg.thresholds,
+        expected_statuses=frozenset(expected),
+        run_dir=run_dir,
+        warmup_s=warmup_s,
+        cooldown_s=cfg.run.cooldown_s,
+        interval_s=cfg.run.interval_s,
+        progress_s=cfg.run.progress_s,
+        max_endpoints=cfg.run.max_endpoints,
+        log_format=getattr(options, "log_format", None) or env.get("LOADLENS_LOG_FORMAT") or "console",
+        locustfile=cfg.run.locustfile,
+        host=cfg.run.host,
+        command=tuple(redact_text(c) for c in command),
+        config_path=cfg.source_path,
+        config=cfg,
+    )

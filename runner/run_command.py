@@ -1,0 +1,132 @@
+"""`loadlens run`: validate everything loadlens owns, then hand the command line to Locust.
+
+Locust's options pass through unchanged. loadlens adds ``--csv`` and ``--html`` pointing into the
+run directory unless the user gave their own, and tells Locust to skip its logging set-up only when
+JSON logs are asked for (so one stream carries both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from runner.errors import UsageError
+from runner.options import pre_parser
+
+_LOCUSTFILE_FLAGS = ("-f", "--locustfile")
+_HOST_FLAGS = ("-H", "--host")
+
+
+def _has_flag(args: Sequence[str], *flags: str) -> bool:
+    for a in args:
+        for f in flags:
+            if a == f or a.startswith(f + "=") or (len(f) == 2 and a.startswith(f) and not a.startswith("--")):
+                return True
+    return False
+
+
+def _flag_value(args: Sequence[str], *flags: str) -> str | None:
+    for i, a in enumerate(args):
+        for f in flags:
+            if a == f and i + 1 < len(args):
+                return args[i + 1]
+            if a.startswith(f + "="):
+                return a.split("=", 1)[1]
+            if len(f) == 2 and a.startswith(f) and len(a) > 2 and not a.startswith("--"):
+                return a[2:]
+    return None
+
+
+def _check_locustfiles(value: str) -> None:
+    for entry in value.split(","):
+        entry = entry.strip()
+        if not entry or "://" in entry:
+            continue  # Locust also loads locustfiles from URLs
+        path = Path(entry)
+        if not (path.exists() or path.with_suffix(".py").exists()):
+            raise UsageError(f"locustfile not found: {entry}")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        raise UsageError(message)
+
+
+def _validate_locust_args(args: list[str]) -> None:
+    """Catch bad values of Locust's own options (``-u abc``) as one line before Locust starts.
+    Unknown options are left alone: a locustfile may add its own."""
+    from locust.argument_parser import get_parser
+
+    parser = get_parser()
+    parser.error = _Parser().error  # type: ignore[method-assign]
+    parser.exit = lambda status=0, message=None: None  # type: ignore[assignment, method-assign]
+    try:
+        parser.parse_known_args(args)
+    except UsageError as exc:
+        raise UsageError(f"bad Locust option: {exc}") from None
+
+
+def run(argv: list[str], *, env: Mapping[str, str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        return _locust_main(["--help"])
+    ours_parser = pre_parser()
+    ours_parser.error = _Parser().error  # type: ignore[method-assign]
+    ours, rest = ours_parser.parse_known_args(argv)
+
+    # Import Locust (and so gevent's monkey patching) before anything that opens sockets or ssl.
+    import locust  # noqa: F401
+
+    from runner import logs
+    from runner.locust_bridge import install
+    from runner.plan import plan_from_options
+
+    role = "worker" if _has_flag(rest, "--worker") else ("master" if _has_flag(rest, "--master", "--processes") else "standalone")
+    plan = plan_from_options(ours, env=env, role=role, command=("loadlens", "run", *argv))
+    args = list(rest)
+    if not _has_flag(args, *_LOCUSTFILE_FLAGS) and plan.locustfile:
+        args = ["-f", plan.locustfile, *args]
+    locustfile = _flag_value(args, *_LOCUSTFILE_FLAGS)
+    if locustfile is not None:
+        _check_locustfiles(locustfile)
+    if not _has_flag(args, *_HOST_FLAGS) and plan.host:
+        args += ["--host", plan.host]
+    if plan.run_dir is not None:
+        args += ["--loadlens-run-dir", str(plan.run_dir)]
+        if not _has_flag(args, "--csv"):
+            args += ["--csv", str(plan.run_dir / "locust")]
+        if not _has_flag(args, "--html"):
+            args += ["--html", str(plan.run_dir / "locust.html")]
+    if ours.loadlens_config:
+        args += ["--loadlens-config", str(Path(ours.loadlens_config).resolve())]
+    _validate_locust_args(args)
+    if plan.log_format == "json":
+        if not _has_flag(args, "--skip-log-setup"):
+            args.append("--skip-log-setup")
+        logs.configure(fmt="json", level=_flag_value(args, "--loglevel", "-L") or "INFO")
+    else:
+        logs.configure(fmt="console")
+    bridge = install(plan=plan)
+    code = _locust_main(args)
+    if bridge.record is None and code not in (0, None) and role != "worker":
+        # Locust stopped before loadlens reached a verdict (locustfile error, no User class...):
+        # that is a usage problem, not a failed criterion.
+        return 2
+    return int(code or 0)
+
+
+def _locust_main(args: list[str]) -> int:
+    from locust.main import main as locust_main
+
+    saved = sys.argv
+    sys.argv = ["locust", *args]
+    try:
+        locust_main()
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    finally:
+        sys.argv = saved
+    return 0

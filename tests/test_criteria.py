@@ -1,0 +1,115 @@
+"""Client criteria and the overall verdict: statuses, warnings, no-data, per-endpoint overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.config import Limits, Thresholds
+from runner.criteria import judge_client
+from runner.model import Snapshot, Status
+from runner.stats import StatsStore
+from runner.verdict import decide
+
+
+def snapshot(rows: list[tuple[str, str, float, int, bool]], *, duration_s: float = 10.0, expected=()) -> Snapshot:
+    store = StatsStore(expected_statuses=expected, clock=lambda: 0.0)
+    for method, name, ms, status, failed in rows:
+        store.record(method, name, ms, status, failed, 0)
+    snap = store.snapshot()
+    return Snapshot(start=0.0, end=duration_s, endpoints=snap.endpoints)
+
+
+def by_name(results):
+    return {r.name: r for r in results}
+
+
+UNIFORM = [("GET", "/a", float(ms), 200, False) for ms in range(1, 101)]  # p95 = 95 ms, 10 rps over 10 s
+
+
+class TestStatuses:
+    @pytest.mark.parametrize(
+        ("limits", "name", "status"),
+        [
+            (Limits(p95_ms=200), "all requests p95", Status.PASS),
+            (Limits(p95_ms=100), "all requests p95", Status.WARN),  # 95 >= 0.9 * 100
+            (Limits(p95_ms=90), "all requests p95", Status.FAIL),
+            (Limits(p50_ms=52), "all requests p50", Status.WARN),
+            (Limits(p99_ms=98), "all requests p99", Status.FAIL),
+            (Limits(error_rate=0.0), "all requests error rate", Status.PASS),
+            (Limits(success_rate=0.99), "all requests success rate", Status.PASS),
+            (Limits(min_rps=5), "all requests rps", Status.PASS),
+            (Limits(min_rps=9.5), "all requests rps", Status.WARN),  # limit >= 0.9 * observed
+            (Limits(min_rps=11), "all requests rps", Status.FAIL),
+        ],
+    )
+    def test_each_metric_is_judged_against_its_limit(self, limits, name, status) -> None:
+        """Each threshold key gives PASS below 90% of its limit, WARN from 90%, FAIL beyond it."""
+        results = by_name(judge_client(snapshot(UNIFORM), Thresholds(default=limits, per_endpoint=False)))
+        assert results[name].status is status
+        assert results[name].criterion  # the user's words are kept
+
+    def test_error_and_success_rates_are_twins(self) -> None:
+        """A 2% error rate fails error_rate <= 1% and success_rate >= 99% alike, warns at a 2.1% budget."""
+        rows = [("GET", "/a", 10.0, 200, False)] * 98 + [("GET", "/a", 10.0, 500, True)] * 2
+        fail = by_name(judge_client(snapshot(rows), Thresholds(default=Limits(error_rate=0.01, success_rate=0.99), per_endpoint=False)))
+        assert fail["all requests error rate"].status is Status.FAIL
+        assert fail["all requests success rate"].status is Status.FAIL
+        assert fail["all requests error rate"].observed == pytest.approx(0.02)
+        warn = by_name(judge_client(snapshot(rows), Thresholds(default=Limits(success_rate=0.979), per_endpoint=False)))
+        assert warn["all requests success rate"].status is Status.WARN
+
+    def test_expected_statuses_do_not_count_as_errors(self) -> None:
+        """429s declared as expected leave the error rate at zero."""
+        rows = [("GET", "/r", 5.0, 429, True)] * 20 + [("GET", "/r", 5.0, 200, False)] * 80
+        results = by_name(judge_client(snapshot(rows, expected=[429]), Thresholds(default=Limits(error_rate=0.0))))
+        assert results["all requests error rate"].status is Status.PASS
+        assert results["all requests error rate"].observed == 0.0
+
+    def test_no_samples_is_inconclusive_never_pass(self) -> None:
+        """A criterion with no requests to judge is INCONCLUSIVE with a reason, and required."""
+        results = by_name(judge_client(snapshot([]), Thresholds(default=Limits(p95_ms=100))))
+        r = results["all requests p95"]
+        assert r.status is Status.INCONCLUSIVE and r.required and "no requests" in r.reason
+
+
+class TestEndpoints:
+    def test_global_thresholds_apply_to_every_endpoint_with_overrides(self) -> None:
+        """Per-endpoint rows inherit the global limits; an override replaces the limit for its endpoint."""
+        rows = [("GET", "/fast", 10.0, 200, False)] * 50 + [("POST", "/slow", 400.0, 200, False)] * 50
+        t = Thresholds(default=Limits(p95_ms=300), endpoints={"GET /fast": Limits(p95_ms=5)})
+        results = by_name(judge_client(snapshot(rows), t))
+        assert results["GET /fast p95"].status is Status.FAIL and results["GET /fast p95"].limit == 5
+        assert results["POST /slow p95"].status is Status.FAIL and results["POST /slow p95"].limit == 300
+        assert results["all requests p95"].status is Status.FAIL
+
+    def test_named_endpoint_without_traffic_is_inconclusive(self) -> None:
+        """An endpoint the user gave its own threshold, but which got no requests, is INCONCLUSIVE."""
+        t = Thresholds(default=Limits(), endpoints={"GET /health": Limits(p95_ms=50)})
+        results = by_name(judge_client(snapshot(UNIFORM), t))
+        assert results["GET /health p95"].status is Status.INCONCLUSIVE
+
+    def test_global_min_rps_is_not_applied_per_endpoint(self) -> None:
+        """[thresholds] min_rps is a whole-run criterion, not one per endpoint."""
+        rows = UNIFORM + [("GET", "/b", 1.0, 200, False)]
+        results = by_name(judge_client(snapshot(rows), Thresholds(default=Limits(min_rps=5))))
+        assert "all requests rps" in results
+        assert not [n for n in results if n.endswith(" rps") and not n.startswith("all")]
+
+
+class TestVerdict:
+    def test_exit_codes_follow_the_worst_status(self) -> None:
+        """FAIL exits 1; a required INCONCLUSIVE exits 3; WARN and PASS exit 0."""
+        good = judge_client(snapshot(UNIFORM), Thresholds(default=Limits(p95_ms=500), per_endpoint=False))
+        warn = judge_client(snapshot(UNIFORM), Thresholds(default=Limits(p95_ms=100), per_endpoint=False))
+        bad = judge_client(snapshot(UNIFORM), Thresholds(default=Limits(p95_ms=10), per_endpoint=False))
+        empty = judge_client(snapshot([]), Thresholds(default=Limits(p95_ms=10)))
+        assert (decide(good).status, decide(good).exit_code) == (Status.PASS, 0)
+        assert (decide(warn).status, decide(warn).exit_code) == (Status.WARN, 0)
+        assert (decide(bad).status, decide(bad).exit_code) == (Status.FAIL, 1)
+        assert (decide(empty).status, decide(empty).exit_code) == (Status.INCONCLUSIVE, 3)
+        assert decide([*bad, *empty]).exit_code == 1
+
+    def test_no_criteria_is_inconclusive(self) -> None:
+        """A run with no thresholds at all is not a pass: it says no criteria were defined."""
+        v = decide([])
+        assert v.status is Status.INCONCLUSIVE and v.exit_code == 3 and v.notes

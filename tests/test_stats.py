@@ -1,0 +1,141 @@
+"""Client statistics: histogram accuracy, exact merging, bounded memory, the worker wire format."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from runner.histogram import BUCKETS, RELATIVE_ACCURACY, Histogram, bucket_index, bucket_upper_ms
+from runner.model import EndpointKey
+from runner.stats import OVERFLOW_NAME, StatsStore, Timeline, from_wire, to_wire
+
+
+def exact_quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+DISTRIBUTIONS = {
+    "lognormal": lambda r: r.lognormvariate(3.5, 0.8),
+    "bimodal": lambda r: r.gauss(20, 3) if r.random() < 0.9 else r.gauss(900, 100),
+    "uniform-wide": lambda r: r.uniform(0.05, 30_000),
+    "pareto-tail": lambda r: 5 * r.paretovariate(1.5),
+}
+
+
+class TestHistogramAccuracy:
+    @pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
+    @pytest.mark.parametrize("q", [0.5, 0.9, 0.95, 0.99, 0.999])
+    def test_quantiles_within_one_percent_of_exact(self, name: str, q: float) -> None:
+        """Every reported quantile is within 1% of the exact nearest-rank value of the raw data."""
+        rng = random.Random(hash((name, q)) & 0xFFFF)
+        values = [max(0.01, DISTRIBUTIONS[name](rng)) for _ in range(50_000)]
+        store = StatsStore()
+        for v in values:
+            store.record("GET", "/x", v, 200, False, 0)
+        got = store.snapshot().total().quantile_ms(q)
+        want = exact_quantile(values, q)
+        assert got is not None
+        assert abs(got - want) / want <= 0.01
+
+    def test_bucket_edges_bound_relative_error(self) -> None:
+        """Each bucket spans at most 2x the stated relative accuracy, so its representative is close."""
+        for i in (10, 1000, BUCKETS // 2, BUCKETS - 2):
+            lo, hi = bucket_upper_ms(i - 1), bucket_upper_ms(i)
+            assert (hi - lo) / hi <= 2 * RELATIVE_ACCURACY + 1e-9
+            assert bucket_index(hi) == i
+
+    def test_out_of_range_values_are_clamped_not_lost(self) -> None:
+        """Values below 1 µs and above an hour still count, and min/max stay exact."""
+        store = StatsStore()
+        for v in (0.0, 0.0000001, 10_000_000.0):
+            store.record("GET", "/x", v, 200, False, 0)
+        total = store.snapshot().total()
+        assert total.count == 3
+        assert total.min_ms == 0.0 and total.max_ms == 10_000_000.0
+        assert total.quantile_ms(1.0) == 10_000_000.0
+
+
+class TestStoreCounts:
+    def test_failures_and_expected_statuses_are_classified(self) -> None:
+        """A failed response with an expected status counts as expected, not as a failure."""
+        store = StatsStore(expected_statuses=[429])
+        store.record("GET", "/r", 5, 200, False, 10)
+        store.record("GET", "/r", 5, 429, True, 0)
+        store.record("GET", "/r", 5, 500, True, 0)
+        store.record("GET", "/r", 5, 0, True, 0)
+        s = store.snapshot().endpoints[EndpointKey("GET", "/r")]
+        assert (s.count, s.failures, s.expected) == (4, 2, 1)
+        assert s.statuses == {200: 1, 429: 1, 500: 1, 0: 1}
+        assert s.error_rate == 0.5
+
+    def test_endpoint_cap_folds_extra_names(self) -> None:
+        """Names beyond the cap are counted under '(other)', and memory keeps a fixed number of endpoints."""
+        store = StatsStore(max_endpoints=10)
+        for i in range(50):
+            store.record("GET", f"/item/{i}", 1.0, 200, False, 0)
+            store.record("GET", f"/item/{i}", 1.0, 200, False, 0)
+        snap = store.snapshot()
+        assert len(snap.endpoints) == 11
+        assert snap.endpoints[EndpointKey("GET", OVERFLOW_NAME)].count == 80
+        assert snap.total().count == 100
+        assert store.overflowed_requests == 40
+
+
+class TestMerging:
+    def test_worker_deltas_merge_exactly(self) -> None:
+        """Merging drained worker deltas at a master gives the same stats as one store seeing everything."""
+        rng = random.Random(7)
+        workers = [StatsStore() for _ in range(3)]
+        master = StatsStore(expected_statuses=[404])
+        reference = StatsStore(expected_statuses=[404])
+        for round_ in range(5):
+            for w in workers:
+                for _ in range(500):
+                    v, code = rng.expovariate(1 / 40), rng.choice([200, 200, 200, 404, 503])
+                    name = rng.choice(["/a", "/b", "/c"])
+                    w.record("GET", name, v, code, code >= 400, 100)
+                    reference.record("GET", name, v, code, code >= 400, 100)
+                master.add(from_wire(to_wire(w.drain())))
+        got, want = master.snapshot(), reference.snapshot()
+        assert set(got.endpoints) == set(want.endpoints)
+        for key in want.endpoints:
+            g, w = got.endpoints[key], want.endpoints[key]
+            assert (g.count, g.failures, g.expected, g.statuses, g.bytes) == (w.count, w.failures, w.expected, w.statuses, w.bytes)
+            assert g.histogram == w.histogram
+            assert g.sum_ms == pytest.approx(w.sum_ms)
+            assert (g.min_ms, g.max_ms) == (w.min_ms, w.max_ms)
+
+    def test_window_is_difference_of_cumulative_snapshots(self) -> None:
+        """A window taken as later-minus-earlier holds exactly the requests recorded in between."""
+        clock = iter(range(100)).__next__
+        store = StatsStore(clock=lambda: float(clock()))
+        for _ in range(10):
+            store.record("GET", "/a", 100.0, 200, False, 0)
+        start = store.snapshot()
+        for _ in range(30):
+            store.record("GET", "/a", 5.0, 500, True, 0)
+        window = store.snapshot().since(start)
+        t = window.total()
+        assert (t.count, t.failures) == (30, 30)
+        assert t.quantile_ms(0.5) == pytest.approx(5.0, rel=0.01)
+        assert t.histogram == Histogram({bucket_index(5.0): 30})
+
+
+class TestTimeline:
+    def test_timeline_stays_bounded_and_keeps_totals(self) -> None:
+        """A long run halves its resolution instead of growing, and still sums to the exact totals."""
+        now = [0.0]
+        store = StatsStore(clock=lambda: now[0])
+        timeline = Timeline(max_points=16)
+        for step in range(200):
+            for _ in range(step % 7 + 1):
+                store.record("GET", "/a", 10.0 + step, 200, False, 0)
+            now[0] += 5
+            timeline.tick(store.snapshot())
+        points = timeline.points
+        assert len(points) <= 16
+        assert sum(p.total.count for p in points) == store.snapshot().total().count
+        assert points[0].start == 0.0 and points[-1].end == now[0]

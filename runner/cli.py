@@ -80,7 +80,9 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         locust_version = importlib.metadata.version("locust")
         sys.stdout.write(f"loadlens {__version__} (locust {locust_version})\n")
         return 0
-    raise UsageError(f"unknown command {command!r}: expected run, demo, verdict, scenarios, plugin-path or version")
+    raise UsageError(
+        f"unknown command {command!r}: expected run, demo, verdict, scenarios, plugin-path or version"
+    )
 
 
 def _verdict(argv: list[str], env: Mapping[str, str]) -> int:

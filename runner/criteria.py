@@ -20,21 +20,33 @@ from runner.reports.units import format_value
 
 
 class Limits(Protocol):
-    """What a threshold table provides (runner.config.Thresholds satisfies it)."""
+    """What a threshold table provides (runner.config.Limits satisfies it)."""
 
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    error_rate: float | None
-    success_rate: float | None
-    min_rps: float | None
+    @property
+    def p50_ms(self) -> float | None: ...
+    @property
+    def p95_ms(self) -> float | None: ...
+    @property
+    def p99_ms(self) -> float | None: ...
+    @property
+    def error_rate(self) -> float | None: ...
+    @property
+    def success_rate(self) -> float | None: ...
+    @property
+    def min_rps(self) -> float | None: ...
 
 
 class ThresholdSet(Protocol):
-    default: Limits
-    endpoints: Mapping[str, Limits]
-    per_endpoint: bool
-    warn_ratio: float
+    """[thresholds] as runner.config.Thresholds provides it."""
+
+    @property
+    def default(self) -> Limits: ...
+    @property
+    def endpoints(self) -> Mapping[str, Limits]: ...
+    @property
+    def per_endpoint(self) -> bool: ...
+    @property
+    def warn_ratio(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +76,9 @@ def parse_endpoint(text: str) -> EndpointKey:
     return EndpointKey("", text)
 
 
-def judge_client(snapshot: Snapshot, thresholds: ThresholdSet, *, window: str = "judged window") -> list[Result]:
+def judge_client(
+    snapshot: Snapshot, thresholds: ThresholdSet, *, window: str = "judged window"
+) -> list[Result]:
     """Every client criterion the thresholds define, judged on ``snapshot``."""
     results: list[Result] = []
     duration_s = snapshot.duration_s
@@ -80,7 +94,9 @@ def judge_client(snapshot: Snapshot, thresholds: ThresholdSet, *, window: str = 
         if limits is None:
             continue
         stats = _lookup(snapshot, key)
-        results += _judge_target(str(key), stats, limits, duration_s, thresholds, window, endpoint=True, own=own)
+        results += _judge_target(
+            str(key), stats, limits, duration_s, thresholds, window, endpoint=True, own=own
+        )
     return results
 
 
@@ -108,10 +124,10 @@ class _Merged:
 def _merge(default: Limits, own: Limits | None) -> Limits:
     def pick(key: str) -> float | None:
         if own is not None and getattr(own, key) is not None:
-            return getattr(own, key)  # type: ignore[no-any-return]
+            return getattr(own, key)
         if key == "min_rps":
             return None  # the global min_rps is for the whole run, not each endpoint
-        return getattr(default, key)  # type: ignore[no-any-return]
+        return getattr(default, key)
 
     return _Merged(*(pick(m.key) for m in _METRICS))
 

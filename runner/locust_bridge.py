@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -29,7 +28,7 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 from runner import __version__
 from runner.criteria import judge_client
 from runner.errors import LoadlensError
-from runner.logs import get_logger
+from runner.logs import get_logger, redact_text
 from runner.model import LiveState, Result, RunInfo, RunRecord, Snapshot
 from runner.options import add_loadlens_arguments
 from runner.plan import RunPlan, plan_from_options
@@ -131,7 +130,7 @@ class Bridge:
         self.info = RunInfo(
             run_id=plan.run_id,
             scenario=plan.scenario_name,
-            host=environment.host or "",
+            host=redact_text(environment.host or ""),
             started_at=self._clock(),
             role=self.role,
             locustfile=environment.locustfile or "",
@@ -159,7 +158,9 @@ class Bridge:
         **_kw: Any,
     ) -> None:
         status = getattr(response, "status_code", 0) or 0
-        self.store.record(request_type, name, response_time or 0.0, status, exception is not None, response_length)
+        self.store.record(
+            request_type, name, response_time or 0.0, status, exception is not None, response_length
+        )
 
     def _on_report_to_master(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
         data[WIRE_KEY] = to_wire(self.store.drain(users=0))
@@ -292,7 +293,9 @@ class Bridge:
         now = self._clock()
         cumulative = self.store.snapshot(users=self._users())
         interval = self.timeline.tick(cumulative)
-        self._live_results = tuple(judge_client(self._running_window(cumulative), plan.thresholds, window="run so far"))
+        self._live_results = tuple(
+            judge_client(self._running_window(cumulative), plan.thresholds, window="run so far")
+        )
         if interval is None or not plan.progress_s or now - self._last_progress < plan.progress_s - 0.01:
             return
         self._last_progress = now
@@ -333,7 +336,11 @@ class Bridge:
     # -- the end ----------------------------------------------------------------------------------
     def _on_quitting(self, environment: Any, **_kw: Any) -> None:
         runner = environment.runner
-        interrupted = self.run_start is not None and runner is not None and runner.state in (STATE_RUNNING, STATE_SPAWNING)
+        interrupted = (
+            self.run_start is not None
+            and runner is not None
+            and runner.state in (STATE_RUNNING, STATE_SPAWNING)
+        )
         if self.run_start is None:
             self.run_start = self.info.started_at if self.info else self._clock()
         if self.run_end is None:
@@ -351,11 +358,18 @@ class Bridge:
             try:
                 exporter.stop(final)
             except Exception as exc:
-                log.warning("exporter failed to stop cleanly", exporter=getattr(exporter, "name", "?"), error=str(exc))
+                log.warning(
+                    "exporter failed to stop cleanly", exporter=getattr(exporter, "name", "?"), error=str(exc)
+                )
 
     def _finish(self, *, interrupted: bool) -> RunRecord:
         plan = self.plan
-        assert plan is not None and self.info is not None and self.run_start is not None and self.run_end is not None
+        assert (
+            plan is not None
+            and self.info is not None
+            and self.run_start is not None
+            and self.run_end is not None
+        )
         final = self.store.snapshot(users=self._users())
         whole = replace(final, start=self.run_start, end=self.run_end)
         notes: list[str] = []
@@ -368,7 +382,9 @@ class Bridge:
         else:
             judged = whole
             kind = "whole_run"
-            notes.append("the steady state was never reached (ramp-up or warm-up did not finish): judged the whole run")
+            notes.append(
+                "the steady state was never reached (ramp-up or warm-up did not finish): judged the whole run"
+            )
         if kind == "steady_state" and judged.total().count == 0 and whole.total().count > 0:
             judged, kind = whole, "whole_run"
             notes.append("no requests in the steady state: judged the whole run")
@@ -426,7 +442,7 @@ def install(events: Any = None, *, plan: RunPlan | None = None) -> Bridge:
     if existing is not None:
         if plan is not None:
             existing.plan = plan
-        return existing  # type: ignore[no-any-return]
+        return existing
     bridge = Bridge(plan=plan)
     bridge.attach(events)
     events._loadlens_bridge = bridge

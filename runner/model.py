@@ -126,7 +126,7 @@ def _sub_counts(a: Mapping[int, int], b: Mapping[int, int]) -> dict[int, int]:
     return {k: d for k, n in a.items() if (d := n - b.get(k, 0))}
 
 
-def _opt(fn, a, b):  # type: ignore[no-untyped-def]
+def _opt(fn, a, b):
     if a is None:
         return b
     if b is None:

@@ -18,9 +18,21 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
         default=None,
         help="loadlens.toml to read (default: ./loadlens.toml if present; --config stays Locust's own)",
     )
-    group.add_argument("--scenario", metavar="NAME", default=None, help="smoke, load, stress, spike, soak, or one from loadlens.toml")
-    group.add_argument("--out", metavar="DIR", default=None, help="where run directories go (default: results)")
-    group.add_argument("--warmup", metavar="DURATION", default=None, help="excluded from judging after the ramp-up ends (e.g. 30s)")
+    group.add_argument(
+        "--scenario",
+        metavar="NAME",
+        default=None,
+        help="smoke, load, stress, spike, soak, or one from loadlens.toml",
+    )
+    group.add_argument(
+        "--out", metavar="DIR", default=None, help="where run directories go (default: results)"
+    )
+    group.add_argument(
+        "--warmup",
+        metavar="DURATION",
+        default=None,
+        help="excluded from judging after the ramp-up ends (e.g. 30s)",
+    )
     group.add_argument(
         "--expect-status",
         metavar="CODE",
@@ -30,7 +42,9 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
         help="an HTTP status the scenario expects (counted apart, not as a failure); repeatable",
     )
     group.add_argument("--log-format", choices=LOG_FORMATS, default=None, help="console (default) or json")
-    group.add_argument("--debug", action="store_true", default=False, help="show tracebacks for loadlens errors")
+    group.add_argument(
+        "--debug", action="store_true", default=False, help="show tracebacks for loadlens errors"
+    )
     # Set by `loadlens run` so the master and forked workers agree on one run directory.
     group.add_argument("--loadlens-run-dir", metavar="DIR", default=None, help=argparse.SUPPRESS)
 

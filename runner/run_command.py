@@ -23,7 +23,11 @@ _HOST_FLAGS = ("-H", "--host")
 def _has_flag(args: Sequence[str], *flags: str) -> bool:
     for a in args:
         for f in flags:
-            if a == f or a.startswith(f + "=") or (len(f) == 2 and a.startswith(f) and not a.startswith("--")):
+            if (
+                a == f
+                or a.startswith(f + "=")
+                or (len(f) == 2 and a.startswith(f) and not a.startswith("--"))
+            ):
                 return True
     return False
 
@@ -62,7 +66,7 @@ def _validate_locust_args(args: list[str]) -> None:
 
     parser = get_parser()
     parser.error = _Parser().error  # type: ignore[method-assign]
-    parser.exit = lambda status=0, message=None: None  # type: ignore[assignment, method-assign]
+    parser.exit = lambda status=0, message=None: None
     try:
         parser.parse_known_args(args)
     except UsageError as exc:
@@ -83,7 +87,11 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:
     from runner.locust_bridge import install
     from runner.plan import plan_from_options
 
-    role = "worker" if _has_flag(rest, "--worker") else ("master" if _has_flag(rest, "--master", "--processes") else "standalone")
+    role = (
+        "worker"
+        if _has_flag(rest, "--worker")
+        else ("master" if _has_flag(rest, "--master", "--processes") else "standalone")
+    )
     plan = plan_from_options(ours, env=env, role=role, command=("loadlens", "run", *argv))
     args = list(rest)
     if not _has_flag(args, *_LOCUSTFILE_FLAGS) and plan.locustfile:

@@ -21,7 +21,7 @@ WIRE_VERSION = 1
 
 
 class _Recorder:
-    __slots__ = ("count", "sum_ms", "min_ms", "max_ms", "bytes", "statuses", "failed", "buckets")
+    __slots__ = ("buckets", "bytes", "count", "failed", "max_ms", "min_ms", "statuses", "sum_ms")
 
     def __init__(self) -> None:
         self.count = 0
@@ -221,8 +221,8 @@ class Timeline:
         self._points: list[Interval] = []
         self._last: Snapshot | None = None
 
-    def tick(self, cumulative: Snapshot) -> Interval | None:
-        """Record the interval since the previous tick; returns it (None on the first tick)."""
+    def tick(self, cumulative: Snapshot) -> Interval:
+        """Record the interval since the previous tick (the first one: since the store started)."""
         previous, self._last = self._last, cumulative
         if previous is None:
             base = Snapshot(start=cumulative.start, end=cumulative.start, endpoints={})
@@ -234,7 +234,9 @@ class Timeline:
             end=window.end,
             users=cumulative.users,
             total=window.total(),
-            endpoint_p95_ms={k: v for k, s in window.endpoints.items() if (v := s.quantile_ms(0.95)) is not None},
+            endpoint_p95_ms={
+                k: v for k, s in window.endpoints.items() if (v := s.quantile_ms(0.95)) is not None
+            },
             endpoint_counts={k: (s.count, s.failures) for k, s in window.endpoints.items()},
         )
         self._points.append(interval)

@@ -11,7 +11,9 @@ from runner.stats import StatsStore
 from runner.verdict import decide
 
 
-def snapshot(rows: list[tuple[str, str, float, int, bool]], *, duration_s: float = 10.0, expected=()) -> Snapshot:
+def snapshot(
+    rows: list[tuple[str, str, float, int, bool]], *, duration_s: float = 10.0, expected=()
+) -> Snapshot:
     store = StatsStore(expected_statuses=expected, clock=lambda: 0.0)
     for method, name, ms, status, failed in rows:
         store.record(method, name, ms, status, failed, 0)
@@ -51,17 +53,26 @@ class TestStatuses:
     def test_error_and_success_rates_are_twins(self) -> None:
         """A 2% error rate fails error_rate <= 1% and success_rate >= 99% alike, warns at a 2.1% budget."""
         rows = [("GET", "/a", 10.0, 200, False)] * 98 + [("GET", "/a", 10.0, 500, True)] * 2
-        fail = by_name(judge_client(snapshot(rows), Thresholds(default=Limits(error_rate=0.01, success_rate=0.99), per_endpoint=False)))
+        fail = by_name(
+            judge_client(
+                snapshot(rows),
+                Thresholds(default=Limits(error_rate=0.01, success_rate=0.99), per_endpoint=False),
+            )
+        )
         assert fail["all requests error rate"].status is Status.FAIL
         assert fail["all requests success rate"].status is Status.FAIL
         assert fail["all requests error rate"].observed == pytest.approx(0.02)
-        warn = by_name(judge_client(snapshot(rows), Thresholds(default=Limits(success_rate=0.979), per_endpoint=False)))
+        warn = by_name(
+            judge_client(snapshot(rows), Thresholds(default=Limits(success_rate=0.979), per_endpoint=False))
+        )
         assert warn["all requests success rate"].status is Status.WARN
 
     def test_expected_statuses_do_not_count_as_errors(self) -> None:
         """429s declared as expected leave the error rate at zero."""
         rows = [("GET", "/r", 5.0, 429, True)] * 20 + [("GET", "/r", 5.0, 200, False)] * 80
-        results = by_name(judge_client(snapshot(rows, expected=[429]), Thresholds(default=Limits(error_rate=0.0))))
+        results = by_name(
+            judge_client(snapshot(rows, expected=[429]), Thresholds(default=Limits(error_rate=0.0)))
+        )
         assert results["all requests error rate"].status is Status.PASS
         assert results["all requests error rate"].observed == 0.0
 
@@ -90,7 +101,7 @@ class TestEndpoints:
 
     def test_global_min_rps_is_not_applied_per_endpoint(self) -> None:
         """[thresholds] min_rps is a whole-run criterion, not one per endpoint."""
-        rows = UNIFORM + [("GET", "/b", 1.0, 200, False)]
+        rows = [*UNIFORM, ("GET", "/b", 1.0, 200, False)]
         results = by_name(judge_client(snapshot(rows), Thresholds(default=Limits(min_rps=5))))
         assert "all requests rps" in results
         assert not [n for n in results if n.endswith(" rps") and not n.startswith("all")]

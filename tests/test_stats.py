@@ -91,7 +91,7 @@ class TestMerging:
         workers = [StatsStore() for _ in range(3)]
         master = StatsStore(expected_statuses=[404])
         reference = StatsStore(expected_statuses=[404])
-        for round_ in range(5):
+        for _round in range(5):
             for w in workers:
                 for _ in range(500):
                     v, code = rng.expovariate(1 / 40), rng.choice([200, 200, 200, 404, 503])
@@ -103,7 +103,13 @@ class TestMerging:
         assert set(got.endpoints) == set(want.endpoints)
         for key in want.endpoints:
             g, w = got.endpoints[key], want.endpoints[key]
-            assert (g.count, g.failures, g.expected, g.statuses, g.bytes) == (w.count, w.failures, w.expected, w.statuses, w.bytes)
+            assert (g.count, g.failures, g.expected, g.statuses, g.bytes) == (
+                w.count,
+                w.failures,
+                w.expected,
+                w.statuses,
+                w.bytes,
+            )
             assert g.histogram == w.histogram
             assert g.sum_ms == pytest.approx(w.sum_ms)
             assert (g.min_ms, g.max_ms) == (w.min_ms, w.max_ms)

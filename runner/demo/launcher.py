@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
 
+from runner.demo.service import start_service
 from runner.errors import UsageError
 
 HERE = Path(__file__).parent
-READY_PREFIX = "loadlens demo service listening on "
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,41 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def start_service(
-    *, port: int = 0, degrade: bool = False, timeout_s: float = 20.0
-) -> tuple[subprocess.Popen[str], str]:
-    """Start the demo service as a child process; return it and its base URL once it listens."""
-    cmd = [sys.executable, "-m", "runner.demo.service", "--port", str(port)]
-    if degrade:
-        cmd.append("--degrade")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith(READY_PREFIX):
-            return proc, line[len(READY_PREFIX) :].strip()
-    stop_service(proc)
-    raise UsageError("the demo service did not start (is the port free?)")
-
-
-def stop_service(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def demo(argv: list[str], *, env: Mapping[str, str]) -> int:
     args = _parser().parse_args(argv)
-    proc, url = start_service(port=args.port, degrade=args.degrade)
+    service = start_service(port=args.port, degrade=args.degrade)
+    url = service.url
     sys.stderr.write(
-        f"loadlens demo: service {'(degraded) ' if args.degrade else ''}at {url} (pid {proc.pid})\n"
+        f"loadlens demo: service {'(degraded) ' if args.degrade else ''}at {url} (pid {service.pid})\n"
     )
     sys.stderr.flush()
     cmd = [
@@ -113,7 +82,7 @@ def demo(argv: list[str], *, env: Mapping[str, str]) -> int:
         # The run got the same Ctrl-C (same process group): let it write its interrupted summary.
         code = run.wait()
     finally:
-        stop_service(proc)
+        service.stop()
     if args.degrade and code == 1:
         sys.stderr.write("loadlens demo: the degraded service failed its thresholds, as intended (exit 1)\n")
     return code

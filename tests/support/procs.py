@@ -50,7 +50,9 @@ def require(binary: str) -> str:
 
 
 @contextlib.contextmanager
-def process(args: Sequence[str], *, ready_url: str, log: Path, cwd: Path | None = None) -> Iterator[subprocess.Popen]:
+def process(
+    args: Sequence[str], *, ready_url: str, log: Path, cwd: Path | None = None
+) -> Iterator[subprocess.Popen]:
     with open(log, "wb") as out:
         proc = subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
         try:

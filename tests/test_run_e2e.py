@@ -1,0 +1,366 @@
+"""`loadlens run` end to end: real Locust, real HTTP target on 127.0.0.1, real files and exit codes."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from tests.support.runs import (
+    LOCUSTFILES,
+    child_env,
+    criteria,
+    loadlens_cmd,
+    locust_cmd,
+    only_run_dir,
+    run,
+    summary,
+)
+
+BASIC = str(LOCUSTFILES / "basic.py")
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "loadlens.toml"
+    path.write_text(text)
+    return path
+
+
+def basic_run(tmp_path: Path, target: str, config: str, *extra: str, seconds: int = 4, env=None):
+    cfg = write_config(tmp_path, config)
+    out = tmp_path / "out"
+    cmd = loadlens_cmd(
+        "run", "-f", BASIC, "-H", target, "--headless", "-u", "8", "-r", "20", "-t", f"{seconds}s",
+        "--only-summary", "--loadlens-config", str(cfg), "--out", str(out), *extra,
+    )  # fmt: skip
+    proc = run(cmd, cwd=tmp_path, env=env)
+    return proc, out
+
+
+def raw_count(raw: Path) -> int:
+    return sum(len(f.read_text().splitlines()) for f in raw.glob("raw-*.tsv"))
+
+
+class TestVerdicts:
+    def test_passing_run_exits_0_and_writes_the_run_directory(self, tmp_path: Path, target: str) -> None:
+        """Generous thresholds pass: exit 0, and summary.json, verdict.md, junit.xml, Locust's CSV and HTML exist."""
+        raw = tmp_path / "raw"
+        raw.mkdir()
+        proc, out = basic_run(
+            tmp_path,
+            target,
+            "[thresholds]\np95_ms = 5000\nerror_rate = 0.5\nexpected_statuses = [429]\n",
+            env={"RAW_LOG_DIR": str(raw)},
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        rd = only_run_dir(out)
+        assert rd.name.startswith("adhoc_")
+        for name in ("summary.json", "verdict.md", "junit.xml", "locust_stats.csv", "locust.html"):
+            assert (rd / name).is_file(), name
+        doc = summary(rd)
+        assert doc["verdict"] == "pass" and doc["exit_code"] == 0 and doc["interrupted"] is False
+        assert doc["schema_version"] == 1 and doc["run_id"] == rd.name
+        assert doc["window"]["kind"] == "steady_state"
+        # Our whole-run count is exactly the number of requests the locustfile saw.
+        assert doc["client"]["whole_run"]["total"]["requests"] == raw_count(raw) > 0
+        assert doc["client"]["total"]["requests"] <= doc["client"]["whole_run"]["total"]["requests"]
+        assert "verdict: PASS" in proc.stdout
+
+    def test_failing_threshold_exits_1_and_names_the_criterion(self, tmp_path: Path, target: str) -> None:
+        """An impossible p95 fails: exit 1, the criterion is FAIL in summary.json with observed > limit."""
+        proc, out = basic_run(tmp_path, target, "[thresholds]\np95_ms = 0.5\nper_endpoint = false\n")
+        assert proc.returncode == 1, proc.stderr[-3000:]
+        doc = summary(only_run_dir(out))
+        c = criteria(doc)["all requests p95"]
+        assert doc["verdict"] == "fail" and c["status"] == "fail"
+        assert c["observed"] > c["limit"] == 0.5
+        assert "verdict: FAIL (exit 1)" in proc.stdout
+
+    def test_per_endpoint_override_fails_only_that_endpoint(self, tmp_path: Path, target: str) -> None:
+        """A tight limit on POST /api/v1/jobs fails that row while the same global limit passes elsewhere."""
+        proc, out = basic_run(
+            tmp_path,
+            target,
+            '[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[thresholds.endpoints."POST /api/v1/jobs"]\np95_ms = 1\n',
+        )
+        assert proc.returncode == 1
+        rows = criteria(summary(only_run_dir(out)))
+        assert rows["POST /api/v1/jobs p95"]["status"] == "fail"
+        assert rows["POST /api/v1/jobs p95"]["limit"] == 1
+        assert rows["GET /health p95"]["status"] == "pass"
+        assert rows["all requests p95"]["status"] == "pass"
+
+    def test_expected_status_is_not_a_failure(self, tmp_path: Path, target: str) -> None:
+        """429s declared expected leave the error rate at 0; undeclared, the same run fails on them."""
+        proc, out = basic_run(
+            tmp_path,
+            target,
+            "[thresholds]\nerror_rate = 0.01\nper_endpoint = false\n",
+            "--expect-status",
+            "429",
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        doc = summary(only_run_dir(out))
+        total = doc["client"]["whole_run"]["total"]
+        assert total["expected"] == total["statuses"]["429"] > 0
+        # The service's own rare 503s are still failures; the 429s are not.
+        assert total["failures"] == sum(n for code, n in total["failed_statuses"].items() if code != "429")
+        assert criteria(doc)["all requests error rate"]["status"] == "pass"
+        (tmp_path / "out").rename(tmp_path / "first")
+        proc, out = basic_run(tmp_path, target, "[thresholds]\nerror_rate = 0.01\nper_endpoint = false\n")
+        assert proc.returncode == 1
+        assert criteria(summary(only_run_dir(out)))["all requests error rate"]["status"] == "fail"
+
+    def test_github_step_summary_is_appended(self, tmp_path: Path, target: str) -> None:
+        """With GITHUB_STEP_SUMMARY set, the verdict markdown is appended to that file."""
+        step = tmp_path / "step.md"
+        step.write_text("earlier step\n")
+        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\n")
+        out = tmp_path / "out"
+        cmd = loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "-u", "2", "-r", "10", "-t", "2s",
+                           "--loadlens-config", str(cfg), "--out", str(out), "--expect-status", "429")  # fmt: skip
+        proc = run(cmd, cwd=tmp_path, env={"GITHUB_STEP_SUMMARY": str(step)})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        text = step.read_text()
+        assert text.startswith("earlier step\n") and "PASS" in text and only_run_dir(out).name in text
+
+
+class TestAccuracy:
+    def test_percentiles_match_a_raw_per_request_log_within_1_percent(
+        self, tmp_path: Path, target: str
+    ) -> None:
+        """p50/p95/p99 per endpoint in summary.json are within 1% of the exact values from a raw log."""
+        raw = tmp_path / "raw"
+        raw.mkdir()
+        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\n")
+        out = tmp_path / "out"
+        cmd = loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "-u", "10", "-r", "50", "-t", "5s",
+                           "--only-summary", "--loadlens-config", str(cfg), "--out", str(out))  # fmt: skip
+        proc = run(cmd, cwd=tmp_path, env={"RAW_LOG_DIR": str(raw)})
+        assert proc.returncode in (0, 1), proc.stderr[-3000:]
+        values: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for f in raw.glob("raw-*.tsv"):
+            for line in f.read_text().splitlines():
+                method, name, ms, _status, _failed = line.split("\t")
+                values[(method, name)].append(float(ms))
+        doc = summary(only_run_dir(out))
+        endpoints = {(e["method"], e["name"]): e for e in doc["client"]["whole_run"]["endpoints"]}
+        assert set(endpoints) == set(values)
+        for key, vals in values.items():
+            vals.sort()
+            assert endpoints[key]["requests"] == len(vals)
+            assert len(vals) > 50
+            for q, field in ((0.5, "p50_ms"), (0.95, "p95_ms"), (0.99, "p99_ms")):
+                exact = vals[max(1, math.ceil(q * len(vals))) - 1]
+                assert abs(endpoints[key][field] - exact) <= 0.01 * exact, (
+                    key,
+                    field,
+                    endpoints[key][field],
+                    exact,
+                )
+
+
+class TestDistributed:
+    def test_master_and_two_workers_merge_exactly(self, tmp_path: Path, target: str) -> None:
+        """With a master and two workers, the merged totals equal the sum of what each worker sent."""
+        raw = tmp_path / "raw"
+        raw.mkdir()
+        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n")
+        out = tmp_path / "out"
+        port = _free_port()
+        env = child_env({"RAW_LOG_DIR": str(raw)})
+        master = subprocess.Popen(
+            loadlens_cmd("run", "-f", BASIC, "-H", target, "--master", "--master-bind-host", "127.0.0.1",
+                         "--master-bind-port", str(port), "--expect-workers", "2", "--headless", "-u", "8",
+                         "-r", "20", "-t", "5s", "--only-summary", "--loadlens-config", str(cfg), "--out", str(out)),
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        workers = [
+            subprocess.Popen(
+                loadlens_cmd(
+                    "run",
+                    "-f",
+                    BASIC,
+                    "--worker",
+                    "--master-host",
+                    "127.0.0.1",
+                    "--master-port",
+                    str(port),
+                    "--loadlens-config",
+                    str(cfg),
+                ),
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(2)
+        ]
+        _, m_err = master.communicate(timeout=90)
+        for w in workers:
+            w.wait(timeout=30)
+        assert master.returncode == 0, m_err[-3000:]
+        sent = [len(f.read_text().splitlines()) for f in raw.glob("raw-*.tsv")]
+        assert len([n for n in sent if n > 0]) == 2, sent  # two workers sent requests; the master none
+        doc = summary(only_run_dir(out))
+        assert doc["role"] == "master"
+        assert doc["client"]["whole_run"]["total"]["requests"] == sum(sent)
+        assert not any(
+            p.name.startswith("adhoc") for p in tmp_path.iterdir() if p.is_dir()
+        )  # workers write nothing
+
+    def test_processes_mode_merges_forked_workers(self, tmp_path: Path, target: str) -> None:
+        """--processes 2 forks two workers; the master's summary counts every request they made."""
+        raw = tmp_path / "raw"
+        raw.mkdir()
+        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n")
+        out = tmp_path / "out"
+        cmd = loadlens_cmd("run", "-f", BASIC, "-H", target, "--processes", "2", "--headless", "-u", "6", "-r", "20",
+                           "-t", "4s", "--only-summary", "--loadlens-config", str(cfg), "--out", str(out))  # fmt: skip
+        proc = run(cmd, cwd=tmp_path, env={"RAW_LOG_DIR": str(raw)})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        rd = only_run_dir(out)
+        assert summary(rd)["client"]["whole_run"]["total"]["requests"] == raw_count(raw) > 0
+
+
+class TestInterruption:
+    @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+    def test_signal_mid_run_leaves_an_interrupted_summary(
+        self, tmp_path: Path, target: str, sig: int
+    ) -> None:
+        """Ctrl-C or SIGTERM mid-run stops cleanly and still writes a valid summary marked interrupted."""
+        cfg = write_config(
+            tmp_path, '[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[run]\ninterval = "1s"\n'
+        )
+        out = tmp_path / "out"
+        proc = subprocess.Popen(
+            loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "-u", "5", "-r", "10", "-t", "120s",
+                         "--loadlens-config", str(cfg), "--out", str(out)),
+            cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        rd = None
+        while time.monotonic() < deadline and rd is None:
+            time.sleep(0.5)
+            dirs = list(out.glob("adhoc_*")) if out.exists() else []
+            if dirs and (dirs[0] / "locust_stats_history.csv").exists():
+                rd = dirs[0]
+        time.sleep(3)  # let some requests happen
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=60)
+        assert rd is not None
+        doc = summary(rd)
+        assert doc["interrupted"] is True
+        assert doc["client"]["whole_run"]["total"]["requests"] > 0
+        assert doc["exit_code"] == proc.returncode
+        assert "Traceback" not in stderr, stderr[-4000:]
+        assert not list(rd.glob("*.tmp*"))
+
+
+class TestLocustCompatibility:
+    def test_locustfile_with_own_shape_arguments_and_listeners_runs_unchanged(
+        self, tmp_path: Path, target: str
+    ) -> None:
+        """A locustfile's LoadTestShape drives the run, its custom option parses, and its listeners fire."""
+        report = tmp_path / "shaped.json"
+        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\n")
+        out = tmp_path / "out"
+        cmd = loadlens_cmd("run", "-f", str(LOCUSTFILES / "shaped.py"), "-H", target, "--headless", "--greeting", "hello",
+                           "--loadlens-config", str(cfg), "--out", str(out), "--scenario", "load")  # fmt: skip
+        proc = run(cmd, cwd=tmp_path, env={"SHAPED_REPORT": str(report)})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        seen = json.loads(report.read_text())
+        assert seen["greeting"] == "hello"
+        assert seen["max_users"] == 6  # the locustfile's shape, not the load preset's 50 users
+        doc = summary(only_run_dir(out))
+        assert doc["client"]["whole_run"]["total"]["requests"] == seen["requests"]
+
+    def test_plugin_in_plain_locust(self, tmp_path: Path, target: str) -> None:
+        """Plain `locust -f file,PLUGIN` gets the same verdict, run directory and exit code."""
+        plugin = run(loadlens_cmd("plugin-path"), cwd=tmp_path).stdout.strip()
+        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 0.5\nper_endpoint = false\n")
+        out = tmp_path / "out"
+        cmd = locust_cmd("-f", f"{BASIC},{plugin}", "-H", target, "--headless", "-u", "4", "-r", "10", "-t", "3s",
+                         "--loadlens-config", str(cfg), "--out", str(out))  # fmt: skip
+        proc = run(cmd, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stderr[-3000:]
+        rd = only_run_dir(out)
+        assert summary(rd)["verdict"] == "fail"
+        assert (rd / "locust.html").is_file()
+        assert "verdict: FAIL" in proc.stdout
+
+    def test_staged_preset_is_scaled_by_explicit_users_and_run_time(
+        self, tmp_path: Path, target: str
+    ) -> None:
+        """--scenario spike with -u 6 -t 6s runs the spike shape scaled to a peak of 6 users in 6 s."""
+        cfg = write_config(
+            tmp_path, '[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[run]\ninterval = "1s"\n'
+        )
+        out = tmp_path / "out"
+        cmd = loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "--scenario", "spike", "-u", "6", "-t", "6s",
+                           "--loadlens-config", str(cfg), "--out", str(out))  # fmt: skip
+        started = time.monotonic()
+        proc = run(cmd, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        rd = only_run_dir(out)
+        assert rd.name.startswith("spike_")
+        doc = summary(rd)
+        peak = max(p["users"] for p in doc["client"]["timeline"])
+        assert peak == 6
+        assert time.monotonic() - started < 60  # the 5-minute preset really was compressed
+
+
+class TestLogs:
+    def test_json_logs_and_secrets_redacted(self, tmp_path: Path, target: str) -> None:
+        """--log-format json gives one JSON object per log line; a password in the host URL is never printed."""
+        cfg = write_config(tmp_path, '[thresholds]\np95_ms = 5000\n[run]\ninterval = "1s"\nprogress = "1s"\n')
+        out = tmp_path / "out"
+        host = target.replace("http://", "http://user:hunter2secret@")
+        cmd = loadlens_cmd("run", "-f", BASIC, "-H", host, "--headless", "-u", "2", "-r", "10", "-t", "3s",
+                           "--log-format", "json", "--loadlens-config", str(cfg), "--out", str(out),
+                           "--expect-status", "429")  # fmt: skip
+        proc = run(cmd, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        events = [json.loads(ln) for ln in lines]
+        assert any(e.get("event") == "progress" and "rps" in e for e in events)
+        assert any(e.get("logger", "").startswith("locust") for e in events)
+        everything = proc.stdout + proc.stderr + (only_run_dir(out) / "summary.json").read_text()
+        assert "hunter2secret" not in everything
+
+
+class TestRejudge:
+    def test_verdict_command_rejudges_with_new_thresholds(self, tmp_path: Path, target: str) -> None:
+        """`loadlens verdict RUN_DIR` re-judges the stored histograms: a stricter config turns PASS into FAIL."""
+        proc, out = basic_run(
+            tmp_path,
+            target,
+            "[thresholds]\np95_ms = 5000\nper_endpoint = false\nexpected_statuses = [429]\n",
+            seconds=3,
+        )
+        assert proc.returncode == 0
+        rd = only_run_dir(out)
+        before = summary(rd)
+        strict = tmp_path / "strict.toml"
+        strict.write_text("[thresholds]\np95_ms = 0.5\nper_endpoint = false\n")
+        again = run(loadlens_cmd("verdict", str(rd), "--loadlens-config", str(strict)), cwd=tmp_path)
+        assert again.returncode == 1, again.stderr
+        after = summary(rd)
+        assert after["verdict"] == "fail"
+        assert (
+            criteria(after)["all requests p95"]["observed"]
+            == criteria(before)["all requests p95"]["observed"]
+        )
+        assert after["client"] == before["client"]
+
+
+def _free_port() -> int:
+    from tests.support.procs import free_port
+
+    return free_port()

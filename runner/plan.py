@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,9 @@ class RunPlan:
     scenario: Scenario | None
     thresholds: Thresholds
     expected_statuses: frozenset[int]
-    run_dir: Path | None  # None on workers: they judge and write nothing
+    run_dir: Path | None  # None on workers (they judge and write nothing), or not created yet
+    out_dir: Path = Path("results")
+    role: str = "standalone"
     warmup_s: float = 0.0
     cooldown_s: float = 0.0
     interval_s: float = 5.0
@@ -56,8 +58,10 @@ def plan_from_options(
     role: str,
     command: Sequence[str] = (),
     now: float | None = None,
+    create_dir: bool = True,
 ) -> RunPlan:
-    """Resolve loadlens's options (an argparse namespace, from `loadlens run` or Locust's parser)."""
+    """Resolve loadlens's options (an argparse namespace, from `loadlens run` or Locust's parser).
+    With ``create_dir=False`` the run directory is left for ``with_run_dir`` to create."""
     config_file = getattr(options, "loadlens_config", None)
     cfg = load_config(Path(config_file) if config_file else None, env=env)
     cfg = cfg.with_overrides(scenario=getattr(options, "scenario", None), out=getattr(options, "out", None))
@@ -76,23 +80,16 @@ def plan_from_options(
         if not 100 <= code <= 599:
             raise UsageError(f"--expect-status: expected an HTTP status 100..599, got {code}")
         expected.add(code)
-    started = time.time() if now is None else now
-    run_dir: Path | None = None
     given_dir = getattr(options, "loadlens_run_dir", None)
-    if role != "worker":
-        if given_dir:
-            run_dir = Path(given_dir)
-            run_dir.mkdir(parents=True, exist_ok=True)
-        else:
-            run_dir = create_run_dir(cfg.run.out, name, started)
-    run_id = run_dir.name if run_dir is not None else f"{name}-worker"
-    return RunPlan(
-        run_id=run_id,
+    plan = RunPlan(
+        run_id=f"{name}-worker",
         scenario_name=name,
         scenario=scenario,
         thresholds=cfg.thresholds,
         expected_statuses=frozenset(expected),
-        run_dir=run_dir,
+        run_dir=Path(given_dir) if given_dir else None,
+        out_dir=cfg.run.out,
+        role=role,
         warmup_s=warmup_s,
         cooldown_s=cfg.run.cooldown_s,
         interval_s=cfg.run.interval_s,
@@ -105,3 +102,15 @@ def plan_from_options(
         config_path=cfg.source_path,
         config=cfg,
     )
+    return with_run_dir(plan, now=now) if create_dir else plan
+
+
+def with_run_dir(plan: RunPlan, *, now: float | None = None) -> RunPlan:
+    """Create the plan's run directory (not on workers: they write nothing) and name the run after it."""
+    if plan.role == "worker":
+        return plan
+    if plan.run_dir is not None:  # given by `loadlens run` to the processes it starts
+        plan.run_dir.mkdir(parents=True, exist_ok=True)
+        return replace(plan, run_id=plan.run_dir.name)
+    run_dir = create_run_dir(plan.out_dir, plan.scenario_name, time.time() if now is None else now)
+    return replace(plan, run_dir=run_dir, run_id=run_dir.name)

@@ -33,15 +33,17 @@ def _has_flag(args: Sequence[str], *flags: str) -> bool:
 
 
 def _flag_value(args: Sequence[str], *flags: str) -> str | None:
+    """The value of the last occurrence of a flag (as argparse takes it)."""
+    found = None
     for i, a in enumerate(args):
         for f in flags:
             if a == f and i + 1 < len(args):
-                return args[i + 1]
-            if a.startswith(f + "="):
-                return a.split("=", 1)[1]
-            if len(f) == 2 and a.startswith(f) and len(a) > 2 and not a.startswith("--"):
-                return a[2:]
-    return None
+                found = args[i + 1]
+            elif a.startswith(f + "="):
+                found = a.split("=", 1)[1]
+            elif len(f) == 2 and a.startswith(f) and len(a) > 2 and not a.startswith("--"):
+                found = a[2:]
+    return found
 
 
 def _check_locustfiles(value: str) -> None:
@@ -85,20 +87,24 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:
 
     from runner import logs
     from runner.locust_bridge import install
-    from runner.plan import plan_from_options
+    from runner.plan import plan_from_options, with_run_dir
 
-    role = (
-        "worker"
-        if _has_flag(rest, "--worker")
-        else ("master" if _has_flag(rest, "--master", "--processes") else "standalone")
-    )
-    plan = plan_from_options(ours, env=env, role=role, command=("loadlens", "run", *argv))
-    args = list(rest)
-    if not _has_flag(args, *_LOCUSTFILE_FLAGS) and plan.locustfile:
-        args = ["-f", plan.locustfile, *args]
-    locustfile = _flag_value(args, *_LOCUSTFILE_FLAGS)
-    if locustfile is not None:
+    _validate_locust_args(rest)
+    given_locustfile = _flag_value(rest, *_LOCUSTFILE_FLAGS)
+    if _has_flag(rest, "--worker"):
+        role = "worker"
+    elif _has_flag(rest, "--master", "--processes"):
+        role = "master"
+    else:
+        role = "standalone"
+    plan = plan_from_options(ours, env=env, role=role, command=("loadlens", "run", *argv), create_dir=False)
+    locustfile = given_locustfile or plan.locustfile
+    if locustfile:
         _check_locustfiles(locustfile)
+    args = list(rest)
+    if given_locustfile is None and plan.locustfile:
+        args = ["-f", plan.locustfile, *args]
+    plan = with_run_dir(plan)  # only now: a rejected command line leaves no run directory behind
     if not _has_flag(args, *_HOST_FLAGS) and plan.host:
         args += ["--host", plan.host]
     if plan.run_dir is not None:
@@ -109,7 +115,6 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:
             args += ["--html", str(plan.run_dir / "locust.html")]
     if ours.loadlens_config:
         args += ["--loadlens-config", str(Path(ours.loadlens_config).resolve())]
-    _validate_locust_args(args)
     if plan.log_format == "json":
         if not _has_flag(args, "--skip-log-setup"):
             args.append("--skip-log-setup")

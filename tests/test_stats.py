@@ -145,3 +145,42 @@ class TestTimeline:
         assert len(points) <= 16
         assert sum(p.total.count for p in points) == store.snapshot().total().count
         assert points[0].start == 0.0 and points[-1].end == now[0]
+
+
+class TestMemory:
+    def test_memory_stays_flat_however_many_requests(self) -> None:
+        """600,000 more requests add no memory: nothing per request is kept."""
+        import tracemalloc
+
+        rng = random.Random(3)
+        names = [f"/e{i}" for i in range(20)]
+        # A fixed set of latencies, so the warm-up reaches every bucket the run will use: what is
+        # measured is the cost per request, not the discovery of new latency buckets (bounded below).
+        latencies = [rng.lognormvariate(3, 1.2) for _ in range(500)]
+        store = StatsStore()
+
+        def feed(n: int) -> None:
+            for _ in range(n):
+                store.record("GET", rng.choice(names), rng.choice(latencies), 200, False, 100)
+
+        tracemalloc.start()
+        try:
+            feed(200_000)
+            before = tracemalloc.get_traced_memory()[0]
+            feed(600_000)
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert store.snapshot().total().count == 800_000
+        assert grown < 16 * 1024, grown
+
+    def test_buckets_per_endpoint_are_bounded(self) -> None:
+        """Whatever latencies arrive, an endpoint never holds more than the fixed number of buckets."""
+        store = StatsStore()
+        value = 0.0005
+        while value < 10 * 3_600_000:
+            store.record("GET", "/x", value, 200, False, 0)
+            value *= 1.001
+        hist = store.snapshot().total().histogram
+        assert len(hist.counts) <= BUCKETS
+        assert max(hist.counts) == BUCKETS - 1 and min(hist.counts) == 0

@@ -328,6 +328,9 @@ SECTIONS: Mapping[str, Mapping[str, Key]] = _frozen(
             "alb_5xx": Key(number(ge=0), "alb_5xx"),
             "leak_warn_percent_per_hour": Key(number(gt=0), "leak_warn_percent_per_hour"),
             "leak_fail_percent_per_hour": Key(number(gt=0), "leak_fail_percent_per_hour"),
+            "abort_cpu_percent": Key(_PERCENT, "abort_cpu_percent"),
+            "abort_memory_percent": Key(_PERCENT, "abort_memory_percent"),
+            "abort_periods": Key(integer(ge=1), "abort_periods"),
         },
         "cloudwatch": {
             "region": Key(text(), "region"),
@@ -343,6 +346,7 @@ SECTIONS: Mapping[str, Mapping[str, Key]] = _frozen(
             "preroll": Key(duration(positive=False), "preroll_s"),
             "container_insights": Key(boolean(), "container_insights"),
             "require": Key(boolean(), "require"),
+            "correlate": Key(boolean(), "correlate"),
         },
         "prometheus_source": {
             "url": Key(url(), "url"),

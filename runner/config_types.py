@@ -67,6 +67,11 @@ class ServerLimits:
     alb_5xx: float = 0.0  # load-balancer-generated 5xx responses allowed in the window
     leak_warn_percent_per_hour: float | None = None
     leak_fail_percent_per_hour: float | None = None
+    # Safety stop: end the run early when a server metric stays above this for abort_periods
+    # consecutive periods (protects a shared staging environment). None: no safety stop.
+    abort_cpu_percent: float | None = None
+    abort_memory_percent: float | None = None
+    abort_periods: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,7 @@ class CloudWatchConfig:
     preroll_s: float = 300.0  # baseline fetched before the run started
     container_insights: bool | None = None  # None: detect
     require: bool = False  # missing CloudWatch data makes the run inconclusive
+    correlate: bool = False  # pull CloudWatch for the run (also: --correlate-cloudwatch)
 
     @property
     def configured(self) -> bool:

@@ -36,6 +36,7 @@ from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.scenarios import Scenario, format_duration, resolve_scenario
 from runner.stats import StatsStore, Timeline, from_wire, to_wire
+from runner.server_side import ServerOutcome, ServerSide
 from runner.verdict import decide
 
 WIRE_KEY = "loadlens"
@@ -90,6 +91,8 @@ class Bridge:
         self._last_progress = 0.0
         self.record: RunRecord | None = None
         self.exporters: list[Any] = []
+        self.server: ServerSide | None = None
+        self._server_poller: Any = None
         self._printed = False
 
     # -- wiring -----------------------------------------------------------------------------------
@@ -142,9 +145,19 @@ class Bridge:
         events.test_stop.add_listener(self._on_test_stop)
         events.quitting.add_listener(self._on_quitting)
         events.quit.add_listener(self._on_quit)
-        self.exporters = plan.build_exporters()
-        for exporter in self.exporters:
-            exporter.start(self.info, self.live_state)
+        try:
+            self.server = ServerSide(plan.server, clock=self._clock)
+            self.server.start()
+            self.exporters = plan.build_exporters(environ=self._env)
+            for exporter in self.exporters:
+                exporter.start(self.info, self.live_state)
+        except LoadlensError as exc:
+            sys.stderr.write(f"loadlens: {exc}\n")
+            if self.server is not None and self.server._sampler is not None:
+                self.server._sampler.stop()
+            if plan.run_dir is not None and not any(plan.run_dir.iterdir()):
+                plan.run_dir.rmdir()  # nothing ran: leave no empty run directory behind
+            raise SystemExit(exc.exit_code) from None  # before any user starts
 
     # -- the request path: one dict lookup and a few integer bumps -----------------------------------
     def _on_request(
@@ -233,6 +246,8 @@ class Bridge:
         self._last_progress = now
         self._kill_timers()
         self._ticker = gevent.spawn(self._tick_loop)
+        if self.server is not None and self.server.sources:
+            self._server_poller = gevent.spawn(self._server_loop)
         if self.planned_s and plan.cooldown_s > 0 and plan.cooldown_s < self.planned_s:
             self._timers.append(gevent.spawn_later(self.planned_s - plan.cooldown_s, self._mark_window_end))
 
@@ -272,6 +287,9 @@ class Bridge:
         if self._ticker is not None:
             self._ticker.kill(block=False)
             self._ticker = None
+        if self._server_poller is not None:
+            self._server_poller.kill(block=False)
+            self._server_poller = None
 
     def _users(self) -> int:
         runner = self.environment.runner if self.environment is not None else None
@@ -316,6 +334,24 @@ class Bridge:
             errors=None if errors is None else f"{errors * 100:.2f}%",
         )
 
+    def _server_loop(self) -> None:
+        """Poll the server side every period: live gauges, and the optional safety stop."""
+        assert self.server is not None and self.plan is not None
+        while True:
+            gevent.sleep(self.plan.server.poll_s)
+            try:
+                reason = self.server.poll(self.run_start or self._clock())
+            except Exception as exc:  # a broken poll must never stop the load
+                log.warning("server poll failed", error=str(exc))
+                continue
+            if reason is not None and self.run_end is None:
+                log.warning(reason)
+                self.phase = "safety stop"
+                runner = self.environment.runner if self.environment is not None else None
+                if runner is not None:
+                    gevent.spawn(runner.quit)
+                return
+
     def _running_window(self, cumulative: Snapshot) -> Snapshot:
         if self._window_start is not None:
             return cumulative.since(self._window_start)
@@ -330,6 +366,7 @@ class Bridge:
             users=self._users(),
             phase=self.phase,
             results=self._live_results,
+            server=self.server.live_series() if self.server is not None else (),
             overflowed_requests=self.store.overflowed_requests,
         )
 
@@ -397,6 +434,12 @@ class Bridge:
             )
         window = "steady state" if kind == "steady_state" else "whole run"
         results = judge_client(judged, plan.thresholds, window=window)
+        server_series: tuple[Any, ...] = ()
+        if self.server is not None and (self.server.sources or self.server.failures):
+            outcome = self._finish_server(judged, interrupted=interrupted)
+            results += outcome.results
+            notes += outcome.notes
+            server_series = outcome.result.series
         verdict = decide(results, interrupted=interrupted, notes=notes)
         if self.run_end is not None:
             self.timeline.tick(final)
@@ -411,6 +454,7 @@ class Bridge:
             judged=judged,
             timeline=self.timeline.points,
             verdict=verdict,
+            server=server_series,
             interrupted=interrupted,
             command=plan.command,
             config_path=str(plan.config_path) if plan.config_path else None,
@@ -419,6 +463,28 @@ class Bridge:
         if plan.run_dir is not None:
             write_reports(record, plan.run_dir, env=self._env)
         return record
+
+    def _finish_server(self, judged: Snapshot, *, interrupted: bool) -> ServerOutcome:
+        """Pull the test window from every source; wait for CloudWatch to settle unless the run was
+        interrupted (a second Ctrl-C during the wait judges what has arrived)."""
+        assert self.server is not None and self.run_start is not None and self.run_end is not None
+
+        def progress(message: str) -> None:
+            log.info("waiting for server metrics", detail=message)
+
+        kwargs = dict(
+            run_start=self.run_start,
+            run_end=self.run_end,
+            window_start=judged.start,
+            window_end=judged.end,
+            on_progress=progress,
+        )
+        try:
+            return self.server.finish(settle=not interrupted, **kwargs)  # type: ignore[arg-type]
+        except KeyboardInterrupt:
+            log.warning("stopped waiting for server metrics; judging what has arrived")
+            outcome = self.server.finish(settle=False, **kwargs)  # type: ignore[arg-type]
+            return replace(outcome, notes=(*outcome.notes, "the wait for server metrics was interrupted"))
 
     def _on_quit(self, exit_code: int = 0, **_kw: Any) -> None:
         if self.record is None or self._printed:

@@ -17,6 +17,7 @@ from runner.errors import UsageError
 from runner.logs import redact_text
 from runner.rundir import create_run_dir
 from runner.scenarios import Scenario, parse_duration_s
+from runner.server_side import ServerPlan, server_plan
 
 ADHOC = "adhoc"  # the scenario name of a run that names none
 
@@ -45,10 +46,47 @@ class RunPlan:
     command: tuple[str, ...] = ()
     config_path: Path | None = None
     config: Config = field(default_factory=Config)
+    server: ServerPlan = field(default_factory=ServerPlan)
 
-    def build_exporters(self) -> list[Any]:
-        """The live exporters this plan asks for (none yet: wired by the exporters package)."""
-        return []
+    def build_exporters(self, *, environ: Mapping[str, str] | None = None) -> list[Any]:
+        """The live exporters this plan asks for, not started (workers get none)."""
+        from exporters.build import build_exporters
+        from exporters.settings import OtlpSettings, PrometheusSettings, PushgatewaySettings
+
+        ex = self.config.exporters
+        prom = push = otlp = None
+        if ex.prometheus.enabled:
+            assert ex.prometheus.port is not None
+            prom = PrometheusSettings(
+                port=ex.prometheus.port,
+                bind=ex.prometheus.bind,
+                linger_s=ex.prometheus.linger_s,
+                max_names=ex.prometheus.max_names,
+                max_statuses=ex.prometheus.max_statuses,
+            )
+        if ex.pushgateway.enabled:
+            assert ex.pushgateway.url is not None
+            push = PushgatewaySettings(
+                url=ex.pushgateway.url,
+                interval_s=ex.pushgateway.interval_s,
+                job=ex.pushgateway.job,
+                delete_on_finish=ex.pushgateway.delete_on_finish,
+            )
+        if ex.otlp.enabled:
+            otlp = OtlpSettings(
+                endpoint=ex.otlp.endpoint,
+                protocol=ex.otlp.protocol,
+                interval_s=ex.otlp.interval_s,
+                headers=ex.otlp.headers,
+            )
+        return build_exporters(
+            prometheus=prom,
+            pushgateway=push,
+            otlp=otlp,
+            role=self.role,
+            expected_statuses=self.expected_statuses,
+            environ=environ,
+        )
 
 
 def plan_from_options(
@@ -64,7 +102,15 @@ def plan_from_options(
     With ``create_dir=False`` the run directory is left for ``with_run_dir`` to create."""
     config_file = getattr(options, "loadlens_config", None)
     cfg = load_config(Path(config_file) if config_file else None, env=env)
-    cfg = cfg.with_overrides(scenario=getattr(options, "scenario", None), out=getattr(options, "out", None))
+    cfg = cfg.with_overrides(
+        scenario=getattr(options, "scenario", None),
+        out=getattr(options, "out", None),
+        prometheus_port=getattr(options, "prometheus_port", None),
+        prometheus_bind=getattr(options, "prometheus_bind", None),
+        pushgateway_url=getattr(options, "pushgateway", None),
+        otlp=getattr(options, "otlp", None),
+        otlp_endpoint=getattr(options, "otlp_endpoint", None),
+    )
     scenario = cfg.selected_scenario()
     name = scenario.name if scenario is not None else ADHOC
     warmup_s = cfg.run.warmup_s
@@ -80,6 +126,24 @@ def plan_from_options(
         if not 100 <= code <= 599:
             raise UsageError(f"--expect-status: expected an HTTP status 100..599, got {code}")
         expected.add(code)
+    settle_s = None
+    if getattr(options, "cloudwatch_settle", None):
+        try:
+            settle_s = parse_duration_s(options.cloudwatch_settle)
+        except ValueError as exc:
+            raise UsageError(f"--cloudwatch-settle: {exc}") from None
+    if getattr(options, "process_pid", None) is not None and getattr(options, "process_name", None):
+        raise UsageError("--process-pid and --process-name exclude each other")
+    server = server_plan(
+        cfg,
+        correlate=bool(getattr(options, "correlate_cloudwatch", False)),
+        require=bool(getattr(options, "require_server_metrics", False)),
+        aws_profile=getattr(options, "aws_profile", None),
+        aws_region=getattr(options, "aws_region", None),
+        settle_s=settle_s,
+        process_pid=getattr(options, "process_pid", None),
+        process_name=getattr(options, "process_name", None),
+    )
     given_dir = getattr(options, "loadlens_run_dir", None)
     plan = RunPlan(
         run_id=f"{name}-worker",
@@ -101,6 +165,7 @@ def plan_from_options(
         command=tuple(redact_text(c) for c in command),
         config_path=cfg.source_path,
         config=cfg,
+        server=server,
     )
     return with_run_dir(plan, now=now) if create_dir else plan
 

@@ -70,6 +70,9 @@ rds_connections = 180
 alb_5xx = 3
 leak_warn_percent_per_hour = 2
 leak_fail_percent_per_hour = 5
+abort_cpu_percent = 95
+abort_memory_percent = 97
+abort_periods = 2
 
 [cloudwatch]
 region = "eu-west-1"
@@ -85,6 +88,7 @@ settle = "3m"
 preroll = 120
 container_insights = true
 require = true
+correlate = true
 
 [prometheus_source]
 url = "http://127.0.0.1:9090"
@@ -196,12 +200,13 @@ class TestFullFile:
         assert cfg.thresholds.endpoints["POST /jobs [create]"].min_rps == 1.5
         assert cfg.thresholds.expected_statuses == frozenset({404, 429})
         assert (cfg.thresholds.warn_ratio, cfg.thresholds.per_endpoint) == (0.8, False)
-        assert dataclasses.astuple(cfg.server) == (75, 85.5, 60, 180, 3, 2, 5)
+        assert dataclasses.astuple(cfg.server) == (75, 85.5, 60, 180, 3, 2, 5, 95, 97, 2)
         assert cfg.cloudwatch.region == "eu-west-1" and cfg.cloudwatch.target_groups == (
             "targetgroup/video-gen/456",
         )
         assert (cfg.cloudwatch.period_s, cfg.cloudwatch.settle_s, cfg.cloudwatch.preroll_s) == (60, 180, 120)
         assert cfg.cloudwatch.container_insights is True and cfg.cloudwatch.require is True
+        assert cfg.cloudwatch.correlate is True
         assert cfg.cloudwatch.configured
         assert cfg.prometheus_source.queries == {"cpu": "rate(process_cpu_seconds_total[1m])"}
         assert cfg.prometheus_source.step_s == 30

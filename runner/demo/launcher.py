@@ -66,6 +66,8 @@ def demo(argv: list[str], *, env: Mapping[str, str]) -> int:
         "demo",
         "--out",
         args.out,
+        "--process-pid",
+        str(service.pid),
     ]
     if args.users is not None:
         cmd += ["-u", str(args.users)]

@@ -8,7 +8,7 @@ test steers the script through files in a control directory and reads JSON lines
     started {"address": [host, port] | null}    exporters started
     exports {"attempts": n}                     printed each time a push exporter starts a send
     memory  {"mark": n, "bytes": b}             with "trace_memory", once attempts reach each "memory_at"
-                                                mark: live bytes allocated with exporters/ on the stack
+                                                mark: live bytes the whole process allocated since start
     final   {"endpoints": [...], "total": ...}  feeding stopped; what ``stop(final)`` was given
     done    {"stats": ..., "violations": n}     every exporter finished (or was closed)
 
@@ -18,6 +18,7 @@ Logs: structlog JSON lines to ``log``; the SDK's stdlib logging goes to stderr u
 
 import locust  # noqa: F401, I001  (first: gevent's monkey-patching, as in a real run)
 
+import gc
 import json
 import math
 import random
@@ -59,7 +60,7 @@ def emit(event: str, **fields: Any) -> None:
 def main(config_path: str) -> int:
     cfg = json.loads(Path(config_path).read_text())
     if cfg.get("trace_memory"):
-        tracemalloc.start(30)
+        tracemalloc.start(1)
     control = Path(cfg["control"])
     log_file = open(cfg["log"], "a", buffering=1)  # noqa: SIM115  (lives as long as the process)
     structlog.configure(
@@ -135,7 +136,7 @@ def main(config_path: str) -> int:
             for mark in memory_marks:
                 if attempts >= mark:
                     memory_marks.remove(mark)
-                    emit("memory", mark=mark, bytes=_exporter_bytes())
+                    emit("memory", mark=mark, bytes=_traced_bytes())
         # Requests recorded while an export was in flight on the exporter's thread.
         if in_flight():
             if flight_mark is not None:
@@ -164,12 +165,10 @@ def main(config_path: str) -> int:
     return 0
 
 
-def _exporter_bytes() -> int:
-    """Live bytes whose allocation has a frame in exporters/ anywhere on its stack."""
-    snapshot = tracemalloc.take_snapshot().filter_traces(
-        [tracemalloc.Filter(True, "*/exporters/*", all_frames=True)]
-    )
-    return sum(stat.size for stat in snapshot.statistics("filename"))
+def _traced_bytes() -> int:
+    """Live bytes allocated since tracing started, by anything in the process."""
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
 
 
 def _endpoints(state: LiveState) -> list[dict[str, Any]]:

@@ -1,0 +1,149 @@
+"""The contract every server-metric source meets, and the plain data it answers with.
+
+A source is asked for a time span and answers with what it found (``SourceResult.series``) and,
+one entry per metric, what it could not find and why (``SourceResult.missing``). Every metric a
+source was configured to read appears exactly once, in one of the two: the criteria turn a
+``Missing`` into an INCONCLUSIVE row with its reason, never into a pass. A source that cannot
+answer at all (no credentials, endpoint down, unknown resource) raises a ``runner.errors.SourceError``
+subclass; it never returns made-up data.
+
+Sources may answer with points before ``start`` (CloudWatch's idle baseline, the pre-roll): use
+``window_points`` and ``baseline_points`` to separate them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from runner.model import Series
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """One metric a source was asked for and could not answer, with the reason a user can act on.
+
+    ``what`` names the metric the way its source does (for CloudWatch: namespace, metric name and
+    dimensions, e.g. ``AWS/ECS CPUUtilization ClusterName=c ServiceName=s``); ``reason`` is one
+    line, e.g. ``no datapoints for AWS/ECS CPUUtilization ClusterName=c ServiceName=s: check the
+    names and the region``. ``sparse`` marks metrics the source publishes only when non-zero (ALB
+    5xx counts): their absence next to live traffic means zero, which the criteria know.
+    ``failed``: the source refused or failed to answer this one metric (as opposed to answering
+    with no datapoints).
+    """
+
+    source: str
+    resource: str
+    metric: str
+    stat: str
+    what: str
+    reason: str
+    sparse: bool = False
+    failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SourceResult:
+    """What one ``fetch`` found: series with points, metrics without (each with a reason), and
+    notes for the user about what was read (e.g. a query's series were capped)."""
+
+    series: tuple[Series, ...] = ()
+    missing: tuple[Missing, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def find(self, *, metric: str, resource_prefix: str = "", stat: str | None = None) -> tuple[Series, ...]:
+        """The series of ``metric`` whose resource starts with ``resource_prefix`` (and of ``stat``)."""
+        return tuple(
+            s
+            for s in self.series
+            if s.metric == metric
+            and s.resource.startswith(resource_prefix)
+            and (stat is None or s.stat == stat)
+        )
+
+    def find_missing(
+        self, *, metric: str, resource_prefix: str = "", stat: str | None = None
+    ) -> tuple[Missing, ...]:
+        """The missing entries of ``metric`` whose resource starts with ``resource_prefix``."""
+        return tuple(
+            m
+            for m in self.missing
+            if m.metric == metric
+            and m.resource.startswith(resource_prefix)
+            and (stat is None or m.stat == stat)
+        )
+
+    def merge(self, other: SourceResult) -> SourceResult:
+        """Both results together (e.g. two sources feeding one verdict)."""
+        return SourceResult(
+            series=self.series + other.series,
+            missing=self.missing + other.missing,
+            notes=self.notes + other.notes,
+        )
+
+
+@runtime_checkable
+class MetricSource(Protocol):
+    """A server-metric source: CloudWatch, Prometheus, the local process.
+
+    ``fetch(start, end)`` (epoch seconds) answers with every configured metric over at least that
+    span, as series or as missing entries. It blocks on I/O: call it off the load loop (from a
+    greenlet when the I/O is gevent-patched sockets, from a real OS thread for blocking C calls).
+    It raises ``SourceError`` (or a subclass) when it cannot answer at all.
+    """
+
+    @property
+    def name(self) -> str:
+        """The source's short name, as in ``Series.source``: "cloudwatch", "prometheus", "process"."""
+        ...
+
+    def fetch(self, start: float, end: float) -> SourceResult:
+        """Every configured metric between ``start`` and ``end`` (epoch seconds)."""
+        ...
+
+
+def overlaps(t: float, period_s: float, start: float, end: float) -> bool:
+    """Whether the period that begins at ``t`` overlaps ``[start, end)``.
+
+    A point's timestamp is the start of the period it aggregates (CloudWatch, our own sampling).
+    """
+    return t < end and t + period_s > start
+
+
+def window_points(series: Series, start: float, end: float) -> tuple[tuple[float, float], ...]:
+    """The points of ``series`` whose period overlaps ``[start, end)``: the judged window.
+
+    A period that began before ``start`` but reaches into the window counts: its average holds
+    part of the test (a test that starts at 12:00:30 is half of the 12:00 minute).
+    """
+    return tuple(p for p in series.points if overlaps(p[0], series.period_s, start, end))
+
+
+def baseline_points(series: Series, start: float) -> tuple[tuple[float, float], ...]:
+    """The points of ``series`` whose period ends at or before ``start``: the idle baseline."""
+    return tuple(p for p in series.points if p[0] + series.period_s <= start)
+
+
+def align_down(t: float, period_s: float) -> float:
+    """``t`` rounded down to a multiple of ``period_s`` (epoch-aligned, as CloudWatch aligns)."""
+    return math.floor(t / period_s) * period_s
+
+
+def align_up(t: float, period_s: float) -> float:
+    """``t`` rounded up to a multiple of ``period_s``."""
+    return math.ceil(t / period_s) * period_s
+
+
+def describe_series(series: Series) -> str:
+    """A one-line name for a series: source, resource, metric and statistic."""
+    return f"{series.source} {series.resource} {series.metric} ({series.stat})"
+
+
+def merge_results(results: Iterable[SourceResult]) -> SourceResult:
+    """Several sources' answers as one."""
+    out = SourceResult()
+    for r in results:
+        out = out.merge(r)
+    return out

@@ -1,0 +1,218 @@
+"""What loadlens reads from CloudWatch: the target, what discovery found, and the metric queries.
+
+Pure data and pure functions (no boto3): the criteria and the reports can import it freely.
+
+Series resources name what a metric describes, prefixed by its kind:
+``ecs:<cluster>/<service>``, ``rds:<instance>``, ``rds-cluster:<cluster>``,
+``alb:app/<name>/<id>`` and ``tg:targetgroup/<name>/<id>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runner.errors import ConfigError
+
+ECS = "ecs:"
+RDS_INSTANCE = "rds:"
+RDS_CLUSTER = "rds-cluster:"
+ALB = "alb:"
+TARGET_GROUP = "tg:"
+
+BASIC_STATS = frozenset({"Average", "Sum", "Minimum", "Maximum", "SampleCount"})
+_HIGH_RESOLUTION_PERIODS = frozenset({1, 5, 10, 30})
+
+
+@dataclass(frozen=True, slots=True)
+class CloudWatchTarget:
+    """What to watch in CloudWatch. How to reach AWS (profile, region) is the ``AwsApi``'s business.
+
+    ``load_balancer`` is a name, an ARN or the dimension value ``app/<name>/<id>``;
+    ``target_groups`` likewise (``targetgroup/<name>/<id>``). Both are discovered from the ECS
+    service when not given. ``preroll_s`` is the idle baseline fetched before the test start;
+    ``period_s`` the CloudWatch period (60, a multiple of 60, or 1/5/10/30 for high-resolution
+    metrics). With ``container_insights`` the service's ECS/ContainerInsights metrics are read too;
+    None asks discovery whether the cluster has Container Insights on.
+    """
+
+    ecs_cluster: str | None = None
+    ecs_service: str | None = None
+    rds_instance: str | None = None
+    rds_cluster: str | None = None
+    load_balancer: str | None = None
+    target_groups: tuple[str, ...] = ()
+    period_s: float = 60.0
+    preroll_s: float = 300.0
+    container_insights: bool | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.ecs_cluster) != bool(self.ecs_service):
+            raise ConfigError(
+                "CloudWatch target: ecs_cluster and ecs_service go together; give both or neither"
+            )
+        p = self.period_s
+        if not (p in _HIGH_RESOLUTION_PERIODS or (p >= 60 and p % 60 == 0)):
+            raise ConfigError(f"CloudWatch period {p:g}s is not 1, 5, 10, 30 or a multiple of 60 seconds")
+        if self.preroll_s < 0:
+            raise ConfigError(f"CloudWatch preroll {self.preroll_s}s is negative")
+        if not (
+            self.ecs_service
+            or self.rds_instance
+            or self.rds_cluster
+            or self.load_balancer
+            or self.target_groups
+        ):
+            raise ConfigError(
+                "CloudWatch target names nothing to watch: set ecs_cluster and ecs_service, rds_instance, "
+                "rds_cluster or load_balancer"
+            )
+
+    @property
+    def ecs_resource(self) -> str | None:
+        """``ecs:<cluster>/<service>``, or None without an ECS service."""
+        return f"{ECS}{self.ecs_cluster}/{self.ecs_service}" if self.ecs_service else None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetGroupRef:
+    """A target group as CloudWatch names it, with the load balancer it serves."""
+
+    dimension: str  # "targetgroup/<name>/<id>"
+    load_balancer: str  # "app/<name>/<id>"
+    arn: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """The load balancers and target groups to read, and how they were found (for the user)."""
+
+    load_balancers: tuple[str, ...] = ()  # "app/<name>/<id>"
+    target_groups: tuple[TargetGroupRef, ...] = ()
+    found_from: str = ""  # e.g. "ECS service web/api", "configuration"
+    notes: tuple[str, ...] = ()
+    container_insights: bool = False  # detected on the ECS cluster (when the target left it to discovery)
+
+    def lines(self) -> tuple[str, ...]:
+        """What was found, one line each, for the console."""
+        if not self.load_balancers and not self.target_groups:
+            return (f"no load balancer found{_from(self.found_from)}", *self.notes)
+        out = [f"load balancer {lb}{_from(self.found_from)}" for lb in self.load_balancers]
+        out += [
+            f"target group {tg.dimension} (load balancer {tg.load_balancer})" for tg in self.target_groups
+        ]
+        return (*out, *self.notes)
+
+
+def _from(found_from: str) -> str:
+    return f" (from {found_from})" if found_from else ""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricQuery:
+    """One CloudWatch metric and statistic, and the series resource it becomes.
+
+    ``sparse``: CloudWatch publishes it only when non-zero (no datapoint means zero, given the
+    resource is alive). ``needs_traffic``: published only while requests flow.
+    """
+
+    namespace: str
+    metric: str
+    dimensions: tuple[tuple[str, str], ...]
+    stat: str
+    unit: str
+    resource: str
+    sparse: bool = False
+    needs_traffic: bool = False
+
+    @property
+    def what(self) -> str:
+        """Namespace, metric and dimensions: ``AWS/ECS CPUUtilization ClusterName=c ServiceName=s``."""
+        dims = " ".join(f"{k}={v}" for k, v in self.dimensions)
+        return f"{self.namespace} {self.metric} {dims}".rstrip()
+
+    @property
+    def label(self) -> str:
+        """``what`` with the statistic: ``AWS/ECS CPUUtilization ClusterName=c ServiceName=s (Average)``."""
+        return f"{self.what} ({self.stat})"
+
+    @property
+    def extended(self) -> bool:
+        """A percentile or other extended statistic (p95, tm99, IQM…), not one of the five basic ones."""
+        return self.stat not in BASIC_STATS
+
+
+def _q(
+    namespace: str,
+    metric: str,
+    dims: tuple[tuple[str, str], ...],
+    stats: tuple[str, ...],
+    unit: str,
+    resource: str,
+    *,
+    sparse: bool = False,
+    needs_traffic: bool = False,
+) -> list[MetricQuery]:
+    return [MetricQuery(namespace, metric, dims, s, unit, resource, sparse, needs_traffic) for s in stats]
+
+
+def _rds(dim: str, ident: str, resource: str) -> list[MetricQuery]:
+    d = ((dim, ident),)
+    return [
+        *_q("AWS/RDS", "CPUUtilization", d, ("Average", "Maximum"), "Percent", resource),
+        *_q("AWS/RDS", "DatabaseConnections", d, ("Maximum", "Average"), "Count", resource),
+        *_q("AWS/RDS", "FreeableMemory", d, ("Minimum",), "Bytes", resource),
+        *_q("AWS/RDS", "ReadLatency", d, ("Average",), "Seconds", resource),
+        *_q("AWS/RDS", "WriteLatency", d, ("Average",), "Seconds", resource),
+    ]
+
+
+def build_queries(target: CloudWatchTarget, discovery: Discovery) -> tuple[MetricQuery, ...]:
+    """Every metric and statistic to read for ``target``, given what discovery found."""
+    out: list[MetricQuery] = []
+    if target.ecs_cluster and target.ecs_service:
+        res = target.ecs_resource or ""
+        d: tuple[tuple[str, str], ...] = (
+            ("ClusterName", target.ecs_cluster),
+            ("ServiceName", target.ecs_service),
+        )
+        out += _q("AWS/ECS", "CPUUtilization", d, ("Average", "Maximum"), "Percent", res)
+        out += _q("AWS/ECS", "MemoryUtilization", d, ("Average", "Maximum"), "Percent", res)
+        insights = target.container_insights
+        if insights if insights is not None else discovery.container_insights:
+            ci = "ECS/ContainerInsights"
+            out += _q(ci, "CpuUtilized", d, ("Average",), "None", res)
+            out += _q(ci, "CpuReserved", d, ("Average",), "None", res)
+            out += _q(ci, "MemoryUtilized", d, ("Average",), "Megabytes", res)
+            out += _q(ci, "MemoryReserved", d, ("Average",), "Megabytes", res)
+            out += _q(ci, "RunningTaskCount", d, ("Minimum", "Maximum"), "Count", res)
+    if target.rds_instance:
+        out += _rds("DBInstanceIdentifier", target.rds_instance, f"{RDS_INSTANCE}{target.rds_instance}")
+    if target.rds_cluster:
+        out += _rds("DBClusterIdentifier", target.rds_cluster, f"{RDS_CLUSTER}{target.rds_cluster}")
+    elb = "AWS/ApplicationELB"
+    for lb in discovery.load_balancers:
+        d = (("LoadBalancer", lb),)
+        res = f"{ALB}{lb}"
+        out += _q(elb, "TargetResponseTime", d, ("Average", "p95", "p99"), "Seconds", res, needs_traffic=True)
+        out += _q(elb, "RequestCount", d, ("Sum",), "Count", res, needs_traffic=True)
+        for metric in ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count", "TargetConnectionErrorCount"):
+            out += _q(elb, metric, d, ("Sum",), "Count", res, sparse=True)
+    for tg in discovery.target_groups:
+        d = (("TargetGroup", tg.dimension), ("LoadBalancer", tg.load_balancer))
+        out += _q(elb, "UnHealthyHostCount", d, ("Maximum",), "Count", f"{TARGET_GROUP}{tg.dimension}")
+    return tuple(out)
+
+
+def arn_suffix(arn: str, marker: str) -> str:
+    """The CloudWatch dimension value inside an ELBv2 ARN.
+
+    ``arn:…:loadbalancer/app/web/123`` with marker ``loadbalancer/`` -> ``app/web/123``;
+    ``arn:…:targetgroup/web-tg/456`` with marker ``targetgroup/`` -> ``targetgroup/web-tg/456``.
+    A value already in dimension form is returned as it is.
+    """
+    if not arn.startswith("arn:"):
+        return arn
+    resource = arn.split(":", 5)[-1]
+    if marker == "loadbalancer/" and resource.startswith(marker):
+        return resource[len(marker) :]
+    return resource

@@ -1,0 +1,214 @@
+"""Live export from real `loadlens run`s: a real Prometheus scraping every second, a real Pushgateway,
+and an OTLP/HTTP receiver in the test; their totals must equal summary.json's."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.support.procs import free_port, prometheus, pushgateway, require
+from tests.support.runs import LOCUSTFILES, child_env, loadlens_cmd, only_run_dir, summary
+
+BASIC = str(LOCUSTFILES / "basic.py")
+CONFIG = """
+[thresholds]
+p95_ms = 5000
+expected_statuses = [429]
+[run]
+interval = "1s"
+[exporters.prometheus]
+linger = "4s"
+"""
+
+
+def promql(base: str, query: str) -> list[dict]:
+    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    with urllib.request.urlopen(url, timeout=5) as r:
+        doc = json.load(r)
+    assert doc["status"] == "success", doc
+    return doc["data"]["result"]
+
+
+def scalar(base: str, query: str) -> float:
+    result = promql(base, query)
+    assert len(result) == 1, (query, result)
+    return float(result[0]["value"][1])
+
+
+def start_run(tmp_path: Path, target: str, *extra: str, seconds: int = 5, env=None) -> tuple[subprocess.Popen, Path]:
+    cfg = tmp_path / "loadlens.toml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "out"
+    cmd = loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "-u", "6", "-r", "20", "-t", f"{seconds}s",
+                       "--only-summary", "--loadlens-config", str(cfg), "--out", str(out), *extra)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, out
+
+
+def finish(proc: subprocess.Popen) -> tuple[str, str]:
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-3000:]
+    return out, err
+
+
+def wait_for(predicate, *, timeout_s: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.read().decode()
+
+
+class TestPrometheus:
+    def test_real_prometheus_scrapes_a_run_and_promql_matches_the_summary(self, tmp_path: Path, target: str) -> None:
+        """Prometheus scraping every second sees request and histogram totals equal to summary.json."""
+        port = free_port()
+        with prometheus(tmp_path, [f"127.0.0.1:{port}"], interval_s=1.0) as prom:
+            proc, out = start_run(tmp_path, target, "--prometheus-port", str(port), seconds=6)
+            # Mid-run: the exposition passes promtool's lint.
+            text = wait_for(lambda: _try_fetch(f"http://127.0.0.1:{port}/metrics", "loadlens_requests_total{"), what="a scrape with requests")
+            lint = subprocess.run([require("promtool"), "check", "metrics"], input=text, capture_output=True, text=True)
+            assert lint.returncode == 0, lint.stdout + lint.stderr
+            finish(proc)
+            doc = summary(only_run_dir(out))
+            run_id = doc["run_id"]
+            total = doc["client"]["whole_run"]["total"]
+            sel = f'{{run_id="{run_id}"}}'
+            wait_for(
+                lambda: promql(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))")
+                and scalar(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))") == total["requests"],
+                what="Prometheus to hold the final totals",
+            )
+            assert scalar(prom, f"sum(last_over_time(loadlens_request_duration_seconds_count{sel}[5m]))") == total["requests"]
+            failed = scalar(prom, f'sum(last_over_time(loadlens_requests_total{{run_id="{run_id}",result="failure"}}[5m])) or vector(0)')
+            assert failed == total["failures"]
+            expected = scalar(prom, f'sum(last_over_time(loadlens_requests_total{{run_id="{run_id}",status="429"}}[5m])) or vector(0)')
+            assert expected == total["statuses"].get("429", 0)
+            hist_sum = scalar(prom, f"sum(last_over_time(loadlens_request_duration_seconds_sum{sel}[5m]))")
+            endpoints_sum_s = sum(e["sum_ms"] for e in doc["client"]["whole_run"]["endpoints"]) / 1000
+            assert hist_sum == pytest.approx(endpoints_sum_s, rel=1e-6)
+            info = promql(prom, f"last_over_time(loadlens_run_info{sel}[5m])")
+            assert info and info[0]["metric"]["scenario"] == doc["scenario"]
+            statuses = promql(prom, f"last_over_time(loadlens_criterion_status{sel}[5m])")
+            assert {s["metric"]["criterion"] for s in statuses} >= {"all requests p95"}
+
+    def test_distributed_master_exports_the_merged_totals(self, tmp_path: Path, target: str) -> None:
+        """With a master and two workers, the master's /metrics equals the summary; workers export nothing."""
+        port, master_port = free_port(), free_port()
+        cfg = tmp_path / "loadlens.toml"
+        cfg.write_text(CONFIG)
+        out = tmp_path / "out"
+        with prometheus(tmp_path, [f"127.0.0.1:{port}"], interval_s=1.0) as prom:
+            master = subprocess.Popen(
+                loadlens_cmd("run", "-f", BASIC, "-H", target, "--master", "--master-bind-host", "127.0.0.1",
+                             "--master-bind-port", str(master_port), "--expect-workers", "2", "--headless", "-u", "6",
+                             "-r", "20", "-t", "5s", "--only-summary", "--loadlens-config", str(cfg), "--out", str(out),
+                             "--prometheus-port", str(port)),
+                cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            workers = [
+                subprocess.Popen(
+                    loadlens_cmd("run", "-f", BASIC, "--worker", "--master-host", "127.0.0.1", "--master-port",
+                                 str(master_port), "--loadlens-config", str(cfg), "--prometheus-port", str(port)),
+                    cwd=tmp_path, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )
+                for _ in range(2)
+            ]
+            finish(master)
+            for w in workers:
+                assert w.wait(timeout=30) == 0  # a worker given the same port did not try to bind it
+            doc = summary(only_run_dir(out))
+            sel = f'{{run_id="{doc["run_id"]}"}}'
+            want = doc["client"]["whole_run"]["total"]["requests"]
+            wait_for(
+                lambda: promql(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))")
+                and scalar(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))") == want,
+                what="Prometheus to hold the merged totals",
+            )
+
+
+class TestPushgateway:
+    def test_run_pushes_its_final_totals(self, tmp_path: Path, target: str) -> None:
+        """--pushgateway pushes during the run and once at the end, grouped by job and run_id."""
+        with pushgateway(tmp_path) as gw:
+            proc, out = start_run(tmp_path, target, "--pushgateway", gw, seconds=4)
+            finish(proc)
+            doc = summary(only_run_dir(out))
+            text = fetch(f"{gw}/metrics")
+            lines = [ln for ln in text.splitlines() if ln.startswith("loadlens_requests_total{") and f'run_id="{doc["run_id"]}"' in ln]
+            assert lines and all('job="loadlens"' in ln for ln in lines)
+            assert sum(float(ln.rsplit(" ", 1)[1]) for ln in lines) == doc["client"]["whole_run"]["total"]["requests"]
+
+
+class _OtlpSink(BaseHTTPRequestHandler):
+    bodies: list[bytes] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        type(self).bodies.append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def otlp_sink() -> Iterator[tuple[str, list[bytes]]]:
+    handler = type("Sink", (_OtlpSink,), {"bodies": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler.bodies
+    server.shutdown()
+
+
+class TestOtlp:
+    def test_run_exports_otlp_http_with_totals_matching_the_summary(self, tmp_path: Path, target: str, otlp_sink) -> None:
+        """--otlp-endpoint sends http.client.request.duration whose final counts equal summary.json."""
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+        url, bodies = otlp_sink
+        proc, out = start_run(tmp_path, target, "--otlp-endpoint", url, seconds=4, env={"OTEL_METRIC_EXPORT_INTERVAL": "1000"})
+        finish(proc)
+        doc = summary(only_run_dir(out))
+        assert bodies, "no OTLP export arrived"
+        last = ExportMetricsServiceRequest()
+        last.ParseFromString(bodies[-1])
+        resource = {a.key: a.value.string_value for a in last.resource_metrics[0].resource.attributes}
+        assert resource["service.name"] == "loadlens" and resource["loadlens.run_id"] == doc["run_id"]
+        count = 0
+        for sm in last.resource_metrics[0].scope_metrics:
+            for metric in sm.metrics:
+                if metric.name == "http.client.request.duration":
+                    assert metric.unit == "s"
+                    count += sum(dp.count for dp in metric.histogram.data_points)
+        assert count == doc["client"]["whole_run"]["total"]["requests"]
+
+
+def _try_fetch(url: str, needle: str) -> str | None:
+    try:
+        text = fetch(url)
+    except OSError:
+        return None
+    return text if needle in text else None

@@ -23,6 +23,7 @@ commands:
   run [LOCUST OPTIONS] [LOADLENS OPTIONS]   run Locust with live metrics and a verdict
   demo [--degrade]                          run the bundled demo service and load test
   verdict RUN_DIR                           judge a finished run again (e.g. with new thresholds)
+  cloudwatch check                          preflight: credentials, permissions, recent datapoints
   scenarios                                 list the scenario presets
   plugin-path                               print the plugin file for plain `locust -f ...,PATH`
   version                                   print versions
@@ -69,6 +70,10 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         return demo(rest, env=env)
     if command == "verdict":
         return _verdict(rest, env)
+    if command == "cloudwatch":
+        from runner.preflight_command import cloudwatch_command
+
+        return cloudwatch_command(rest, env=env, out=sys.stdout)
     if command == "scenarios":
         return _scenarios(rest, env)
     if command == "plugin-path":

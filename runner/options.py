@@ -41,18 +41,60 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
         default=None,
         help="an HTTP status the scenario expects (counted apart, not as a failure); repeatable",
     )
-    group.add_argument("--prometheus-port", metavar="PORT", type=int, default=None, help="serve live /metrics on this port")
-    group.add_argument("--prometheus-bind", metavar="ADDR", default=None, help="address for /metrics (default 127.0.0.1)")
-    group.add_argument("--pushgateway", metavar="URL", default=None, help="push metrics to this Pushgateway during the run")
-    group.add_argument("--otlp", action="store_true", default=None, help="export metrics over OTLP (OTEL_EXPORTER_OTLP_* apply)")
+    group.add_argument(
+        "--prometheus-port", metavar="PORT", type=int, default=None, help="serve live /metrics on this port"
+    )
+    group.add_argument(
+        "--prometheus-bind", metavar="ADDR", default=None, help="address for /metrics (default 127.0.0.1)"
+    )
+    group.add_argument(
+        "--pushgateway", metavar="URL", default=None, help="push metrics to this Pushgateway during the run"
+    )
+    group.add_argument(
+        "--otlp",
+        action="store_true",
+        default=None,
+        help="export metrics over OTLP (OTEL_EXPORTER_OTLP_* apply)",
+    )
     group.add_argument("--otlp-endpoint", metavar="URL", default=None, help="OTLP endpoint (implies --otlp)")
-    group.add_argument("--correlate-cloudwatch", action="store_true", default=False, help="pull ECS/RDS/ALB metrics from CloudWatch for the test window")
-    group.add_argument("--require-server-metrics", action="store_true", default=False, help="missing server metrics make the run inconclusive (exit 3)")
-    group.add_argument("--aws-profile", metavar="NAME", default=None, help="AWS profile for CloudWatch (standard boto3 chain otherwise)")
+    group.add_argument(
+        "--correlate-cloudwatch",
+        action="store_true",
+        default=False,
+        help="pull ECS/RDS/ALB metrics from CloudWatch for the test window",
+    )
+    group.add_argument(
+        "--require-server-metrics",
+        action="store_true",
+        default=False,
+        help="missing server metrics make the run inconclusive (exit 3)",
+    )
+    group.add_argument(
+        "--aws-profile",
+        metavar="NAME",
+        default=None,
+        help="AWS profile for CloudWatch (standard boto3 chain otherwise)",
+    )
     group.add_argument("--aws-region", metavar="REGION", default=None, help="AWS region for CloudWatch")
-    group.add_argument("--cloudwatch-settle", metavar="DURATION", default=None, help="wait up to this long after the run for CloudWatch's last datapoints (default 5m)")
-    group.add_argument("--process-pid", metavar="PID", type=int, default=None, help="judge CPU and memory of this local process")
-    group.add_argument("--process-name", metavar="NAME", default=None, help="judge CPU and memory of the local process with this name")
+    group.add_argument(
+        "--cloudwatch-settle",
+        metavar="DURATION",
+        default=None,
+        help="wait up to this long after the run for CloudWatch's last datapoints (default 5m)",
+    )
+    group.add_argument(
+        "--process-pid",
+        metavar="PID",
+        type=int,
+        default=None,
+        help="judge CPU and memory of this local process",
+    )
+    group.add_argument(
+        "--process-name",
+        metavar="NAME",
+        default=None,
+        help="judge CPU and memory of the local process with this name",
+    )
     group.add_argument("--log-format", choices=LOG_FORMATS, default=None, help="console (default) or json")
     group.add_argument(
         "--debug", action="store_true", default=False, help="show tracebacks for loadlens errors"

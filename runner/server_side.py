@@ -23,7 +23,11 @@ from runner.sources.base import MetricSource, SourceResult
 log = get_logger("loadlens.server")
 
 CPU_METRICS = {("cloudwatch", "CPUUtilization"), ("process", "cpu_percent"), ("prometheus", "cpu_percent")}
-MEMORY_METRICS = {("cloudwatch", "MemoryUtilization"), ("process", "memory_percent"), ("prometheus", "memory_percent")}
+MEMORY_METRICS = {
+    ("cloudwatch", "MemoryUtilization"),
+    ("process", "memory_percent"),
+    ("prometheus", "memory_percent"),
+}
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,9 @@ class ServerSide:
         source = PrometheusSource(
             self.plan.prometheus_url, self.plan.prometheus_queries, step_s=self.plan.prometheus_step_s
         )
-        log.info("reading Prometheus", url=self.plan.prometheus_url, queries=",".join(self.plan.prometheus_queries))
+        log.info(
+            "reading Prometheus", url=self.plan.prometheus_url, queries=",".join(self.plan.prometheus_queries)
+        )
         return source
 
     def _open_cloudwatch(self) -> MetricSource:
@@ -240,7 +246,13 @@ class ServerSide:
             return self.safety_stop
         for s in series:
             kind = metric_kind(s)
-            limit = plan.abort_cpu_percent if kind == "cpu" else plan.abort_memory_percent if kind == "memory" else None
+            limit = (
+                plan.abort_cpu_percent
+                if kind == "cpu"
+                else plan.abort_memory_percent
+                if kind == "memory"
+                else None
+            )
             if limit is None or not s.points:
                 continue
             key = f"{s.source}:{s.resource}:{s.metric}:{s.stat}"
@@ -313,4 +325,6 @@ class ServerSide:
                     scope="server",
                 )
             )
-        return ServerOutcome(result=results, results=tuple(rows), notes=tuple(notes), safety_stop=self.safety_stop)
+        return ServerOutcome(
+            result=results, results=tuple(rows), notes=tuple(notes), safety_stop=self.safety_stop
+        )

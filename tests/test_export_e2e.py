@@ -45,13 +45,35 @@ def scalar(base: str, query: str) -> float:
     return float(result[0]["value"][1])
 
 
-def start_run(tmp_path: Path, target: str, *extra: str, seconds: int = 5, env=None) -> tuple[subprocess.Popen, Path]:
+def start_run(
+    tmp_path: Path, target: str, *extra: str, seconds: int = 5, env=None
+) -> tuple[subprocess.Popen, Path]:
     cfg = tmp_path / "loadlens.toml"
     cfg.write_text(CONFIG)
     out = tmp_path / "out"
-    cmd = loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "-u", "6", "-r", "20", "-t", f"{seconds}s",
-                       "--only-summary", "--loadlens-config", str(cfg), "--out", str(out), *extra)
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = loadlens_cmd(
+        "run",
+        "-f",
+        BASIC,
+        "-H",
+        target,
+        "--headless",
+        "-u",
+        "6",
+        "-r",
+        "20",
+        "-t",
+        f"{seconds}s",
+        "--only-summary",
+        "--loadlens-config",
+        str(cfg),
+        "--out",
+        str(out),
+        *extra,
+    )
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     return proc, out
 
 
@@ -77,14 +99,21 @@ def fetch(url: str) -> str:
 
 
 class TestPrometheus:
-    def test_real_prometheus_scrapes_a_run_and_promql_matches_the_summary(self, tmp_path: Path, target: str) -> None:
+    def test_real_prometheus_scrapes_a_run_and_promql_matches_the_summary(
+        self, tmp_path: Path, target: str
+    ) -> None:
         """Prometheus scraping every second sees request and histogram totals equal to summary.json."""
         port = free_port()
         with prometheus(tmp_path, [f"127.0.0.1:{port}"], interval_s=1.0) as prom:
             proc, out = start_run(tmp_path, target, "--prometheus-port", str(port), seconds=6)
             # Mid-run: the exposition passes promtool's lint.
-            text = wait_for(lambda: _try_fetch(f"http://127.0.0.1:{port}/metrics", "loadlens_requests_total{"), what="a scrape with requests")
-            lint = subprocess.run([require("promtool"), "check", "metrics"], input=text, capture_output=True, text=True)
+            text = wait_for(
+                lambda: _try_fetch(f"http://127.0.0.1:{port}/metrics", "loadlens_requests_total{"),
+                what="a scrape with requests",
+            )
+            lint = subprocess.run(
+                [require("promtool"), "check", "metrics"], input=text, capture_output=True, text=True
+            )
             assert lint.returncode == 0, lint.stdout + lint.stderr
             finish(proc)
             doc = summary(only_run_dir(out))
@@ -92,14 +121,26 @@ class TestPrometheus:
             total = doc["client"]["whole_run"]["total"]
             sel = f'{{run_id="{run_id}"}}'
             wait_for(
-                lambda: promql(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))")
-                and scalar(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))") == total["requests"],
+                lambda: (
+                    promql(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))")
+                    and scalar(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))")
+                    == total["requests"]
+                ),
                 what="Prometheus to hold the final totals",
             )
-            assert scalar(prom, f"sum(last_over_time(loadlens_request_duration_seconds_count{sel}[5m]))") == total["requests"]
-            failed = scalar(prom, f'sum(last_over_time(loadlens_requests_total{{run_id="{run_id}",result="failure"}}[5m])) or vector(0)')
+            assert (
+                scalar(prom, f"sum(last_over_time(loadlens_request_duration_seconds_count{sel}[5m]))")
+                == total["requests"]
+            )
+            failed = scalar(
+                prom,
+                f'sum(last_over_time(loadlens_requests_total{{run_id="{run_id}",result="failure"}}[5m])) or vector(0)',
+            )
             assert failed == total["failures"]
-            expected = scalar(prom, f'sum(last_over_time(loadlens_requests_total{{run_id="{run_id}",status="429"}}[5m])) or vector(0)')
+            expected = scalar(
+                prom,
+                f'sum(last_over_time(loadlens_requests_total{{run_id="{run_id}",status="429"}}[5m])) or vector(0)',
+            )
             assert expected == total["statuses"].get("429", 0)
             hist_sum = scalar(prom, f"sum(last_over_time(loadlens_request_duration_seconds_sum{sel}[5m]))")
             endpoints_sum_s = sum(e["sum_ms"] for e in doc["client"]["whole_run"]["endpoints"]) / 1000
@@ -117,17 +158,60 @@ class TestPrometheus:
         out = tmp_path / "out"
         with prometheus(tmp_path, [f"127.0.0.1:{port}"], interval_s=1.0) as prom:
             master = subprocess.Popen(
-                loadlens_cmd("run", "-f", BASIC, "-H", target, "--master", "--master-bind-host", "127.0.0.1",
-                             "--master-bind-port", str(master_port), "--expect-workers", "2", "--headless", "-u", "6",
-                             "-r", "20", "-t", "5s", "--only-summary", "--loadlens-config", str(cfg), "--out", str(out),
-                             "--prometheus-port", str(port)),
-                cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                loadlens_cmd(
+                    "run",
+                    "-f",
+                    BASIC,
+                    "-H",
+                    target,
+                    "--master",
+                    "--master-bind-host",
+                    "127.0.0.1",
+                    "--master-bind-port",
+                    str(master_port),
+                    "--expect-workers",
+                    "2",
+                    "--headless",
+                    "-u",
+                    "6",
+                    "-r",
+                    "20",
+                    "-t",
+                    "5s",
+                    "--only-summary",
+                    "--loadlens-config",
+                    str(cfg),
+                    "--out",
+                    str(out),
+                    "--prometheus-port",
+                    str(port),
+                ),
+                cwd=tmp_path,
+                env=child_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             workers = [
                 subprocess.Popen(
-                    loadlens_cmd("run", "-f", BASIC, "--worker", "--master-host", "127.0.0.1", "--master-port",
-                                 str(master_port), "--loadlens-config", str(cfg), "--prometheus-port", str(port)),
-                    cwd=tmp_path, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    loadlens_cmd(
+                        "run",
+                        "-f",
+                        BASIC,
+                        "--worker",
+                        "--master-host",
+                        "127.0.0.1",
+                        "--master-port",
+                        str(master_port),
+                        "--loadlens-config",
+                        str(cfg),
+                        "--prometheus-port",
+                        str(port),
+                    ),
+                    cwd=tmp_path,
+                    env=child_env(),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
                 for _ in range(2)
             ]
@@ -138,8 +222,10 @@ class TestPrometheus:
             sel = f'{{run_id="{doc["run_id"]}"}}'
             want = doc["client"]["whole_run"]["total"]["requests"]
             wait_for(
-                lambda: promql(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))")
-                and scalar(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))") == want,
+                lambda: (
+                    promql(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))")
+                    and scalar(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))") == want
+                ),
                 what="Prometheus to hold the merged totals",
             )
 
@@ -152,9 +238,16 @@ class TestPushgateway:
             finish(proc)
             doc = summary(only_run_dir(out))
             text = fetch(f"{gw}/metrics")
-            lines = [ln for ln in text.splitlines() if ln.startswith("loadlens_requests_total{") and f'run_id="{doc["run_id"]}"' in ln]
+            lines = [
+                ln
+                for ln in text.splitlines()
+                if ln.startswith("loadlens_requests_total{") and f'run_id="{doc["run_id"]}"' in ln
+            ]
             assert lines and all('job="loadlens"' in ln for ln in lines)
-            assert sum(float(ln.rsplit(" ", 1)[1]) for ln in lines) == doc["client"]["whole_run"]["total"]["requests"]
+            assert (
+                sum(float(ln.rsplit(" ", 1)[1]) for ln in lines)
+                == doc["client"]["whole_run"]["total"]["requests"]
+            )
 
 
 class _OtlpSink(BaseHTTPRequestHandler):
@@ -184,12 +277,16 @@ def otlp_sink() -> Iterator[tuple[str, list[bytes]]]:
 
 
 class TestOtlp:
-    def test_run_exports_otlp_http_with_totals_matching_the_summary(self, tmp_path: Path, target: str, otlp_sink) -> None:
+    def test_run_exports_otlp_http_with_totals_matching_the_summary(
+        self, tmp_path: Path, target: str, otlp_sink
+    ) -> None:
         """--otlp-endpoint sends http.client.request.duration whose final counts equal summary.json."""
         from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
         url, bodies = otlp_sink
-        proc, out = start_run(tmp_path, target, "--otlp-endpoint", url, seconds=4, env={"OTEL_METRIC_EXPORT_INTERVAL": "1000"})
+        proc, out = start_run(
+            tmp_path, target, "--otlp-endpoint", url, seconds=4, env={"OTEL_METRIC_EXPORT_INTERVAL": "1000"}
+        )
         finish(proc)
         doc = summary(only_run_dir(out))
         assert bodies, "no OTLP export arrived"

@@ -25,7 +25,7 @@ class SourceError(LoadlensError):
     """A server-metric source could not answer (credentials, permissions, names, network)."""
 
 
-class SourceUnavailable(SourceError):
+class SourceUnavailableError(SourceError):
     """The source's endpoint cannot be reached at all."""
 
 

@@ -35,8 +35,8 @@ from runner.plan import RunPlan, plan_from_options
 from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.scenarios import Scenario, format_duration, resolve_scenario
-from runner.stats import StatsStore, Timeline, from_wire, to_wire
 from runner.server_side import ServerOutcome, ServerSide
+from runner.stats import StatsStore, Timeline, from_wire, to_wire
 from runner.verdict import decide
 
 WIRE_KEY = "loadlens"

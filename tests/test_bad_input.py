@@ -14,14 +14,32 @@ BASIC = str(LOCUSTFILES / "basic.py")
 CASES = [
     ("config-missing", None, ["--loadlens-config", "nope.toml"], {}, "nope.toml"),
     ("toml-syntax", "[thresholds\np95_ms = 1\n", [], {}, "loadlens.toml"),
-    ("p95-not-number", '[thresholds]\np95_ms = "fast"\n', [], {}, 'thresholds.p95_ms: expected a number > 0, got "fast"'),
-    ("endpoint-p95", '[thresholds.endpoints."GET /health"]\np95_ms = "fast"\n', [], {}, 'thresholds.endpoints."GET /health".p95_ms: expected a number > 0, got "fast"'),
+    (
+        "p95-not-number",
+        '[thresholds]\np95_ms = "fast"\n',
+        [],
+        {},
+        'thresholds.p95_ms: expected a number > 0, got "fast"',
+    ),
+    (
+        "endpoint-p95",
+        '[thresholds.endpoints."GET /health"]\np95_ms = "fast"\n',
+        [],
+        {},
+        'thresholds.endpoints."GET /health".p95_ms: expected a number > 0, got "fast"',
+    ),
     ("unknown-section", "[treshold]\np95_ms = 1\n", [], {}, "treshold"),
     ("unknown-key", "[thresholds]\np96_ms = 1\n", [], {}, "p96_ms"),
     ("error-rate-range", "[thresholds]\nerror_rate = 2\n", [], {}, "thresholds.error_rate"),
     ("bool-not-number", "[thresholds]\np95_ms = true\n", [], {}, "thresholds.p95_ms"),
     ("bad-endpoint-key", '[thresholds.endpoints."health"]\np95_ms = 5\n', [], {}, "health"),
-    ("bad-stage", "[scenarios.burst]\nstages = [{duration = \"0s\", users = 5}]\n", ["--scenario", "burst"], {}, "scenarios.burst"),
+    (
+        "bad-stage",
+        '[scenarios.burst]\nstages = [{duration = "0s", users = 5}]\n',
+        ["--scenario", "burst"],
+        {},
+        "scenarios.burst",
+    ),
     ("unknown-scenario", "", ["--scenario", "nope"], {}, "nope"),
     ("env-bad-value", "", [], {"LOADLENS_THRESHOLDS_P95_MS": "abc"}, "LOADLENS_THRESHOLDS_P95_MS"),
     ("env-unknown", "", [], {"LOADLENS_BOGUS": "1"}, "LOADLENS_BOGUS"),
@@ -38,7 +56,9 @@ CASES = [
 
 class TestRunRejectsBadInput:
     @pytest.mark.parametrize(("case", "toml", "args", "env", "needle"), CASES, ids=[c[0] for c in CASES])
-    def test_one_line_and_exit_2(self, tmp_path: Path, case: str, toml: str | None, args: list[str], env: dict[str, str], needle: str) -> None:
+    def test_one_line_and_exit_2(
+        self, tmp_path: Path, case: str, toml: str | None, args: list[str], env: dict[str, str], needle: str
+    ) -> None:
         """A bad config, variable or flag exits 2 with one line naming it, before any load is sent."""
         if toml is not None:
             (tmp_path / "loadlens.toml").write_text(toml)

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from runner.errors import SourceCredentialsError, SourceError, SourcePermissionError, SourceUnavailable
+from runner.errors import SourceCredentialsError, SourceError, SourcePermissionError, SourceUnavailableError
 from runner.model import Status
 from runner.server_criteria import judge_server
 from runner.sources.aws import AwsApi, make_session
@@ -323,12 +323,12 @@ class TestErrorsFromRealComponents:
     def test_unreachable_endpoint_is_source_unavailable(
         self, aws: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """A closed port on 127.0.0.1 gives SourceUnavailable naming CloudWatch, the endpoint and the
+        """A closed port on 127.0.0.1 gives SourceUnavailableError naming CloudWatch, the endpoint and the
         region."""
         url = f"http://127.0.0.1:{free_port()}"
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         source = CloudWatchSource(ECS_TARGET, api=AwsApi(make_session()), discovery=NO_LB)
-        with pytest.raises(SourceUnavailable) as err:
+        with pytest.raises(SourceUnavailableError) as err:
             source.fetch(time.time() - 600, time.time())
         assert str(err.value).startswith(f"cannot reach CloudWatch at {url} (region {REGION})")
 
@@ -476,7 +476,7 @@ class TestStubbedCloudWatch:
             stub.add_client_error(
                 "get_metric_data", service_error_code="ThrottlingException", http_status_code=400
             )
-        with pytest.raises(SourceUnavailable) as err:
+        with pytest.raises(SourceUnavailableError) as err:
             source.fetch(1_700_000_000, 1_700_000_600)
         assert str(err.value) == "AWS kept throttling cloudwatch:GetMetricData (5 attempts); try again later"
         assert sleeps == [1.0, 2.0, 4.0, 8.0]

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from runner.errors import SourceError, SourceUnavailable
+from runner.errors import SourceError, SourceUnavailableError
 from runner.model import Status
 from runner.server_criteria import ServerCriteriaLimits, judge_server
 from runner.sources.base import MetricSource
@@ -147,8 +147,8 @@ class TestProcessSource:
         assert source.fetch(sample.t, sample.t).series[0].resource == f"process:{sleeper_name}"
 
     def test_unknown_name_is_unavailable(self) -> None:
-        """A name no process has is a one-line SourceUnavailable naming it."""
-        with pytest.raises(SourceUnavailable, match="no process named 'no-such-process-x' is running"):
+        """A name no process has is a one-line SourceUnavailableError naming it."""
+        with pytest.raises(SourceUnavailableError, match="no process named 'no-such-process-x' is running"):
             ProcessSource(name="no-such-process-x").sample()
 
     def test_ambiguous_name_asks_for_the_pid(self, sleeper_name: str, tmp_path: Path) -> None:
@@ -172,7 +172,7 @@ class TestProcessSource:
         exited."""
         source = ProcessSource(pid=holder.pid)
         _stop(holder)
-        with pytest.raises(SourceUnavailable, match=f"process {holder.pid} has exited"):
+        with pytest.raises(SourceUnavailableError, match=f"process {holder.pid} has exited"):
             source.sample()
         result = source.fetch(time.time() - 10, time.time())
         assert result.series == ()

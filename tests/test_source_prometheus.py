@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from runner.errors import SourceError, SourceUnavailable
+from runner.errors import SourceError, SourceUnavailableError
 from runner.model import Status
 from runner.server_criteria import ServerCriteriaLimits, judge_server
 from runner.sources.base import MetricSource
@@ -137,9 +137,9 @@ class TestPrometheusSource:
             PrometheusSource(f"http://{scraped.exporter}", QUERIES).fetch(now - 60, now)
 
     def test_unreachable_prometheus_is_source_unavailable(self) -> None:
-        """A closed port gives SourceUnavailable naming the URL."""
+        """A closed port gives SourceUnavailableError naming the URL."""
         url = f"http://127.0.0.1:{free_port()}"
-        with pytest.raises(SourceUnavailable, match=f"cannot reach Prometheus at {url}"):
+        with pytest.raises(SourceUnavailableError, match=f"cannot reach Prometheus at {url}"):
             PrometheusSource(url, QUERIES).fetch(time.time() - 60, time.time())
 
     def test_step_grows_to_stay_under_the_point_limit(self, scraped: Scraped) -> None:

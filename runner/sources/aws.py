@@ -26,7 +26,7 @@ from typing import Any
 from botocore import exceptions as bx
 from botocore.config import Config
 
-from runner.errors import SourceCredentialsError, SourceError, SourcePermissionError, SourceUnavailable
+from runner.errors import SourceCredentialsError, SourceError, SourcePermissionError, SourceUnavailableError
 
 # boto3 client name -> IAM action prefix (CloudWatch signs as "monitoring" but its IAM prefix is
 # "cloudwatch"; ELBv2 is "elasticloadbalancing").
@@ -97,7 +97,7 @@ _PERFORM_RE = re.compile(r"perform:? ([a-z0-9-]+:[A-Za-z0-9*]+)")
 _PRINCIPAL_RE = re.compile(r"User: (\S+) is not authorized")
 
 
-class AwsServerError(SourceUnavailable):
+class AwsServerError(SourceUnavailableError):
     """AWS (or a stand-in) answered a call with a server-side error (HTTP 5xx).
 
     Raised separately so a caller can split a batch and keep what can be answered (CloudWatch's
@@ -168,7 +168,7 @@ class AwsApi:
         if cached is not None:
             return cached
         if not self._session.region_name:
-            raise SourceError("no AWS region: set the region option, AWS_REGION or AWS_DEFAULT_REGION")
+            raise SourceError("no AWS region: set --aws-region, [cloudwatch] region, AWS_REGION or AWS_DEFAULT_REGION")
         config = Config(
             retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=self._timeout_s,
@@ -209,7 +209,7 @@ class AwsApi:
                         self._sleep(delay)
                         delay = min(delay * 2, self._max_backoff_s)
                         continue
-                    raise SourceUnavailable(
+                    raise SourceUnavailableError(
                         f"AWS kept throttling {action} ({attempt} attempts); try again later"
                     ) from exc
                 raise _translate_client_error(exc, action=action, region=self.region, what=what) from exc
@@ -315,10 +315,12 @@ def _translate(
     if isinstance(exc, bx.ProfileNotFound):
         return SourceCredentialsError(f"AWS profile not found: {_one_line(str(exc))}")
     if isinstance(exc, bx.NoRegionError):
-        return SourceError("no AWS region: set the region option, AWS_REGION or AWS_DEFAULT_REGION")
+        return SourceError("no AWS region: set --aws-region, [cloudwatch] region, AWS_REGION or AWS_DEFAULT_REGION")
     if isinstance(exc, _UNREACHABLE):
         where = f" at {endpoint}" if endpoint else ""
-        return SourceUnavailable(f"cannot reach {title}{where} (region {region}): {_one_line(str(exc), 120)}")
+        return SourceUnavailableError(
+            f"cannot reach {title}{where} (region {region}): {_one_line(str(exc), 120)}"
+        )
     if isinstance(exc, bx.ParamValidationError):
         return SourceError(f"{action}: invalid request parameters: {_one_line(str(exc))}")
     return SourceError(f"{action} failed: {_one_line(str(exc))}")

@@ -31,7 +31,7 @@ from typing import Any
 
 import psutil
 
-from runner.errors import SourceError, SourceUnavailable
+from runner.errors import SourceError, SourceUnavailableError
 from runner.model import Series
 from runner.sources.base import Missing, SourceResult
 
@@ -97,7 +97,7 @@ class ProcessSource:
     def sample(self) -> ProcessSample:
         """Read the process now. Blocking (psutil): run it in a real OS thread under gevent.
 
-        Raises ``SourceUnavailable`` when the process is gone or cannot be found, ``SourceError``
+        Raises ``SourceUnavailableError`` when the process is gone or cannot be found, ``SourceError``
         when a name matches several processes or access is denied.
         """
         try:
@@ -111,7 +111,7 @@ class ProcessSource:
             self._proc = None
             self._last = None
             self._last_error = f"{self._describe()} has exited"
-            raise SourceUnavailable(self._last_error) from exc
+            raise SourceUnavailableError(self._last_error) from exc
         except psutil.AccessDenied as exc:
             self._last_error = f"not allowed to read {self._describe()} (run as its user or root)"
             raise SourceError(self._last_error) from exc
@@ -201,7 +201,7 @@ class ProcessSource:
         else:
             matches = [p for p in psutil.process_iter(["name"]) if p.info.get("name") == self._name]
             if not matches:
-                raise SourceUnavailable(f"no process named {self._name!r} is running")
+                raise SourceUnavailableError(f"no process named {self._name!r} is running")
             if len(matches) > 1:
                 pids = ", ".join(str(p.pid) for p in matches[:5])
                 raise SourceError(f"several processes are named {self._name!r} (pids {pids}): give the pid")

@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from runner.errors import SourceError, SourcePermissionError, SourceUnavailable
+from runner.errors import SourceError, SourcePermissionError, SourceUnavailableError
 from runner.model import Series
 from runner.sources.base import Missing, SourceResult, align_down
 
@@ -109,7 +109,7 @@ class PrometheusSource:
             raise _http_error(exc, self._url, name) from exc
         except (OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise SourceUnavailable(f"cannot reach Prometheus at {self._url}: {reason}") from exc
+            raise SourceUnavailableError(f"cannot reach Prometheus at {self._url}: {reason}") from exc
         try:
             doc = json.loads(body)
         except ValueError as exc:
@@ -163,5 +163,5 @@ def _http_error(exc: urllib.error.HTTPError, url: str, name: str) -> SourceError
     if exc.code == 404:
         return SourceError(f"{url} has no Prometheus query API (HTTP 404): check the URL")
     if exc.code >= 500:
-        return SourceUnavailable(f"Prometheus at {url} failed (HTTP {exc.code}): {detail or exc.reason}")
+        return SourceUnavailableError(f"Prometheus at {url} failed (HTTP {exc.code}): {detail or exc.reason}")
     return SourceError(f"Prometheus at {url} answered HTTP {exc.code}: {detail or exc.reason}")

@@ -94,11 +94,26 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
     parser = _Parser(prog="loadlens verdict")
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--loadlens-config", metavar="FILE", default=None)
+    parser.add_argument(
+        "--correlate-cloudwatch", action="store_true", help="pull CloudWatch again for the run's window"
+    )
+    parser.add_argument("--require-server-metrics", action="store_true")
+    parser.add_argument("--aws-profile", metavar="NAME", default=None)
+    parser.add_argument("--aws-region", metavar="REGION", default=None)
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
     from runner.rejudge import rejudge
 
-    return rejudge(args.run_dir, config_file=args.loadlens_config, env=env, out=sys.stdout)
+    return rejudge(
+        args.run_dir,
+        config_file=args.loadlens_config,
+        env=env,
+        out=sys.stdout,
+        correlate=args.correlate_cloudwatch,
+        require=args.require_server_metrics,
+        aws_profile=args.aws_profile,
+        aws_region=args.aws_region,
+    )
 
 
 def _scenarios(argv: list[str], env: Mapping[str, str]) -> int:

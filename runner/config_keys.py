@@ -328,6 +328,7 @@ SECTIONS: Mapping[str, Mapping[str, Key]] = _frozen(
             "alb_5xx": Key(number(ge=0), "alb_5xx"),
             "leak_warn_percent_per_hour": Key(number(gt=0), "leak_warn_percent_per_hour"),
             "leak_fail_percent_per_hour": Key(number(gt=0), "leak_fail_percent_per_hour"),
+            "leak_min_duration": Key(duration(positive=True), "leak_min_duration_s"),
             "abort_cpu_percent": Key(_PERCENT, "abort_cpu_percent"),
             "abort_memory_percent": Key(_PERCENT, "abort_memory_percent"),
             "abort_periods": Key(integer(ge=1), "abort_periods"),

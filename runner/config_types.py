@@ -67,6 +67,7 @@ class ServerLimits:
     alb_5xx: float = 0.0  # load-balancer-generated 5xx responses allowed in the window
     leak_warn_percent_per_hour: float | None = None
     leak_fail_percent_per_hour: float | None = None
+    leak_min_duration_s: float = 1800.0  # a steady state shorter than this cannot judge a leak
     # Safety stop: end the run early when a server metric stays above this for abort_periods
     # consecutive periods (protects a shared staging environment). None: no safety stop.
     abort_cpu_percent: float | None = None

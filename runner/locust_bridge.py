@@ -26,6 +26,7 @@ from locust import LoadTestShape
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from runner import __version__
+from runner.analysis import analyse
 from runner.criteria import judge_client
 from runner.errors import LoadlensError
 from runner.logs import get_logger, redact_text
@@ -440,9 +441,22 @@ class Bridge:
             results += outcome.results
             notes += outcome.notes
             server_series = outcome.result.series
-        verdict = decide(results, interrupted=interrupted, notes=notes)
         if self.run_end is not None:
             self.timeline.tick(final)
+        found = analyse(
+            timeline=self.timeline.points,
+            server=server_series,
+            window_start=judged.start,
+            window_end=judged.end,
+            thresholds=plan.thresholds,
+            cpu_limit_percent=plan.server.limits.cpu_percent,
+            memory_limit_percent=plan.server.limits.memory_percent,
+            leak_warn_per_h=plan.server.leak_warn_per_hour,
+            leak_fail_per_h=plan.server.leak_fail_per_hour,
+            leak_min_duration_s=plan.server.leak_min_duration_s,
+        )
+        results += found.results
+        verdict = decide(results, interrupted=interrupted, notes=notes)
         record = RunRecord(
             info=self.info,
             run_start=self.run_start,
@@ -459,6 +473,7 @@ class Bridge:
             command=plan.command,
             config_path=str(plan.config_path) if plan.config_path else None,
             versions={"loadlens": __version__, "locust": locust.__version__},
+            analysis={**found.section, "findings": list(found.sentences)},
         )
         if plan.run_dir is not None:
             write_reports(record, plan.run_dir, env=self._env)
@@ -492,6 +507,9 @@ class Bridge:
         self._printed = True
         color = hasattr(self._out, "isatty") and self._out.isatty() and "NO_COLOR" not in self._env
         text = render_table(self.record.verdict, color=bool(color))
+        findings = self.record.analysis.get("findings") or []
+        if findings:
+            text = text.rstrip("\n") + "\n" + "".join(f"analysis: {line}\n" for line in findings)
         where = f"\nrun directory: {self.plan.run_dir}\n" if self.plan and self.plan.run_dir else "\n"
         self._out.write("\n" + text.rstrip("\n") + where)
         self._out.flush()

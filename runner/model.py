@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from runner.histogram import Histogram, bucket_value_ms
 
@@ -270,3 +271,6 @@ class RunRecord:
     command: tuple[str, ...] = ()  # the command line, secrets redacted
     config_path: str | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
+    # Client-vs-server analysis and soak trends (runner.analysis), JSON-ready; "findings" holds the
+    # sentences a person reads ("p95 of POST /jobs crossed 500 ms at 14:03:10 UTC while ECS CPU was 83 %").
+    analysis: Mapping[str, Any] = field(default_factory=dict)

@@ -2,7 +2,10 @@
 
 Client criteria are recomputed exactly from the stored histograms against the thresholds now in
 force (the config the run used, unless another is named), so a team can tighten a threshold and
-re-gate an old run; the run directory's summary, verdict.md and junit.xml are rewritten.
+re-gate an old run. Server metrics are pulled again for the run's window from CloudWatch and
+Prometheus when they are configured (CloudWatch publishes late: a re-pull an hour later sees the
+last periods), otherwise the stored series are judged with the current limits. The run directory's
+summary.json, verdict.md and junit.xml are rewritten.
 """
 
 from __future__ import annotations
@@ -12,15 +15,32 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from runner.analysis import analyse
 from runner.config import load_config
 from runner.criteria import judge_client
+from runner.model import Result, RunRecord, Series
 from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.reports.load import load_summary
+from runner.server_criteria import judge_server
+from runner.server_side import ServerPlan, ServerSide, server_plan
+from runner.sources.base import SourceResult
 from runner.verdict import decide
 
+_REJUDGED = "re-judged by `loadlens verdict`"
 
-def rejudge(run_dir: Path, *, config_file: str | None, env: Mapping[str, str], out: TextIO) -> int:
+
+def rejudge(
+    run_dir: Path,
+    *,
+    config_file: str | None,
+    env: Mapping[str, str],
+    out: TextIO,
+    correlate: bool = False,
+    require: bool = False,
+    aws_profile: str | None = None,
+    aws_region: str | None = None,
+) -> int:
     record = load_summary(run_dir)
     directory = run_dir if run_dir.is_dir() else run_dir.parent
     path = Path(config_file) if config_file else None
@@ -29,12 +49,75 @@ def rejudge(run_dir: Path, *, config_file: str | None, env: Mapping[str, str], o
     cfg = load_config(path, env=env)
     window = "steady state" if record.window_kind == "steady_state" else "whole run"
     client = judge_client(record.judged, cfg.thresholds, window=window)
-    kept = [r for r in record.verdict.results if r.scope != "client"]
-    notes = [n for n in record.verdict.notes if not n.startswith("re-judged")]
-    notes.append(f"re-judged by `loadlens verdict` with {path or 'the default thresholds'}")
-    verdict = decide([*client, *kept], interrupted=record.interrupted, notes=notes)
-    record = replace(record, verdict=verdict, config_path=str(path) if path else None)
+    plan = server_plan(
+        cfg, correlate=correlate, require=require, aws_profile=aws_profile, aws_region=aws_region
+    )
+    notes = [n for n in record.verdict.notes if not n.startswith(_REJUDGED)]
+
+    server_rows: list[Result]
+    series: tuple[Series, ...]
+    if plan.cloudwatch is not None or plan.prometheus_url:
+        # Pull again: only the sources that can answer for the past (a process's samples are gone).
+        side = ServerSide(replace(plan, process_pid=None, process_name=None))
+        side.start()
+        outcome = side.finish(
+            run_start=record.run_start,
+            run_end=record.run_end,
+            window_start=record.window_start,
+            window_end=record.window_end,
+            settle=False,
+        )
+        pulled = {(s.source, s.resource, s.metric, s.stat) for s in outcome.result.series}
+        kept = tuple(s for s in record.server if (s.source, s.resource, s.metric, s.stat) not in pulled)
+        series = (*outcome.result.series, *kept)
+        server_rows = list(outcome.results)
+        if kept:
+            server_rows += _judge_stored(kept, record, plan)
+        notes += list(outcome.notes)
+    elif record.server:
+        series = record.server
+        server_rows = _judge_stored(series, record, plan)
+    else:
+        series = ()
+        server_rows = [r for r in record.verdict.results if r.scope != "client"]
+    # Criteria the analysis adds (the leak criterion) are recomputed below, not kept.
+    server_rows = [r for r in server_rows if not r.name.endswith(" growth")]
+    found = analyse(
+        timeline=record.timeline,
+        server=series,
+        window_start=record.window_start,
+        window_end=record.window_end,
+        thresholds=cfg.thresholds,
+        cpu_limit_percent=plan.limits.cpu_percent,
+        memory_limit_percent=plan.limits.memory_percent,
+        leak_warn_per_h=plan.leak_warn_per_hour,
+        leak_fail_per_h=plan.leak_fail_per_hour,
+        leak_min_duration_s=plan.leak_min_duration_s,
+    )
+    notes.append(f"{_REJUDGED} with {path or 'the default thresholds'}")
+    verdict = decide([*client, *server_rows, *found.results], interrupted=record.interrupted, notes=notes)
+    record = replace(
+        record,
+        verdict=verdict,
+        server=series,
+        config_path=str(path) if path else None,
+        analysis={**found.section, "findings": list(found.sentences)},
+    )
     write_reports(record, directory, env=env)
     color = out.isatty() and "NO_COLOR" not in env
-    out.write(render_table(verdict, color=color).rstrip("\n") + f"\nrun directory: {directory}\n")
+    text = render_table(verdict, color=color).rstrip("\n")
+    text += "".join(f"\nanalysis: {line}" for line in found.sentences)
+    out.write(text + f"\nrun directory: {directory}\n")
     return verdict.exit_code
+
+
+def _judge_stored(series: tuple[Series, ...], record: RunRecord, plan: ServerPlan) -> list[Result]:
+    return list(
+        judge_server(
+            SourceResult(series=series),
+            window_start=record.window_start,
+            window_end=record.window_end,
+            limits=plan.limits,
+            required=plan.required,
+        )
+    )

@@ -47,6 +47,7 @@ class ServerPlan:
     limits: ServerCriteriaLimits = field(default_factory=ServerCriteriaLimits)
     leak_warn_per_hour: float | None = None
     leak_fail_per_hour: float | None = None
+    leak_min_duration_s: float = 1800.0
     abort_cpu_percent: float | None = None
     abort_memory_percent: float | None = None
     abort_periods: int = 3
@@ -125,6 +126,7 @@ def server_plan(
         limits=limits,
         leak_warn_per_hour=server.leak_warn_percent_per_hour,
         leak_fail_per_hour=server.leak_fail_percent_per_hour,
+        leak_min_duration_s=server.leak_min_duration_s,
         abort_cpu_percent=server.abort_cpu_percent,
         abort_memory_percent=server.abort_memory_percent,
         abort_periods=server.abort_periods,

@@ -34,7 +34,7 @@ HOUR_S = 3600.0
 MIN_REQUESTS = 20  # an interval's p95 below this many requests is just its maximum
 
 # Series.unit (as sources answer) -> the report unit of runner.reports.units.
-_REPORT_UNITS = {
+_UNITS = {
     "Percent": "percent",
     "Bytes": "bytes",
     "Seconds": "s",
@@ -215,9 +215,15 @@ def series_trend(
         [(t + half, v) for t, v in series.points],
         window_start=window_start,
         window_end=window_end,
-        unit=_REPORT_UNITS.get(series.unit, ""),
+        unit=report_unit(series.unit),
         limit=limit,
     )
+
+
+def report_unit(series_unit: str) -> str:
+    """The ``runner.reports.units`` unit of a ``Series.unit``: "Percent" -> "percent", "Bytes" ->
+    "bytes", "Seconds" -> "s", "Count" -> "count"; "" for any other."""
+    return _UNITS.get(series_unit, "")
 
 
 def client_p95_trend(

@@ -154,6 +154,22 @@ class TestCorrelatedRun:
         assert proc.returncode == 3, proc.stderr[-3000:]
         assert summary(only_run_dir(out))["verdict"] == "inconclusive"
 
+    def test_verdict_command_repulls_late_datapoints(self, tmp_path: Path, target: str, aws) -> None:
+        """CloudWatch published late: `loadlens verdict RUN_DIR` pulls the window again and re-judges it."""
+        stack = aws_stack.build_web_stack(aws_stack.plain_session())
+        seed(stack, cpu=0, seed_metrics=False)
+        proc, out = run_correlated(tmp_path, target, aws, stack)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        rd = only_run_dir(out)
+        assert criteria(summary(rd))["server ECS CPU"]["status"] == "inconclusive"
+        seed(stack, cpu=90)  # the datapoints arrive after the run
+        again = run(loadlens_cmd("verdict", str(rd), "--correlate-cloudwatch"), cwd=tmp_path, env=aws)
+        assert again.returncode == 1, again.stdout + again.stderr
+        after = summary(rd)
+        assert criteria(after)["server ECS CPU"]["status"] == "fail"
+        assert any(s["metric"] == "CPUUtilization" for s in after["server"]["series"])
+        assert "server ECS CPU" in (rd / "verdict.md").read_text()
+
     def test_unknown_service_is_one_line_and_the_load_test_still_runs(
         self, tmp_path: Path, target: str, aws
     ) -> None:
@@ -178,6 +194,80 @@ class TestCorrelatedRun:
             cwd=tmp_path,
         )
         assert proc.returncode == 2 and "[cloudwatch]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+class TestSoak:
+    def test_growing_memory_fires_the_leak_criterion_under_the_absolute_limit(
+        self, tmp_path: Path, target: str, aws
+    ) -> None:
+        """Memory climbing steadily (per-second CloudWatch data) fails the leak criterion while staying under 80 %."""
+        stack = aws_stack.build_web_stack(aws_stack.plain_session())
+        now = time.time()
+        t0 = float(int(now)) - 30
+        cw = aws_stack.plain_session().client("cloudwatch")
+        dims = [("ClusterName", stack.cluster), ("ServiceName", stack.service)]
+        seconds = range(150)
+        aws_stack.put_series(
+            cw,
+            "AWS/ECS",
+            "MemoryUtilization",
+            dims,
+            [(t0 + i, 40 + 0.2 * i) for i in seconds],
+            unit="Percent",
+        )
+        aws_stack.put_series(
+            cw, "AWS/ECS", "CPUUtilization", dims, [(t0 + i, 30.0) for i in seconds], unit="Percent"
+        )
+        cfg = tmp_path / "loadlens.toml"
+        cfg.write_text(
+            f"""
+[thresholds]
+p95_ms = 5000
+expected_statuses = [429]
+[server]
+leak_warn_percent_per_hour = 1
+leak_fail_percent_per_hour = 2
+leak_min_duration = "5s"
+[cloudwatch]
+region = "{aws_stack.REGION}"
+ecs_cluster = "{stack.cluster}"
+ecs_service = "{stack.service}"
+period = "1s"
+preroll = "5s"
+settle = "0s"
+"""
+        )
+        out = tmp_path / "out"
+        cmd = loadlens_cmd(
+            "run",
+            "-f",
+            BASIC,
+            "-H",
+            target,
+            "--headless",
+            "-u",
+            "4",
+            "-r",
+            "20",
+            "-t",
+            "12s",
+            "--only-summary",
+            "--loadlens-config",
+            str(cfg),
+            "--out",
+            str(out),
+            "--correlate-cloudwatch",
+        )
+        proc = run(cmd, cwd=tmp_path, env=aws)
+        assert proc.returncode == 1, proc.stderr[-3000:]
+        doc = summary(only_run_dir(out))
+        rows = criteria(doc)
+        leak = rows["server ECS memory growth"]
+        assert leak["status"] == "fail" and leak["unit"] == "%/h"
+        assert leak["observed"] == pytest.approx(720, rel=0.05)  # 0.2 points a second
+        assert rows["server ECS memory"]["status"] in ("pass", "warn")  # under the absolute 80 % limit
+        trends = {t["metric"]: t for t in doc["analysis"]["trends"]}
+        assert trends["ECS memory"]["time_to_limit_s"] > 0
 
 
 class TestPreflight:

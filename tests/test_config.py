@@ -70,6 +70,7 @@ rds_connections = 180
 alb_5xx = 3
 leak_warn_percent_per_hour = 2
 leak_fail_percent_per_hour = 5
+leak_min_duration = "20m"
 abort_cpu_percent = 95
 abort_memory_percent = 97
 abort_periods = 2
@@ -200,7 +201,7 @@ class TestFullFile:
         assert cfg.thresholds.endpoints["POST /jobs [create]"].min_rps == 1.5
         assert cfg.thresholds.expected_statuses == frozenset({404, 429})
         assert (cfg.thresholds.warn_ratio, cfg.thresholds.per_endpoint) == (0.8, False)
-        assert dataclasses.astuple(cfg.server) == (75, 85.5, 60, 180, 3, 2, 5, 95, 97, 2)
+        assert dataclasses.astuple(cfg.server) == (75, 85.5, 60, 180, 3, 2, 5, 1200, 95, 97, 2)
         assert cfg.cloudwatch.region == "eu-west-1" and cfg.cloudwatch.target_groups == (
             "targetgroup/video-gen/456",
         )

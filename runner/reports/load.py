@@ -134,7 +134,14 @@ def _record(doc: dict[str, Any]) -> RunRecord:
         command=tuple(_strings(doc, "command", "")),
         config_path=_get(doc, "config_path", _OPT_STR, ""),
         versions=versions,
+        analysis=_analysis(doc),
     )
+
+
+def _analysis(doc: dict[str, Any]) -> dict[str, Any]:
+    """The optional analysis section, kept as it was written (absent in older summaries)."""
+    value = doc.get("analysis")
+    return value if isinstance(value, dict) else {}
 
 
 def _snapshot(part: dict[str, Any], start: float, end: float, where: str) -> Snapshot:

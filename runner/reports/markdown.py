@@ -83,6 +83,9 @@ def verdict_markdown(record: RunRecord, *, max_endpoints: int = 25) -> str:
         out += _table(header, [*body, total], right=set(range(1, len(header))))
     else:
         out.append("_No requests in the judged window._")
+    findings = record.analysis.get("findings") or []
+    if findings:
+        out += ["", "## Analysis", "", *(f"- {_md(str(line))}" for line in findings)]
     if verdict.notes:
         out += ["", "## Notes", "", *(f"- {_md(note)}" for note in verdict.notes)]
     return "\n".join(out) + "\n"

@@ -69,6 +69,7 @@ def summary_dict(record: RunRecord) -> dict[str, Any]:
             "series": [series_dict(s) for s in record.server],
             "summaries": [series_summary(s) for s in record.server],
         },
+        "analysis": dict(record.analysis),
     }
 
 

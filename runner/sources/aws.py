@@ -104,6 +104,9 @@ class AwsServerError(SourceUnavailableError):
     GetMetricData fails a whole batch when one query cannot be answered)."""
 
 
+NO_REGION = "no AWS region: set --aws-region, [cloudwatch] region, AWS_REGION or AWS_DEFAULT_REGION"
+
+
 def make_session(*, profile: str | None = None, region: str | None = None) -> Any:
     """A boto3 session from the standard credential chain; ``profile``/``region`` override it."""
     try:
@@ -168,7 +171,7 @@ class AwsApi:
         if cached is not None:
             return cached
         if not self._session.region_name:
-            raise SourceError("no AWS region: set --aws-region, [cloudwatch] region, AWS_REGION or AWS_DEFAULT_REGION")
+            raise SourceError(NO_REGION)
         config = Config(
             retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=self._timeout_s,
@@ -315,7 +318,7 @@ def _translate(
     if isinstance(exc, bx.ProfileNotFound):
         return SourceCredentialsError(f"AWS profile not found: {_one_line(str(exc))}")
     if isinstance(exc, bx.NoRegionError):
-        return SourceError("no AWS region: set --aws-region, [cloudwatch] region, AWS_REGION or AWS_DEFAULT_REGION")
+        return SourceError(NO_REGION)
     if isinstance(exc, _UNREACHABLE):
         where = f" at {endpoint}" if endpoint else ""
         return SourceUnavailableError(

@@ -6,6 +6,7 @@ import json
 import math
 import signal
 import subprocess
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from tests.support.runs import (
     LOCUSTFILES,
+    REPO,
     child_env,
     criteria,
     loadlens_cmd,
@@ -314,6 +316,62 @@ class TestLocustCompatibility:
         peak = max(p["users"] for p in doc["client"]["timeline"])
         assert peak == 6
         assert time.monotonic() - started < 60  # the 5-minute preset really was compressed
+
+
+class TestLocustOptions:
+    def test_tags_pass_through_to_locust(self, tmp_path: Path, target: str) -> None:
+        """--tags reaches Locust unchanged: only the tagged task's endpoint is requested."""
+        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\n")
+        out = tmp_path / "out"
+        demo_locustfile = str(REPO / "runner" / "demo" / "locustfile.py")
+        cmd = loadlens_cmd("run", "-f", demo_locustfile, "-H", target, "--headless", "-u", "3", "-r", "10", "-t", "3s",
+                           "--tags", "health", "--loadlens-config", str(cfg), "--out", str(out))
+        proc = run(cmd, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        names = {e["name"] for e in summary(only_run_dir(out))["client"]["whole_run"]["endpoints"]}
+        assert names == {"/health"}
+
+    def test_warmup_moves_the_judged_window(self, tmp_path: Path, target: str) -> None:
+        """--warmup excludes its seconds after the ramp-up from the judged window."""
+        proc, out = basic_run(tmp_path, target, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n", "--warmup", "2s", seconds=5)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        doc = summary(only_run_dir(out))
+        from datetime import datetime
+
+        def t(s: str) -> float:
+            return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+        w = doc["window"]
+        assert w["kind"] == "steady_state"
+        assert t(w["start"]) - t(w["run_start"]) >= 2.0  # ramp-up (~0.4 s) plus the 2 s warm-up
+        assert doc["client"]["total"]["requests"] < doc["client"]["whole_run"]["total"]["requests"]
+
+
+class TestSafetyStop:
+    def test_server_cpu_above_the_abort_limit_stops_the_run_early(self, tmp_path: Path, target: str) -> None:
+        """A watched process burning a core past abort_cpu_percent for 2 periods ends the run, recorded as FAIL."""
+        burner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 120\nwhile time.time() < end: pass"])
+        try:
+            cfg = write_config(
+                tmp_path,
+                "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n"
+                "[server]\nabort_cpu_percent = 50\nabort_periods = 2\ncpu_percent = 70\n",
+            )
+            out = tmp_path / "out"
+            cmd = loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "-u", "2", "-r", "10", "-t", "90s",
+                               "--loadlens-config", str(cfg), "--out", str(out), "--process-pid", str(burner.pid))
+            started = time.monotonic()
+            proc = run(cmd, cwd=tmp_path)
+            elapsed = time.monotonic() - started
+        finally:
+            burner.kill()
+            burner.wait()
+        assert proc.returncode == 1, proc.stderr[-3000:]
+        rows = criteria(summary(only_run_dir(out)))
+        stop = rows["server safety stop"]
+        assert stop["status"] == "fail" and "cpu_percent" in stop["reason"] and "50" in stop["reason"]
+        assert rows["server process CPU"]["observed"] > 50
+        assert elapsed < 80  # well before the 90 s it was planned for
 
 
 class TestLogs:

@@ -7,6 +7,7 @@ a traceback only with --debug.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,7 @@ commands:
   demo [--degrade]                          run the bundled demo service and load test
   verdict RUN_DIR                           judge a finished run again (e.g. with new thresholds)
   cloudwatch check                          preflight: credentials, permissions, recent datapoints
+  grafana push [--url URL]                  create or update the loadlens folder and dashboards
   scenarios                                 list the scenario presets
   plugin-path                               print the plugin file for plain `locust -f ...,PATH`
   version                                   print versions
@@ -74,6 +76,10 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         from runner.preflight_command import cloudwatch_command
 
         return cloudwatch_command(rest, env=env, out=sys.stdout)
+    if command == "grafana":
+        from runner.grafana_push import grafana_command
+
+        return grafana_command(rest, env=env, out=sys.stdout, err=sys.stderr)
     if command == "scenarios":
         return _scenarios(rest, env)
     if command == "plugin-path":
@@ -102,10 +108,8 @@ def _exit_now(code: int) -> NoReturn:
 
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(code)
 
 

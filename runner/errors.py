@@ -43,3 +43,8 @@ class ExporterError(LoadlensError):
 
 class RunDirError(LoadlensError):
     """A run directory is missing or does not hold a loadlens summary."""
+
+
+class GrafanaError(LoadlensError):
+    """Grafana refused or could not be reached (bad token, wrong URL, not a Grafana, API error);
+    the message says which, in one line, and what to do about it."""

@@ -93,6 +93,8 @@ class Bridge:
         self.record: RunRecord | None = None
         self.exporters: list[Any] = []
         self.server: ServerSide | None = None
+        self.annotator: Any = None
+        self._last_users: int | None = None
         self._server_poller: Any = None
         self._printed = False
 
@@ -150,6 +152,7 @@ class Bridge:
             self.server = ServerSide(plan.server, clock=self._clock)
             self.server.start()
             self.exporters = plan.build_exporters(environ=self._env)
+            self.annotator = plan.build_annotator(environ=self._env)
             for exporter in self.exporters:
                 exporter.start(self.info, self.live_state)
         except LoadlensError as exc:
@@ -243,7 +246,11 @@ class Bridge:
         self.timeline = Timeline(max_points=plan.max_timeline_points)
         self.run_start, self.run_end, self.ramp_end = now, None, None
         self._window_start = self._window_end = None
-        self.phase = "ramp-up"
+        self._last_users = None
+        self.phase = "starting"
+        if self.annotator is not None and self.info is not None:
+            self.annotator.start(replace(self.info, started_at=now), self.live_state)
+        self._set_phase("ramp-up")
         self._last_progress = now
         self._kill_timers()
         self._ticker = gevent.spawn(self._tick_loop)
@@ -252,6 +259,14 @@ class Bridge:
         if self.planned_s and plan.cooldown_s > 0 and plan.cooldown_s < self.planned_s:
             self._timers.append(gevent.spawn_later(self.planned_s - plan.cooldown_s, self._mark_window_end))
 
+    def _set_phase(self, phase: str, *, detail: str = "") -> None:
+        """Change the run's phase, and mark it on Grafana's timeline when annotating."""
+        if phase == self.phase:
+            return
+        self.phase = phase
+        if self.annotator is not None:
+            self.annotator.mark(phase, at=self._clock(), detail=detail)
+
     def _on_spawning_complete(self, user_count: int = 0, **_kw: Any) -> None:
         if self.ramp_end is not None or self.run_start is None:
             return
@@ -259,7 +274,7 @@ class Bridge:
         plan = self.plan
         assert plan is not None
         if plan.warmup_s > 0:
-            self.phase = "warm-up"
+            self._set_phase("warm-up")
             self._timers.append(gevent.spawn_later(plan.warmup_s, self._mark_window_start))
         else:
             self._mark_window_start()
@@ -267,12 +282,12 @@ class Bridge:
     def _mark_window_start(self) -> None:
         if self.run_end is None:
             self._window_start = self.store.snapshot(users=self._users())
-            self.phase = "steady"
+            self._set_phase("steady")
 
     def _mark_window_end(self) -> None:
         if self.run_end is None and self._window_start is not None:
             self._window_end = self.store.snapshot(users=self._users())
-            self.phase = "cool-down"
+            self._set_phase("cool-down")
 
     def _on_test_stop(self, **_kw: Any) -> None:
         if self.run_start is None:
@@ -306,12 +321,26 @@ class Bridge:
             except Exception as exc:  # the load must never stop because a report line failed
                 log.warning("loadlens tick failed", error=str(exc))
 
+    def _track_load_changes(self, users: int) -> None:
+        """After the ramp-up, falling user counts are a ramp-down (a shape's last stage, a spike's
+        drop) and a rise back is marked as a new load step; both go on Grafana's timeline."""
+        previous, self._last_users = self._last_users, users
+        if previous is None or self.phase not in ("steady", "ramp-down", "warm-up", "cool-down"):
+            return
+        if users < previous:
+            self._set_phase("ramp-down")
+        elif users > previous:
+            self._set_phase("steady")
+            if self.annotator is not None:
+                self.annotator.mark("load step", at=self._clock(), detail=f"{previous} → {users} users")
+
     def _tick(self) -> None:
         plan = self.plan
         assert plan is not None
         now = self._clock()
         cumulative = self.store.snapshot(users=self._users())
         interval = self.timeline.tick(cumulative)
+        self._track_load_changes(cumulative.users)
         self._live_results = tuple(
             judge_client(self._running_window(cumulative), plan.thresholds, window="run so far")
         )
@@ -347,7 +376,7 @@ class Bridge:
                 continue
             if reason is not None and self.run_end is None:
                 log.warning(reason)
-                self.phase = "safety stop"
+                self._set_phase("safety stop", detail=reason)
                 runner = self.environment.runner if self.environment is not None else None
                 if runner is not None:
                     gevent.spawn(runner.quit)
@@ -389,9 +418,17 @@ class Bridge:
         except Exception as exc:  # never lose the run silently: say what broke, exit 2
             log.error("loadlens could not write its verdict", error=str(exc), exc_info=True)
             environment.process_exit_code = 2
+            if self.annotator is not None:
+                self.annotator.stop(self.live_state())
             return
         environment.process_exit_code = self.record.verdict.exit_code
         final = self.live_state()
+        if self.annotator is not None:
+            from exporters.grafana import verdict_text
+
+            v = self.record.verdict
+            self.annotator.finish(status=v.status.value, summary=verdict_text(v), end=self.record.run_end)
+            self.annotator.stop(final)
         for exporter in self.exporters:
             try:
                 exporter.stop(final)
@@ -511,12 +548,24 @@ class Bridge:
         if findings:
             text = text.rstrip("\n") + "\n" + "".join(f"analysis: {line}\n" for line in findings)
         where = f"\nrun directory: {self.plan.run_dir}\n" if self.plan and self.plan.run_dir else "\n"
+        grafana = self.plan.config.grafana if self.plan else None
+        if grafana is not None and grafana.url:
+            from exporters.grafana import DEFAULT_DASHBOARD_UID, dashboard_link
+
+            link = dashboard_link(
+                grafana.url,
+                uid=grafana.dashboard_uid or DEFAULT_DASHBOARD_UID,
+                run_id=self.record.info.run_id,
+                start=self.record.run_start,
+                end=self.record.run_end,
+            )
+            where += f"grafana: {link}\n"
         self._out.write("\n" + text.rstrip("\n") + where)
         self._out.flush()
+        if self.annotator is not None:
+            self.annotator.wait_linger()
         for exporter in self.exporters:
-            wait = getattr(exporter, "wait_linger", None)
-            if wait is not None:
-                wait()
+            exporter.wait_linger()
 
 
 def install(events: Any = None, *, plan: RunPlan | None = None) -> Bridge:

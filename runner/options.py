@@ -58,6 +58,12 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
     )
     group.add_argument("--otlp-endpoint", metavar="URL", default=None, help="OTLP endpoint (implies --otlp)")
     group.add_argument(
+        "--grafana-url",
+        metavar="URL",
+        default=None,
+        help="annotate the run in Grafana (token: GRAFANA_TOKEN)",
+    )
+    group.add_argument(
         "--correlate-cloudwatch",
         action="store_true",
         default=False,

@@ -48,6 +48,16 @@ class RunPlan:
     config: Config = field(default_factory=Config)
     server: ServerPlan = field(default_factory=ServerPlan)
 
+    def build_annotator(self, *, environ: Mapping[str, str]) -> Any:
+        """The Grafana annotator when a Grafana URL is configured (never on workers), else None."""
+        g = self.config.grafana
+        if g.url is None or self.role == "worker":
+            return None
+        from exporters.grafana import GrafanaAnnotator
+        from exporters.grafana_api import resolve_token
+
+        return GrafanaAnnotator(g.url, token=resolve_token(environ), dashboard_uid=g.dashboard_uid)
+
     def build_exporters(self, *, environ: Mapping[str, str] | None = None) -> list[Any]:
         """The live exporters this plan asks for, not started (workers get none)."""
         from exporters.build import build_exporters
@@ -110,6 +120,7 @@ def plan_from_options(
         pushgateway_url=getattr(options, "pushgateway", None),
         otlp=getattr(options, "otlp", None),
         otlp_endpoint=getattr(options, "otlp_endpoint", None),
+        grafana_url=getattr(options, "grafana_url", None),
     )
     scenario = cfg.selected_scenario()
     name = scenario.name if scenario is not None else ADHOC

@@ -422,7 +422,9 @@ class Bridge:
                 self.annotator.stop(self.live_state())
             return
         environment.process_exit_code = self.record.verdict.exit_code
-        final = self.live_state()
+        # The last export carries the verdict's own results (server criteria included), so a
+        # dashboard's final state is the verdict, not the live approximation of it.
+        final = replace(self.live_state(), results=self.record.verdict.results)
         if self.annotator is not None:
             from exporters.grafana import verdict_text
 

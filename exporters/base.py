@@ -7,6 +7,7 @@ has network I/O to do, hands the frozen state to an OS thread of its own.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -37,11 +38,13 @@ class Exporter(Protocol):
 
 
 def stop_all(exporters: Sequence[Exporter], final: LiveState, *, timeout_s: float | None = None) -> bool:
-    """Stop every exporter with ``final`` and wait for all of them (lingers run side by side).
-    True when all finished within ``timeout_s``."""
+    """Stop every exporter with ``final`` and wait for all of them (their lingers and final exports
+    run side by side). True when all finished within ``timeout_s`` in total."""
     for exporter in exporters:
         exporter.stop(final)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     done = True
     for exporter in exporters:
-        done = exporter.wait_linger(timeout_s) and done
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        done = exporter.wait_linger(left) and done
     return done

@@ -189,10 +189,12 @@ class OtlpExporter:
         )
 
     def _shutdown_sdk(self) -> None:
+        # Runs on the exporter's thread, whose gevent hub owns the SDK's sockets under monkey-patching.
         try:
             if self._sdk is not None:
                 self._sdk.shutdown()
         finally:
+            self._sdk = None
             self._release_sdk_logs()
 
     # -- the SDK's log lines ----------------------------------------------------------------------

@@ -37,7 +37,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from exporters.buckets import CoarseBuckets
 from exporters.cardinality import FAILURE, LabelFolder
-from exporters.families import STATUS_VALUES
+from exporters.exposition import STATUS_VALUES
 from runner import __version__
 from runner.model import LiveState, RunInfo
 

@@ -169,9 +169,10 @@ class PeriodicExport:
                         "could not finish", force=True, exporter=self.name, error=finished.value
                     )
         finally:
-            if self._pool is not None:
-                # A thread stuck in I/O cannot be killed; it is left to end on its own timeout.
-                self._pool.kill()
+            # The pool's thread is left idle, not killed: under monkey-patching it owns a gevent hub of
+            # its own (its sockets made one), and a thread tearing that hub down while the process
+            # exits can crash the interpreter's finalisation. Idle, it blocks on a native lock, holds
+            # nothing of ours, and ends with the process (as gevent's own resolver threads do).
             self._done.set()
 
 

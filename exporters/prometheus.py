@@ -1,11 +1,11 @@
 """Prometheus /metrics, served from the process that holds the merged view.
 
-The collector reads the run's state at scrape time, on the load loop's thread: the HTTP server
-is gevent's WSGIServer, whose handlers are greenlets on the same hub as Locust's users, whether
-or not gevent has monkey-patched the process. (prometheus_client's own server runs its handler
-in a thread; that is only a greenlet when the process is monkey-patched, and a real thread
-reading the state would race the load loop.) Each exporter has its own CollectorRegistry: no
-global registry, so two exporters (or two tests) never share series.
+The exposition is rendered from the run's state at scrape time, on the load loop's thread: the
+HTTP server is gevent's WSGIServer, whose handlers are greenlets on the same hub as Locust's users,
+whether or not gevent has monkey-patched the process. (prometheus_client's own server runs its
+handler in a thread; that is only a greenlet when the process is monkey-patched, and a real thread
+reading the state would race the load loop. It was also no faster: tests/bench/bench_scrape.py.)
+There is no registry at all, so no global state: each exporter renders its own text.
 
 After ``stop(final)`` the endpoint keeps serving ``final`` for ``linger_s`` so Prometheus' last
 scrape sees the end of the run, then closes; ``wait_linger()`` waits for that.
@@ -14,30 +14,28 @@ scrape sees the end of the run, then closes; ``wait_linger()`` waits for that.
 from __future__ import annotations
 
 import errno
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import gevent
 from gevent.event import Event
 from gevent.pywsgi import WSGIServer
-from prometheus_client import CollectorRegistry, make_wsgi_app
-from prometheus_client.metrics_core import Metric
 
 from exporters.base import ReadState
 from exporters.cardinality import LabelFolder
-from exporters.families import FamilyBuilder, ScrapeHealth
+from exporters.exposition import CONTENT_TYPE, ScrapeHealth, TextExposition
 from exporters.ratelimit import RateLimitedLog
 from exporters.settings import PrometheusSettings
 from runner.errors import ExporterError
 from runner.model import LiveState, RunInfo
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+StartResponse = Callable[..., Any]
 
 
 class PrometheusExporter:
-    """Serves /metrics (any path, as prometheus_client does) on ``settings.bind:settings.port``."""
+    """Serves the exposition on ``settings.bind:settings.port`` (any path answers, like
+    prometheus_client's handler; /metrics is the documented one)."""
 
     name = "prometheus"
 
@@ -50,12 +48,12 @@ class PrometheusExporter:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.settings = settings
-        self._folder = LabelFolder(
+        folder = LabelFolder(
             max_names=settings.max_names,
             max_statuses=settings.max_statuses,
             expected_statuses=expected_statuses,
         )
-        self._builder = FamilyBuilder(self._folder)
+        self._exposition = TextExposition(folder)
         self._log = log or RateLimitedLog(every_s=settings.log_every_s)
         self._clock = clock
         self._read_state: ReadState | None = None
@@ -74,12 +72,8 @@ class PrometheusExporter:
         if self._server is not None:
             raise ExporterError("the Prometheus exporter is already started")
         self._read_state = read_state
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Collector(self))
         bind, port = self.settings.bind, self.settings.port
-        server = WSGIServer(
-            (bind, port), self._timed(make_wsgi_app(registry)), log=None, error_log=_ErrorLog(self._log)
-        )
+        server = WSGIServer((bind, port), self.wsgi, log=None, error_log=_ErrorLog(self._log))
         try:
             server.start()
         except OSError as exc:
@@ -126,6 +120,15 @@ class PrometheusExporter:
         """Scrapes served, failed, and how long the previous one took."""
         return ScrapeHealth(scrapes=self._scrapes, errors=self._errors, last_duration_s=self._last_duration_s)
 
+    def render(self) -> bytes:
+        """The exposition for the current state (``final`` once stopped). Runs on the load loop."""
+        if self._final is not None:
+            state = self._final
+        else:
+            assert self._read_state is not None
+            state = self._read_state()
+        return self._exposition.render(state, health=self.health)
+
     # -- internals ------------------------------------------------------------------------------
     def _linger_then_close(self) -> None:
         self._wake.wait(self.settings.linger_s)
@@ -137,45 +140,24 @@ class PrometheusExporter:
             server.stop(timeout=1.0)
         self._closed.set()
 
-    def collect(self) -> list[Metric]:
-        """The families for the current state (``final`` once stopped). Runs on the load loop."""
-        if self._final is not None:
-            state = self._final
-        else:
-            assert self._read_state is not None
-            state = self._read_state()
-        return self._builder.build(state, health=self.health)
-
-    def _timed(self, app: WsgiApp) -> WsgiApp:
-        def timed(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            if environ.get("REQUEST_METHOD") != "GET":
-                return app(environ, start_response)
-            began = self._clock()
-            try:
-                body = app(environ, start_response)
-            except Exception as exc:  # a broken state read must not kill the server nor the run
-                self._errors += 1
-                self._log.warning("a /metrics scrape failed", exporter=self.name, error=repr(exc))
-                start_response("500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info())
-                return [b"loadlens: could not read the run's state (see the run's log)\n"]
-            self._scrapes += 1
-            self._last_duration_s = self._clock() - began
-            return body
-
-        return timed
-
-
-class _Collector:
-    """The prometheus_client side: a Collector whose collect() reads the state at scrape time."""
-
-    def __init__(self, exporter: PrometheusExporter) -> None:
-        self._exporter = exporter
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(self._exporter.collect())
-
-    def describe(self) -> Iterator[Metric]:
-        return iter(FamilyBuilder.describe(health=True))
+    def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """The WSGI application behind the server: GET renders, anything else is 405."""
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")])
+            return [b"use GET\n"]
+        began = self._clock()
+        try:
+            body = self.render()
+        except Exception as exc:  # a broken state read must not kill the server nor the run
+            self._errors += 1
+            self._log.warning("a /metrics scrape failed", exporter=self.name, error=repr(exc))
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+            return [b"loadlens: could not read the run's state (see the run's log)\n"]
+        # No gzip: on loopback and LANs it costs the load loop more CPU than it saves.
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
+        self._scrapes += 1
+        self._last_duration_s = self._clock() - began
+        return [body]
 
 
 class _ErrorLog:

@@ -1,11 +1,11 @@
 """Pushgateway: for short CI runs that no Prometheus scrapes directly.
 
-Every ``interval_s`` and once more at the end, the same families as /metrics are PUT to
+Every ``interval_s`` and once more at the end, the same exposition as /metrics is PUT to
 ``<url>/metrics/job/<job>/run_id/<run_id>`` (PUT replaces the whole group, so a push is always
 the complete cumulative state). With ``delete_on_finish`` the group is deleted right after the
 final push; otherwise it stays for Prometheus to scrape from the gateway.
 
-The state is read on the load loop; encoding and HTTP happen on the exporter's own OS thread
+The state is read on the load loop; rendering and HTTP happen on the exporter's own OS thread
 (exporters/periodic.py), so a gateway that is down or slow costs the run nothing but a
 rate-limited warning.
 """
@@ -15,15 +15,12 @@ from __future__ import annotations
 import base64
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from urllib.parse import quote
-
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
-from prometheus_client.metrics_core import Metric
 
 from exporters.base import ReadState
 from exporters.cardinality import LabelFolder
-from exporters.families import FamilyBuilder
+from exporters.exposition import CONTENT_TYPE, TextExposition
 from exporters.periodic import ExportStats, PeriodicExport
 from exporters.ratelimit import RateLimitedLog
 from exporters.settings import PushgatewaySettings
@@ -49,7 +46,7 @@ class PushgatewayExporter:
         log: RateLimitedLog | None = None,
     ) -> None:
         self.settings = settings
-        self._builder = FamilyBuilder(
+        self._exposition = TextExposition(
             LabelFolder(
                 max_names=settings.max_names,
                 max_statuses=settings.max_statuses,
@@ -87,8 +84,7 @@ class PushgatewayExporter:
 
     # -- on the exporter's own thread ---------------------------------------------------------
     def _push(self, state: LiveState) -> None:
-        body = generate_latest(_Families(self._builder.build(state)))
-        self._request("PUT", body)
+        self._request("PUT", self._exposition.render(state))
 
     def _delete(self) -> None:
         self._request("DELETE", None)
@@ -97,7 +93,7 @@ class PushgatewayExporter:
         assert self._group_url is not None
         request = urllib.request.Request(self._group_url, data=body, method=method)
         if body is not None:
-            request.add_header("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)
+            request.add_header("Content-Type", CONTENT_TYPE)
         try:
             with urllib.request.urlopen(request, timeout=self.settings.effective_timeout_s) as response:
                 response.read()
@@ -118,13 +114,3 @@ def _segment(key: str, value: str) -> str:
         encoded = base64.urlsafe_b64encode(value.encode()).decode() or "="
         return f"{key}@base64/{encoded}"
     return f"{key}/{quote(value, safe='')}"
-
-
-class _Families:
-    """A one-shot collector over already-built families (what generate_latest wants)."""
-
-    def __init__(self, families: list[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(self._families)

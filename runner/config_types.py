@@ -164,7 +164,7 @@ class OtlpConfig:
 
     enabled: bool = False
     endpoint: str | None = None
-    protocol: str = "http/protobuf"
+    protocol: str | None = None  # None: OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL, else http/protobuf
     interval_s: float = 5.0
     headers: Mapping[str, str] = field(default_factory=_no_entries)  # type: ignore[arg-type]
 

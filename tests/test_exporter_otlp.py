@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -79,8 +81,15 @@ def http_receiver(*, delay_s: float = 0.0) -> Iterator[tuple[str, Received]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            # A client that gave up (the exporter's timeout) leaves a broken pipe: expected here.
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                super().handle_error(request, client_address)
+
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -253,23 +262,24 @@ class TestBackendDown:
         )
 
     def test_memory_stays_flat_while_the_backend_is_down(self, tmp_path: Path) -> None:
-        """Twenty more failed exports of 120 endpoints leave the exporter's live memory where it was."""
+        """Once warm, a dozen more failed exports of 120 endpoints leave the process's memory where it
+        was: nothing is queued or kept per failed export."""
         url = f"http://127.0.0.1:{free_port()}"
         config = {
             "otlp": {"endpoint": url, "interval_s": 0.1},
             "names": 120,
-            "max_requests": 20_000,  # then the state stops growing: what is left to grow is the exporter's
+            "max_requests": 20_000,  # then the store stops growing: only the exporter could grow
             "trace_memory": True,
-            "memory_at": [5, 25],
+            "memory_at": [8, 20],
         }
         with ExporterDriver(tmp_path, config, env=_base_env()) as driver:
-            early = driver.wait_for("memory", where=lambda e: e["mark"] == 5, timeout_s=60)["bytes"]
-            late = driver.wait_for("memory", where=lambda e: e["mark"] == 25, timeout_s=60)["bytes"]
+            warm = driver.wait_for("memory", where=lambda e: e["mark"] == 8, timeout_s=90)["bytes"]
+            later = driver.wait_for("memory", where=lambda e: e["mark"] == 20, timeout_s=90)["bytes"]
             driver.signal("stop")
             done = driver.finish()
-        assert done["stats"]["otlp"]["failures"] >= 24
-        # One payload of 120 endpoints is tens of KiB: twenty kept ones would be far above this.
-        assert abs(late - early) < 32 * 1024, (early, late)
+        assert done["stats"]["otlp"]["failures"] >= 20
+        # One payload of 120 endpoints is ~0.6 MiB as MetricsData: a dozen kept ones would be ~7 MiB.
+        assert later - warm < 1024 * 1024, (warm, later)
 
 
 class TestPayload:
@@ -340,6 +350,4 @@ class TestPayload:
 
 def _base_env() -> dict[str, str]:
     """The subprocess's environment: this one, without OTEL_* variables a developer may have set."""
-    import os
-
     return {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}

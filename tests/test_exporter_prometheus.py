@@ -1,4 +1,5 @@
-"""/metrics under gevent, scraped by a real Prometheus while a real StatsStore is being fed."""
+"""/metrics: under gevent, scraped by a real Prometheus while a real StatsStore is being fed; and,
+in-process, what a taken port or a failing state read does."""
 
 from __future__ import annotations
 
@@ -8,10 +9,19 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from exporters.prometheus import PrometheusExporter
+from exporters.ratelimit import RateLimitedLog
+from exporters.settings import PrometheusSettings
+from runner.errors import ExporterError
+from runner.model import LiveState
 from tests.support.driver_client import ExporterDriver
+from tests.support.live_states import INFO, fed_store, live_state
 from tests.support.procs import free_port, prometheus, require
 
 
@@ -40,11 +50,8 @@ def eventually(fn: Any, *, timeout_s: float = 30.0, what: str = "") -> Any:
     raise AssertionError(f"not reached in {timeout_s}s: {what} (last: {last!r})")
 
 
-def scrape(port: int, *, accept: str | None = None) -> str:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/metrics", headers={"Accept": accept} if accept else {}
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         return response.read().decode()  # type: ignore[no-any-return]
 
 
@@ -131,12 +138,101 @@ class TestLinger:
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0
 
-    def test_openmetrics_is_served_on_request(self, tmp_path: Path) -> None:
-        """Asked for OpenMetrics (as Prometheus does), the endpoint answers in that format, # EOF ended."""
+    def test_an_openmetrics_request_is_answered_in_the_text_format(self, tmp_path: Path) -> None:
+        """Asked for OpenMetrics first (as Prometheus asks), the endpoint answers text format 0.0.4,
+        which Prometheus accepts by its Content-Type."""
         with ExporterDriver(tmp_path, {"prometheus": {"port": 0, "linger_s": 0}}) as driver:
             port = driver.wait_for("started")["address"][1]
-            text = scrape(port, accept="application/openmetrics-text; version=1.0.0")
-            assert text.endswith("# EOF\n")
-            assert "# TYPE loadlens_requests counter" in text
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/metrics",
+                headers={
+                    "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+                },
+            )
+            with urllib.request.urlopen(request, timeout=5) as response:
+                assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+                assert b"# TYPE loadlens_requests_total counter" in response.read()
             driver.signal("stop")
             driver.finish()
+
+
+class TestPrometheusPort:
+    def test_a_port_in_use_is_one_line(self) -> None:
+        """A taken port raises ExporterError "cannot serve /metrics on HOST:PORT: address already in use"."""
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            exporter = PrometheusExporter(PrometheusSettings(port=port))
+            state = live_state(fed_store(requests=10))
+            with pytest.raises(ExporterError) as caught:
+                exporter.start(INFO, lambda: state)
+        assert str(caught.value) == f"cannot serve /metrics on 127.0.0.1:{port}: address already in use"
+
+    def test_an_unknown_bind_address_is_one_line(self) -> None:
+        """A bind address the machine does not have is reported, not raised as a traceback."""
+        exporter = PrometheusExporter(PrometheusSettings(port=0, bind="192.0.2.1"))
+        with pytest.raises(ExporterError, match=r"^cannot serve /metrics on 192\.0\.2\.1:0: cannot assign"):
+            exporter.start(INFO, lambda: live_state(fed_store(requests=1)))
+
+    def test_port_zero_binds_a_free_port_and_close_releases_it(self) -> None:
+        """Port 0 asks the OS; address reports the real port; close() frees it at once."""
+        exporter = PrometheusExporter(PrometheusSettings(port=0, linger_s=0))
+        exporter.start(INFO, lambda: live_state(fed_store(requests=1)))
+        host, port = exporter.address
+        assert host == "127.0.0.1" and port > 0
+        exporter.close()
+        assert exporter.wait_linger(0)
+        with socket.socket() as again:
+            again.bind(("127.0.0.1", port))
+
+
+class TestScrapeErrors:
+    def test_a_failing_state_read_answers_500_and_is_counted(self) -> None:
+        """If reading the state raises, the scrape answers 500, the error is counted and logged once,
+        and the next good scrape reports it in loadlens_exporter_scrape_errors_total."""
+        state = live_state(fed_store(requests=20))
+        reads: Iterator[LiveState | Exception] = iter([RuntimeError("boom"), RuntimeError("again"), state])
+
+        def read_state() -> LiveState:
+            item = next(reads)
+            if isinstance(item, Exception):
+                raise item
+            return item
+
+        lines: list[tuple[str, dict[str, object]]] = []
+
+        class Logger:
+            def warning(self, event: str, **fields: object) -> None:
+                lines.append((event, fields))
+
+            def info(self, event: str, **fields: object) -> None:
+                pass
+
+        exporter = PrometheusExporter(
+            PrometheusSettings(port=0, linger_s=0), log=RateLimitedLog(every_s=60.0, logger=Logger())
+        )
+        exporter.start(INFO, read_state)
+        try:
+            statuses: list[str] = []
+            bodies = [
+                b"".join(exporter.wsgi({"REQUEST_METHOD": "GET"}, lambda s, h: statuses.append(s)))
+                for _ in range(3)
+            ]
+        finally:
+            exporter.close()
+        assert statuses == ["500 Internal Server Error", "500 Internal Server Error", "200 OK"]
+        assert b'loadlens_exporter_scrape_errors_total{run_id="run-42"} 2\n' in bodies[2]
+        assert [event for event, _ in lines] == ["a /metrics scrape failed"]  # the second was held back
+        assert exporter.health.errors == 2 and exporter.health.scrapes == 1
+
+    def test_other_methods_are_refused(self) -> None:
+        """POST to /metrics is 405 and does not count as a scrape."""
+        exporter = PrometheusExporter(PrometheusSettings(port=0, linger_s=0))
+        exporter.start(INFO, lambda: live_state(fed_store(requests=1)))
+        try:
+            statuses: list[str] = []
+            exporter.wsgi({"REQUEST_METHOD": "POST"}, lambda s, h: statuses.append(s))
+        finally:
+            exporter.close()
+        assert statuses == ["405 Method Not Allowed"] and exporter.health.scrapes == 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from exporters.build import build_exporters
@@ -12,7 +10,6 @@ from exporters.prometheus import PrometheusExporter
 from exporters.pushgateway import PushgatewayExporter, group_url
 from exporters.settings import OtlpSettings, PrometheusSettings, PushgatewaySettings
 from runner.errors import ExporterError
-from tests.support.live_states import INFO, fed_store, live_state
 
 
 class TestValidation:
@@ -161,34 +158,3 @@ class TestBuild:
             group_url("http://gw:9091", job="ci", run_id="a/b")
             == "http://gw:9091/metrics/job/ci/run_id@base64/YS9i"
         )
-
-
-class TestPrometheusPort:
-    def test_a_port_in_use_is_one_line(self) -> None:
-        """A taken port raises ExporterError "cannot serve /metrics on HOST:PORT: address already in use"."""
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", 0))
-            taken.listen()
-            port = taken.getsockname()[1]
-            exporter = PrometheusExporter(PrometheusSettings(port=port))
-            state = live_state(fed_store(requests=10))
-            with pytest.raises(ExporterError) as caught:
-                exporter.start(INFO, lambda: state)
-        assert str(caught.value) == f"cannot serve /metrics on 127.0.0.1:{port}: address already in use"
-
-    def test_an_unknown_bind_address_is_one_line(self) -> None:
-        """A bind address the machine does not have is reported, not raised as a traceback."""
-        exporter = PrometheusExporter(PrometheusSettings(port=0, bind="192.0.2.1"))
-        with pytest.raises(ExporterError, match=r"^cannot serve /metrics on 192\.0\.2\.1:0: cannot assign"):
-            exporter.start(INFO, lambda: live_state(fed_store(requests=1)))
-
-    def test_port_zero_binds_a_free_port_and_close_releases_it(self) -> None:
-        """Port 0 asks the OS; address reports the real port; close() frees it at once."""
-        exporter = PrometheusExporter(PrometheusSettings(port=0, linger_s=0))
-        exporter.start(INFO, lambda: live_state(fed_store(requests=1)))
-        host, port = exporter.address
-        assert host == "127.0.0.1" and port > 0
-        exporter.close()
-        assert exporter.wait_linger(0)
-        with socket.socket() as again:
-            again.bind(("127.0.0.1", port))

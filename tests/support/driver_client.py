@@ -7,6 +7,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,10 @@ class ExporterDriver:
 
     def wait_for(self, event: str, *, timeout_s: float = 60.0, where: Any = None) -> dict[str, Any]:
         """The next line of kind ``event`` (matching ``where`` if given), or fail with stderr."""
+        deadline = time.monotonic() + timeout_s
         while True:
             try:
-                item = self._events.get(timeout=timeout_s)
+                item = self._events.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 raise AssertionError(
                     f"driver said no {event!r} in {timeout_s}s; stderr:\n{self.stderr()}"

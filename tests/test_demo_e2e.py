@@ -10,7 +10,9 @@ from tests.support.runs import criteria, loadlens_cmd, only_run_dir, run, summar
 class TestDemo:
     def test_demo_passes_on_a_healthy_machine(self, tmp_path: Path) -> None:
         """The demo runs its service and locustfile, prints a PASS verdict with server rows, and exits 0."""
-        proc = run(loadlens_cmd("demo", "-t", "8s", "--out", str(tmp_path / "results")), cwd=tmp_path, timeout_s=120)
+        proc = run(
+            loadlens_cmd("demo", "-t", "8s", "--out", str(tmp_path / "results")), cwd=tmp_path, timeout_s=120
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         rd = only_run_dir(tmp_path / "results")
         assert rd.name.startswith("demo_")
@@ -18,14 +20,24 @@ class TestDemo:
         rows = criteria(doc)
         assert doc["verdict"] in ("pass", "warn")
         assert rows["GET /health p95"]["limit"] == 50
-        assert rows["server process CPU"]["status"] in ("pass", "warn")  # the service's own process was judged
+        assert rows["server process CPU"]["status"] in (
+            "pass",
+            "warn",
+        )  # the service's own process was judged
         assert doc["client"]["whole_run"]["total"]["expected"] > 0  # 429s declared expected
-        assert ("verdict: PASS" in proc.stdout and f"run directory: {rd}" in proc.stdout.replace(str(tmp_path) + "/", "")) or rd.name in proc.stdout
+        assert (
+            "verdict: PASS" in proc.stdout
+            and f"run directory: {rd}" in proc.stdout.replace(str(tmp_path) + "/", "")
+        ) or rd.name in proc.stdout
         assert "Traceback" not in proc.stderr
 
     def test_degraded_demo_fails_with_an_explanation(self, tmp_path: Path) -> None:
         """With --degrade the service is slow and failing: the verdict is FAIL (exit 1) and says why."""
-        proc = run(loadlens_cmd("demo", "--degrade", "-t", "8s", "--out", str(tmp_path / "results")), cwd=tmp_path, timeout_s=120)
+        proc = run(
+            loadlens_cmd("demo", "--degrade", "-t", "8s", "--out", str(tmp_path / "results")),
+            cwd=tmp_path,
+            timeout_s=120,
+        )
         assert proc.returncode == 1, proc.stderr[-3000:]
         doc = summary(only_run_dir(tmp_path / "results"))
         failed = [c for c in doc["criteria"] if c["status"] == "fail"]

@@ -324,8 +324,26 @@ class TestLocustOptions:
         cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\n")
         out = tmp_path / "out"
         demo_locustfile = str(REPO / "runner" / "demo" / "locustfile.py")
-        cmd = loadlens_cmd("run", "-f", demo_locustfile, "-H", target, "--headless", "-u", "3", "-r", "10", "-t", "3s",
-                           "--tags", "health", "--loadlens-config", str(cfg), "--out", str(out))
+        cmd = loadlens_cmd(
+            "run",
+            "-f",
+            demo_locustfile,
+            "-H",
+            target,
+            "--headless",
+            "-u",
+            "3",
+            "-r",
+            "10",
+            "-t",
+            "3s",
+            "--tags",
+            "health",
+            "--loadlens-config",
+            str(cfg),
+            "--out",
+            str(out),
+        )
         proc = run(cmd, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-3000:]
         names = {e["name"] for e in summary(only_run_dir(out))["client"]["whole_run"]["endpoints"]}
@@ -333,7 +351,14 @@ class TestLocustOptions:
 
     def test_warmup_moves_the_judged_window(self, tmp_path: Path, target: str) -> None:
         """--warmup excludes its seconds after the ramp-up from the judged window."""
-        proc, out = basic_run(tmp_path, target, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n", "--warmup", "2s", seconds=5)
+        proc, out = basic_run(
+            tmp_path,
+            target,
+            "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n",
+            "--warmup",
+            "2s",
+            seconds=5,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         doc = summary(only_run_dir(out))
         from datetime import datetime
@@ -350,7 +375,9 @@ class TestLocustOptions:
 class TestSafetyStop:
     def test_server_cpu_above_the_abort_limit_stops_the_run_early(self, tmp_path: Path, target: str) -> None:
         """A watched process burning a core past abort_cpu_percent for 2 periods ends the run, recorded as FAIL."""
-        burner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 120\nwhile time.time() < end: pass"])
+        burner = subprocess.Popen(
+            [sys.executable, "-c", "import time\nend = time.time() + 120\nwhile time.time() < end: pass"]
+        )
         try:
             cfg = write_config(
                 tmp_path,
@@ -358,8 +385,26 @@ class TestSafetyStop:
                 "[server]\nabort_cpu_percent = 50\nabort_periods = 2\ncpu_percent = 70\n",
             )
             out = tmp_path / "out"
-            cmd = loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "-u", "2", "-r", "10", "-t", "90s",
-                               "--loadlens-config", str(cfg), "--out", str(out), "--process-pid", str(burner.pid))
+            cmd = loadlens_cmd(
+                "run",
+                "-f",
+                BASIC,
+                "-H",
+                target,
+                "--headless",
+                "-u",
+                "2",
+                "-r",
+                "10",
+                "-t",
+                "90s",
+                "--loadlens-config",
+                str(cfg),
+                "--out",
+                str(out),
+                "--process-pid",
+                str(burner.pid),
+            )
             started = time.monotonic()
             proc = run(cmd, cwd=tmp_path)
             elapsed = time.monotonic() - started

@@ -77,6 +77,9 @@ def _validate_locust_args(args: list[str]) -> None:
 
 def run(argv: list[str], *, env: Mapping[str, str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
+        from runner.locust_bridge import install
+
+        install()  # so Locust's --help lists loadlens's options too
         return _locust_main(["--help"])
     ours_parser = pre_parser()
     ours_parser.error = _Parser().error  # type: ignore[method-assign]

@@ -1,0 +1,140 @@
+"""What loadlens adds to one Locust process, in microseconds, measured in-process.
+
+The end-to-end benchmark (bench_overhead.py) compares whole runs, and on a shared 2-core machine
+its ratios move by several percent from noise alone. This one isolates loadlens's own work and
+times it in tight loops (the best of several repeats, so interference only ever adds):
+
+- per request: firing Locust's ``request`` event with loadlens's listener attached, minus firing
+  it with none, and ``StatsStore.record`` alone;
+- per tick (every ``interval``, 5 s by default) and per exporter read: one snapshot of the store
+  (``Bridge.live_state``). What a Prometheus scrape adds on top is bench_scrape.py's subject.
+
+Divide by Locust's own cost per request (bench_overhead.py prints requests per CPU second) to get
+the share of the generator's budget.
+
+Run:  .venv/bin/python tests/bench/bench_request_path.py [--endpoints 2,50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script: make `runner` importable
+    sys.path.insert(1, str(ROOT))
+
+from locust.event import Events  # noqa: E402
+
+from runner.locust_bridge import Bridge  # noqa: E402
+from runner.model import RunInfo  # noqa: E402
+from runner.stats import StatsStore  # noqa: E402
+
+
+class _Inner:
+    def get_code(self) -> int:
+        return 200
+
+
+class FakeFastResponse:
+    """Stands in for Locust's FastResponse: ``status_code`` is a property calling the client."""
+
+    def __init__(self) -> None:
+        self._response = _Inner()
+
+    @property
+    def status_code(self) -> int:
+        return self._response.get_code() if self._response is not None else 0
+
+
+def best_us(fn: Callable[[int], object], n: int, *, repeats: int = 5) -> float:
+    """Microseconds per call of ``fn``'s loop body: the best of ``repeats`` runs of ``n`` calls."""
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn(n)
+        best = min(best, time.perf_counter() - t)
+    return best / n * 1e6
+
+
+def fire_loop(events: Any, names: Sequence[str]) -> Callable[[int], None]:
+    """Fire ``request`` as FastHttpUser does (the same keyword arguments)."""
+    response = FakeFastResponse()
+    k = len(names)
+
+    def loop(n: int) -> None:
+        fire = events.request.fire
+        for i in range(n):
+            fire(
+                request_type="GET",
+                name=names[i % k],
+                response_time=1.5 + (i % 97) * 0.37,
+                response_length=2,
+                response=response,
+                context={},
+                exception=None,
+                start_time=0.0,
+                url="http://127.0.0.1/",
+            )
+
+    return loop
+
+
+def request_path(n: int, names: Sequence[str]) -> dict[str, float]:
+    bare = Events()
+    noop = Events()
+    noop.request.add_listener(lambda **_kw: None)
+    with_loadlens = Events()
+    bridge = Bridge()
+    bridge.store = StatsStore()
+    with_loadlens.request.add_listener(bridge._on_request)
+    store = StatsStore()
+    k = len(names)
+
+    def record_loop(m: int) -> None:
+        for i in range(m):
+            store.record("GET", names[i % k], 1.5 + (i % 97) * 0.37, 200, False, 2)
+
+    base = best_us(fire_loop(bare, names), n)
+    return {
+        "fire, no listener": base,
+        "fire, a no-op listener": best_us(fire_loop(noop, names), n) - base,
+        "fire, loadlens's listener": best_us(fire_loop(with_loadlens, names), n) - base,
+        "StatsStore.record alone": best_us(record_loop, n),
+    }
+
+
+def periodic(endpoints: int, n: int = 200) -> dict[str, float]:
+    """A cost that does not depend on the request rate: one snapshot of the store."""
+    bridge = Bridge()
+    bridge.store = StatsStore()
+    bridge.info = RunInfo(run_id="bench", scenario="adhoc", host="http://127.0.0.1", started_at=time.time())
+    names = [f"/endpoint/{i}" for i in range(endpoints)]
+    for i in range(20_000):
+        bridge.store.record(
+            "GET", names[i % endpoints], 1.0 + (i % 500) * 0.7, 200 if i % 50 else 503, i % 50 == 0, 2
+        )
+    return {"snapshot (live_state)": best_us(lambda m: [bridge.live_state() for _ in range(m)], n)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--requests", type=int, default=200_000, help="calls per timed loop (default 200000)")
+    p.add_argument("--endpoints", default="2,50", help="endpoint counts for the snapshot cost (default 2,50)")
+    opts = p.parse_args(argv)
+    print(f"per request (best of 5 x {opts.requests:,} calls, 2 endpoints):")
+    for what, us in request_path(opts.requests, ["/", "/item"]).items():
+        print(f"  {what:<34} {us:7.2f} us")
+    for k in (int(x) for x in opts.endpoints.split(",") if x.strip()):
+        print(f"periodic, {k} endpoints (best of 5 x 200):")
+        for what, us in periodic(k).items():
+            print(f"  {what:<34} {us / 1000:7.3f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -103,11 +103,11 @@ class Config:
             "--prometheus-bind": prometheus_bind,
             "--otlp": otlp,
             "--otlp-endpoint": otlp_endpoint,
-            "--pushgateway-url": pushgateway_url,
+            "--pushgateway": pushgateway_url,
             "--grafana-url": grafana_url,
-            "--cloudwatch-region": cloudwatch_region,
-            "--cloudwatch-profile": cloudwatch_profile,
-            "--cloudwatch-require": cloudwatch_require,
+            "--aws-region": cloudwatch_region,
+            "--aws-profile": cloudwatch_profile,
+            "--require-server-metrics": cloudwatch_require,
         }
         changes: dict[str, dict[str, object]] = {}
         for flag, raw in given.items():
@@ -149,11 +149,11 @@ _FLAGS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "--prometheus-bind": ("exporters.prometheus", "bind"),
         "--otlp": ("exporters.otlp", "enabled"),
         "--otlp-endpoint": ("exporters.otlp", "endpoint"),
-        "--pushgateway-url": ("exporters.pushgateway", "url"),
+        "--pushgateway": ("exporters.pushgateway", "url"),
         "--grafana-url": ("grafana", "url"),
-        "--cloudwatch-region": ("cloudwatch", "region"),
-        "--cloudwatch-profile": ("cloudwatch", "profile"),
-        "--cloudwatch-require": ("cloudwatch", "require"),
+        "--aws-region": ("cloudwatch", "region"),
+        "--aws-profile": ("cloudwatch", "profile"),
+        "--require-server-metrics": ("cloudwatch", "require"),
     }
 )
 

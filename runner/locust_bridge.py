@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 import gevent
+import greenlet
 import locust
 from locust import LoadTestShape
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
@@ -109,6 +112,7 @@ class Bridge:
 
     def _on_init(self, environment: Any, runner: Any = None, **_kw: Any) -> None:
         self.environment = environment
+        self._install_sigint()
         events = environment.events
         options = environment.parsed_options
         if isinstance(runner, WorkerRunner):
@@ -162,6 +166,24 @@ class Bridge:
             if plan.run_dir is not None and not any(plan.run_dir.iterdir()):
                 plan.run_dir.rmdir()  # nothing ran: leave no empty run directory behind
             raise SystemExit(exc.exit_code) from None  # before any user starts
+
+    def _install_sigint(self) -> None:
+        """Deliver Ctrl-C to the main greenlet only.
+
+        Python raises KeyboardInterrupt in whatever greenlet runs when the signal arrives; in a
+        simulated user's greenlet gevent prints a traceback before passing it on. Locust's main
+        greenlet is where it stops cleanly (and where loadlens writes the interrupted summary).
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        main = greenlet.getcurrent()
+
+        def on_sigint(_signum: int, _frame: Any) -> None:
+            if greenlet.getcurrent() is main:
+                raise KeyboardInterrupt
+            gevent.get_hub().loop.run_callback(main.throw, KeyboardInterrupt)
+
+        signal.signal(signal.SIGINT, on_sigint)
 
     # -- the request path: one dict lookup and a few integer bumps -----------------------------------
     def _on_request(

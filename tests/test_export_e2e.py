@@ -230,6 +230,73 @@ class TestPrometheus:
             )
 
 
+class TestCardinality:
+    def test_500_names_keep_the_label_set_at_the_cap(self, tmp_path: Path, target: str) -> None:
+        """A locustfile with 500 distinct request names exports at most 200 names plus "(other)", and
+        reports how many requests and names were folded."""
+        port = free_port()
+        cfg = tmp_path / "loadlens.toml"
+        cfg.write_text(CONFIG.replace('linger = "4s"', 'linger = "30s"'))
+        out = tmp_path / "out"
+        cmd = loadlens_cmd(
+            "run",
+            "-f",
+            str(LOCUSTFILES / "many_names.py"),
+            "-H",
+            target,
+            "--headless",
+            "-u",
+            "5",
+            "-r",
+            "20",
+            "-t",
+            "8s",
+            "--only-summary",
+            "--loadlens-config",
+            str(cfg),
+            "--out",
+            str(out),
+            "--prometheus-port",
+            str(port),
+        )
+        # Output to files, not pipes nobody reads while the run lingers: Locust's 500-row table fills a pipe.
+        with open(tmp_path / "stdout.txt", "w") as so, open(tmp_path / "stderr.txt", "w") as se:
+            proc = subprocess.Popen(cmd, cwd=tmp_path, env=child_env(), stdout=so, stderr=se, text=True)
+        try:
+            wait_for(lambda: list(out.glob("*/summary.json")), timeout_s=90, what="the summary")
+            doc = summary(only_run_dir(out))
+            want = doc["client"]["whole_run"]["total"]["requests"]
+
+            def final_scrape() -> str | None:
+                text = _try_fetch(f"http://127.0.0.1:{port}/metrics", "loadlens_requests_total{")
+                return text if text is not None and _requests_total(text) == want else None
+
+            last = _try_fetch(f"http://127.0.0.1:{port}/metrics", "loadlens_requests_total{") or ""
+            text = wait_for(
+                final_scrape, what=f"the final state on /metrics ({_requests_total(last)} != {want})"
+            )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+        names = {
+            line.split('endpoint="', 1)[1].split('"', 1)[0]
+            for line in text.splitlines()
+            if line.startswith("loadlens_requests_total{")
+        }
+        assert len(doc["client"]["whole_run"]["endpoints"]) == 500  # the summary keeps every name (cap 500)
+        assert "(other)" in names and len(names) == 201
+        folded = [
+            ln
+            for ln in text.splitlines()
+            if ln.startswith("loadlens_exporter_folded_label_sets{") and 'kind="endpoint"' in ln
+        ]
+        assert folded and float(folded[0].rsplit(" ", 1)[1]) == 300
+        overflow = [
+            ln for ln in text.splitlines() if ln.startswith("loadlens_exporter_overflow_requests_total{")
+        ]
+        assert overflow and float(overflow[0].rsplit(" ", 1)[1]) > 0
+
+
 class TestPushgateway:
     def test_run_pushes_its_final_totals(self, tmp_path: Path, target: str) -> None:
         """--pushgateway pushes during the run and once at the end, grouped by job and run_id."""
@@ -301,6 +368,12 @@ class TestOtlp:
                     assert metric.unit == "s"
                     count += sum(dp.count for dp in metric.histogram.data_points)
         assert count == doc["client"]["whole_run"]["total"]["requests"]
+
+
+def _requests_total(text: str) -> float:
+    return sum(
+        float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith("loadlens_requests_total{")
+    )
 
 
 def _try_fetch(url: str, needle: str) -> str | None:

@@ -7,7 +7,6 @@ a traceback only with --debug.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -65,7 +64,7 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
     if command == "run":
         from runner.run_command import run
 
-        return _exit_now(run(rest, env=env))
+        return run(rest, env=env)
     if command == "demo":
         from runner.demo.launcher import demo
 
@@ -94,23 +93,6 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
     raise UsageError(
         f"unknown command {command!r}: expected run, demo, verdict, scenarios, plugin-path or version"
     )
-
-
-def _exit_now(code: int) -> NoReturn:
-    """End a `loadlens run` process without interpreter finalisation.
-
-    Everything is on disk by now (written atomically) and atexit handlers still run (Locust's,
-    which reap --processes children, and logging's flush). What is skipped is the tear-down of
-    modules while exporter threads that own a gevent hub of their own may still exist: that
-    tear-down can crash the interpreter, turning a clean verdict's exit code into a signal.
-    """
-    import atexit
-
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(code)
 
 
 def _verdict(argv: list[str], env: Mapping[str, str]) -> int:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from runner.errors import UsageError
 from runner.options import pre_parser
@@ -75,7 +75,7 @@ def _validate_locust_args(args: list[str]) -> None:
         raise UsageError(f"bad Locust option: {exc}") from None
 
 
-def run(argv: list[str], *, env: Mapping[str, str]) -> int:
+def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on workers and for --help
     if any(a in ("-h", "--help") for a in argv):
         from runner.locust_bridge import install
 
@@ -125,12 +125,36 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:
     else:
         logs.configure(fmt="console")
     bridge = install(plan=plan)
-    code = _locust_main(args)
-    if bridge.record is None and code not in (0, None) and role != "worker":
+    code = int(_locust_main(args) or 0)
+    if bridge.role == "worker":
+        # A worker's last stats report may still sit in ZeroMQ's I/O thread: a normal exit lets the
+        # context linger and deliver it.
+        return code
+    if bridge.record is None and code != 0:
         # Locust stopped before loadlens reached a verdict (locustfile error, no User class...):
         # that is a usage problem, not a failed criterion.
-        return 2
-    return int(code or 0)
+        code = 2
+    exit_now(code)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the judging process without interpreter finalisation.
+
+    Everything is on disk by now (written atomically) and atexit handlers still run (Locust's,
+    which reap --processes children, and logging's flush). What is skipped is the tear-down of
+    modules while exporter threads that own a gevent hub of their own may still exist: that
+    tear-down can crash the interpreter, turning a clean verdict's exit code into a signal.
+    Never used on workers (see above).
+    """
+    import atexit
+    import contextlib
+    import os
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def _locust_main(args: list[str]) -> int:

@@ -29,7 +29,7 @@ from locust import LoadTestShape
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from runner import __version__
-from runner.analysis import analyse
+from runner.analysis import Analysis, analyse
 from runner.criteria import judge_client
 from runner.errors import LoadlensError
 from runner.logs import get_logger, redact_text
@@ -39,6 +39,7 @@ from runner.plan import RunPlan, plan_from_options
 from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.scenarios import Scenario, format_duration, resolve_scenario
+from runner.server_criteria import source_failed
 from runner.server_side import ServerOutcome, ServerSide
 from runner.stats import StatsStore, Timeline, from_wire, to_wire
 from runner.verdict import decide
@@ -442,6 +443,8 @@ class Bridge:
             environment.process_exit_code = 2
             if self.annotator is not None:
                 self.annotator.stop(self.live_state())
+            for exporter in self.exporters:
+                exporter.stop(self.live_state())
             return
         environment.process_exit_code = self.record.verdict.exit_code
         # The last export carries the verdict's own results (server criteria included), so a
@@ -498,24 +501,18 @@ class Bridge:
         results = judge_client(judged, plan.thresholds, window=window)
         server_series: tuple[Any, ...] = ()
         if self.server is not None and (self.server.sources or self.server.failures):
-            outcome = self._finish_server(judged, interrupted=interrupted)
-            results += outcome.results
-            notes += outcome.notes
-            server_series = outcome.result.series
+            try:
+                outcome = self._finish_server(judged, interrupted=interrupted)
+            except Exception as exc:  # a bug on the server side must not cost the client verdict
+                log.error("server metrics could not be judged", error=str(exc), exc_info=True)
+                results.append(source_failed("server", f"loadlens could not judge server metrics: {exc}"))
+            else:
+                results += outcome.results
+                notes += outcome.notes
+                server_series = outcome.result.series
         if self.run_end is not None:
             self.timeline.tick(final)
-        found = analyse(
-            timeline=self.timeline.points,
-            server=server_series,
-            window_start=judged.start,
-            window_end=judged.end,
-            thresholds=plan.thresholds,
-            cpu_limit_percent=plan.server.limits.cpu_percent,
-            memory_limit_percent=plan.server.limits.memory_percent,
-            leak_warn_per_h=plan.server.leak_warn_per_hour,
-            leak_fail_per_h=plan.server.leak_fail_per_hour,
-            leak_min_duration_s=plan.server.leak_min_duration_s,
-        )
+        found = self._analyse(judged, server_series, notes)
         results += found.results
         verdict = decide(results, interrupted=interrupted, notes=notes)
         record = RunRecord(
@@ -539,6 +536,28 @@ class Bridge:
         if plan.run_dir is not None:
             write_reports(record, plan.run_dir, env=self._env)
         return record
+
+    def _analyse(self, judged: Snapshot, server: tuple[Any, ...], notes: list[str]) -> Analysis:
+        """Correlation and soak analysis; a failure here is a note, never a lost verdict."""
+        plan = self.plan
+        assert plan is not None
+        try:
+            return analyse(
+                timeline=self.timeline.points,
+                server=server,
+                window_start=judged.start,
+                window_end=judged.end,
+                thresholds=plan.thresholds,
+                cpu_limit_percent=plan.server.limits.cpu_percent,
+                memory_limit_percent=plan.server.limits.memory_percent,
+                leak_warn_per_h=plan.server.leak_warn_per_hour,
+                leak_fail_per_h=plan.server.leak_fail_per_hour,
+                leak_min_duration_s=plan.server.leak_min_duration_s,
+            )
+        except Exception as exc:
+            log.error("the run's analysis failed", error=str(exc), exc_info=True)
+            notes.append(f"the analysis failed: {exc}")
+            return Analysis(section={}, sentences=(), results=())
 
     def _finish_server(self, judged: Snapshot, *, interrupted: bool) -> ServerOutcome:
         """Pull the test window from every source; wait for CloudWatch to settle unless the run was

@@ -43,6 +43,7 @@ from runner.server_criteria import source_failed
 from runner.server_side import ServerOutcome, ServerSide
 from runner.stats import StatsStore, Timeline, from_wire, to_wire
 from runner.verdict import decide
+from runner.window import choose_window
 
 WIRE_KEY = "loadlens"
 log = get_logger("loadlens")
@@ -473,23 +474,15 @@ class Bridge:
             and self.run_end is not None
         )
         final = self.store.snapshot(users=self._users())
-        whole = replace(final, start=self.run_start, end=self.run_end)
-        notes: list[str] = []
-        kind = "steady_state"
-        if self._window_start is not None:
-            end = self._window_end or whole
-            judged = end.since(self._window_start)
-            if self._window_end is None:
-                judged = replace(judged, end=self.run_end)
-        else:
-            judged = whole
-            kind = "whole_run"
-            notes.append(
-                "the steady state was never reached (ramp-up or warm-up did not finish): judged the whole run"
-            )
-        if kind == "steady_state" and judged.total().count == 0 and whole.total().count > 0:
-            judged, kind = whole, "whole_run"
-            notes.append("no requests in the steady state: judged the whole run")
+        window = choose_window(
+            final,
+            run_start=self.run_start,
+            run_end=self.run_end,
+            steady_start=self._window_start,
+            steady_end=self._window_end,
+        )
+        whole, judged, kind = window.whole, window.judged, window.kind
+        notes = list(window.notes)
         if interrupted:
             notes.append("the run was interrupted before its planned end; judged what was measured")
         if self.store.overflowed_requests:
@@ -497,8 +490,7 @@ class Bridge:
                 f"{self.store.overflowed_requests} requests had names beyond the cap of {plan.max_endpoints} "
                 "endpoints and were counted under '(other)'"
             )
-        window = "steady state" if kind == "steady_state" else "whole run"
-        results = judge_client(judged, plan.thresholds, window=window)
+        results = judge_client(judged, plan.thresholds, window=window.label)
         server_series: tuple[Any, ...] = ()
         if self.server is not None and (self.server.sources or self.server.failures):
             try:

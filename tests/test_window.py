@@ -1,0 +1,61 @@
+"""The judged window: steady state when there is one, the whole run (with a note) otherwise."""
+
+from __future__ import annotations
+
+from runner.stats import StatsStore
+from runner.window import STEADY, WHOLE, choose_window
+
+
+def store_at(now: list[float]) -> StatsStore:
+    return StatsStore(clock=lambda: now[0])
+
+
+class TestChooseWindow:
+    def test_steady_state_is_the_difference_after_the_ramp(self) -> None:
+        """Requests before the ramp-up ended are excluded; the window runs to the run's end."""
+        now = [0.0]
+        store = store_at(now)
+        for _ in range(10):
+            store.record("GET", "/a", 500.0, 200, False, 0)  # slow during the ramp-up
+        now[0] = 5.0
+        steady = store.snapshot()
+        for _ in range(30):
+            store.record("GET", "/a", 5.0, 200, False, 0)
+        now[0] = 20.0
+        w = choose_window(store.snapshot(), run_start=0.0, run_end=20.0, steady_start=steady)
+        assert w.kind == STEADY and w.label == "steady state" and not w.notes
+        assert w.judged.total().count == 30 and w.whole.total().count == 40
+        assert (w.judged.start, w.judged.end) == (5.0, 20.0)
+        assert w.judged.total().quantile_ms(0.99) < 6
+
+    def test_cool_down_ends_the_window_early(self) -> None:
+        """With a snapshot at the cool-down's start, later requests are outside the window."""
+        now = [0.0]
+        store = store_at(now)
+        steady = store.snapshot()
+        store.record("GET", "/a", 5.0, 200, False, 0)
+        now[0] = 10.0
+        end = store.snapshot()
+        store.record("GET", "/a", 900.0, 200, False, 0)
+        w = choose_window(store.snapshot(), run_start=0.0, run_end=12.0, steady_start=steady, steady_end=end)
+        assert w.judged.total().count == 1 and w.judged.end == 10.0
+
+    def test_no_steady_state_judges_the_whole_run_and_says_so(self) -> None:
+        """A run that ended during its ramp-up is judged whole, with a note."""
+        store = store_at([0.0])
+        store.record("GET", "/a", 5.0, 200, False, 0)
+        w = choose_window(store.snapshot(), run_start=0.0, run_end=3.0, steady_start=None)
+        assert w.kind == WHOLE and w.judged.total().count == 1 and "never reached" in w.notes[0]
+
+    def test_empty_steady_state_falls_back_to_the_whole_run(self) -> None:
+        """A steady state without requests (but a run with some) is not judged empty: the whole run is."""
+        now = [0.0]
+        store = store_at(now)
+        store.record("GET", "/a", 5.0, 200, False, 0)
+        steady = store.snapshot()
+        w = choose_window(store.snapshot(), run_start=0.0, run_end=3.0, steady_start=steady)
+        assert (
+            w.kind == WHOLE
+            and w.judged.total().count == 1
+            and "no requests in the steady state" in w.notes[0]
+        )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.breach import BreachLimits, first_breach
 from runner.correlate import (
@@ -26,6 +26,9 @@ from runner.correlate import (
 from runner.criteria import ThresholdSet
 from runner.model import Interval, Result, Series
 from runner.soak import client_p95_trend, describe_trend, leak_criterion, series_trend
+
+if TYPE_CHECKING:
+    from runner.server_side import ServerPlan
 
 DEFAULT_LEAK_WARN_PER_H = 2.0
 DEFAULT_LEAK_FAIL_PER_H = 5.0
@@ -149,6 +152,31 @@ def analyse(
         sentences.append(describe_trend(p95, "client p95"))
     section["trends"] = trends
     return Analysis(section=section, sentences=tuple(sentences), results=tuple(results))
+
+
+def analyse_with_plan(
+    *,
+    timeline: Sequence[Interval],
+    server: Sequence[Series],
+    window_start: float,
+    window_end: float,
+    thresholds: ThresholdSet,
+    plan: ServerPlan,
+) -> Analysis:
+    """``analyse`` with the limits and leak settings of a run's server plan (the run and
+    `loadlens verdict` both call this, so they judge alike)."""
+    return analyse(
+        timeline=timeline,
+        server=server,
+        window_start=window_start,
+        window_end=window_end,
+        thresholds=thresholds,
+        cpu_limit_percent=plan.limits.cpu_percent,
+        memory_limit_percent=plan.limits.memory_percent,
+        leak_warn_per_h=plan.leak_warn_per_hour,
+        leak_fail_per_h=plan.leak_fail_per_hour,
+        leak_min_duration_s=plan.leak_min_duration_s,
+    )
 
 
 def _trend_dict(t: Any) -> dict[str, Any]:

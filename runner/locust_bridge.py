@@ -29,7 +29,7 @@ from locust import LoadTestShape
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from runner import __version__
-from runner.analysis import Analysis, analyse
+from runner.analysis import Analysis, analyse_with_plan
 from runner.criteria import judge_client
 from runner.errors import LoadlensError
 from runner.logs import get_logger, redact_text
@@ -74,7 +74,6 @@ class Bridge:
         clock: Callable[[], float] = time.time,
         out: Any = None,
     ) -> None:
-        self._preset_plan = plan
         self._env = dict(os.environ if env is None else env)
         self._clock = clock
         self._out = out or sys.stdout
@@ -534,17 +533,13 @@ class Bridge:
         plan = self.plan
         assert plan is not None
         try:
-            return analyse(
+            return analyse_with_plan(
                 timeline=self.timeline.points,
                 server=server,
                 window_start=judged.start,
                 window_end=judged.end,
                 thresholds=plan.thresholds,
-                cpu_limit_percent=plan.server.limits.cpu_percent,
-                memory_limit_percent=plan.server.limits.memory_percent,
-                leak_warn_per_h=plan.server.leak_warn_per_hour,
-                leak_fail_per_h=plan.server.leak_fail_per_hour,
-                leak_min_duration_s=plan.server.leak_min_duration_s,
+                plan=plan.server,
             )
         except Exception as exc:
             log.error("the run's analysis failed", error=str(exc), exc_info=True)

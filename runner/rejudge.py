@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from runner.analysis import analyse
+from runner.analysis import analyse_with_plan
 from runner.config import load_config
 from runner.criteria import judge_client
 from runner.model import Result, RunRecord, Series
@@ -82,17 +82,13 @@ def rejudge(
         server_rows = [r for r in record.verdict.results if r.scope != "client"]
     # Criteria the analysis adds (the leak criterion) are recomputed below, not kept.
     server_rows = [r for r in server_rows if not r.name.endswith(" growth")]
-    found = analyse(
+    found = analyse_with_plan(
         timeline=record.timeline,
         server=series,
         window_start=record.window_start,
         window_end=record.window_end,
         thresholds=cfg.thresholds,
-        cpu_limit_percent=plan.limits.cpu_percent,
-        memory_limit_percent=plan.limits.memory_percent,
-        leak_warn_per_h=plan.leak_warn_per_hour,
-        leak_fail_per_h=plan.leak_fail_per_hour,
-        leak_min_duration_s=plan.leak_min_duration_s,
+        plan=plan,
     )
     notes.append(f"{_REJUDGED} with {path or 'the default thresholds'}")
     verdict = decide([*client, *server_rows, *found.results], interrupted=record.interrupted, notes=notes)

@@ -64,7 +64,13 @@ def analyse(
     results: list[Result] = []
     res = resource_series(server)
 
-    breach = first_breach(timeline, res, BreachLimits.from_thresholds(thresholds))
+    breach = first_breach(
+        timeline,
+        res,
+        BreachLimits.from_thresholds(thresholds),
+        window_start=window_start,
+        window_end=window_end,
+    )
     if breach is not None:
         sentences.append(breach.sentence)
         section["first_breach"] = {
@@ -90,10 +96,14 @@ def analyse(
         # when that is longer (the local process is sampled every second).
         steps = sorted(iv.end - iv.start for iv in timeline if iv.end > iv.start)
         step_s = steps[len(steps) // 2] if steps else 0.0
-        ps = periods(timeline, res, period_s=max(cpu.period_s or 60.0, step_s))
+        ps = periods(
+            timeline, res, period_s=max(cpu.period_s or 60.0, step_s), window=(window_start, window_end)
+        )
         head = headroom(ps, cpu=ref, cpu_limit_percent=cpu_limit_percent, cores=cores)
         cost = cpu_seconds_per_1000(ps, cpu=ref, cores=cores)
-        if head.rps_at_limit is not None:
+        if head.saturated:
+            sentences.append(head.summary)
+        elif head.rps_at_limit is not None:
             sentences.append(head.summary + (f" ({head.caveat})" if head.caveat else ""))
         section["headroom"] = {
             "cpu": ref.label,

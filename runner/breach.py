@@ -85,6 +85,8 @@ def first_breach(
     server: Sequence[Series],
     limits: BreachLimits,
     *,
+    window_start: float | None = None,
+    window_end: float | None = None,
     min_requests: int = MIN_REQUESTS,
 ) -> Finding | None:
     """The first interval, in time order, where a client limit broke, as a ``Finding`` with the
@@ -96,14 +98,22 @@ def first_breach(
     timeline merged neighbours, then the worse half's). When several limits break in the same
     interval, the one exceeded by the largest ratio is the finding and the rest are in ``also``.
     None when nothing broke.
+
+    With ``window_start``/``window_end`` (the judged window) only the intervals lying wholly inside
+    it are walked, and only server points whose period lies wholly inside it describe the state:
+    ramp-up and an excluded warm-up are not judged, so a breach there is no finding.
     """
+    lo = -math.inf if window_start is None else window_start
+    hi = math.inf if window_end is None else window_end
     for iv in sorted(timeline, key=lambda i: i.start):
+        if iv.start < lo - _SLACK_S or iv.end > hi + _SLACK_S:
+            continue
         broken = _broken(iv, limits, min_requests)
         if not broken:
             continue
         broken.sort(key=lambda b: (-_excess(b), b[0], b[1]))
         target, metric, observed, limit, unit, n = broken[0]
-        state = _state_at((iv.start + iv.end) / 2, server)
+        state = _state_at((iv.start + iv.end) / 2, server, lo, hi)
         sentence = (
             f"{metric} of {target} crossed {format_value(limit, unit)} at {_hms_utc(iv.end)} "
             f"({format_value(observed, unit)} over {n} requests) while {_describe_state(state)}"
@@ -124,6 +134,7 @@ def first_breach(
     return None
 
 
+_SLACK_S = 1e-6  # float slack on window bounds
 _Broken = tuple[str, str, float, float, str, int]  # target, metric, observed, limit, unit, requests
 
 
@@ -168,11 +179,12 @@ def _limit_for(key: EndpointKey, own: Mapping[EndpointKey, float], every: float 
     return own.get(bare, every)
 
 
-def _state_at(t: float, server: Sequence[Series]) -> dict[SeriesRef, float]:
+def _state_at(t: float, server: Sequence[Series], lo: float, hi: float) -> dict[SeriesRef, float]:
     state = {}
     for s in server:
         for start, value in s.points:
-            if start <= t < start + s.period_s:
+            whole = start >= lo - _SLACK_S and start + s.period_s <= hi + _SLACK_S
+            if whole and start <= t < start + s.period_s:
                 state[SeriesRef.of(s)] = value
                 break
     return state

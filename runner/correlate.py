@@ -128,7 +128,7 @@ def _find(series: Sequence[Series], kinds: set[tuple[str, str]]) -> Series | Non
 @dataclass(frozen=True, slots=True)
 class Period:
     """One server period ``[start, end)`` of the run: the client intervals whose middle falls in it,
-    and each server series' value over it (overlap-weighted mean of its points)."""
+    and each server series' value over it (the mean of its points whose period lies wholly inside)."""
 
     start: float
     end: float
@@ -161,13 +161,22 @@ class Period:
         return FULL_COVERAGE[0] <= self.coverage <= FULL_COVERAGE[1]
 
 
-def periods(timeline: Sequence[Interval], server: Sequence[Series], *, period_s: float) -> tuple[Period, ...]:
+def periods(
+    timeline: Sequence[Interval],
+    server: Sequence[Series],
+    *,
+    period_s: float,
+    window: tuple[float, float] | None = None,
+) -> tuple[Period, ...]:
     """The run cut into epoch-aligned periods of ``period_s`` (use the server's period: 60 s for
     CloudWatch), from the one holding the first interval's start to the one holding the last's end.
 
     Each client interval goes wholly to the period holding its middle (an interval longer than
     ``period_s`` leaves neighbours empty: pick a period at least as long as the intervals). Server
-    values outside the client timeline (a pre-roll baseline) are not used.
+    values outside the client timeline (a pre-roll baseline) are not used, and a server point counts
+    in a period only when its own period lies wholly inside it. With ``window`` (the judged window),
+    only the periods lying wholly inside it are kept: ramp-up, an excluded warm-up and idle time
+    stay out of the correlation, the headroom and the CPU cost, as they stay out of the criteria.
     """
     if period_s <= 0:
         raise ValueError(f"period_s must be > 0, got {period_s}")
@@ -175,10 +184,17 @@ def periods(timeline: Sequence[Interval], server: Sequence[Series], *, period_s:
         return ()
     first = align_down(min(iv.start for iv in timeline), period_s)
     last = align_up(max(iv.end for iv in timeline), period_s)
+    if window is not None:
+        first = max(first, align_up(window[0], period_s))
+        last = min(last, align_down(window[1], period_s))
+        if last - first < period_s:
+            return ()
     count = max(1, round((last - first) / period_s))
     buckets: list[list[Interval]] = [[] for _ in range(count)]
     for iv in timeline:
         k = math.floor(((iv.start + iv.end) / 2 - first) / period_s)
+        if window is not None and not 0 <= k < count:
+            continue
         buckets[min(max(k, 0), count - 1)].append(iv)
     out = []
     for k, group in enumerate(buckets):
@@ -208,13 +224,8 @@ def periods(timeline: Sequence[Interval], server: Sequence[Series], *, period_s:
 
 
 def _mean_over(series: Series, start: float, end: float) -> float | None:
-    weighted = weight = 0.0
-    for t, v in series.points:
-        overlap = min(end, t + series.period_s) - max(start, t)
-        if overlap > 0:
-            weighted += v * overlap
-            weight += overlap
-    return weighted / weight if weight > 0 else None
+    pts = window_points(series, start, end)
+    return statistics.fmean(v for _, v in pts) if pts else None
 
 
 # -- headroom and CPU cost ----------------------------------------------------------------------------
@@ -238,6 +249,7 @@ class Headroom:
     rps_max: float | None = None
     residual_percent: float | None = None  # median absolute deviation of CPU from the line
     marginal_cpu_s_per_1000: float | None = None  # 10 * cores * slope: the CPU a further 1,000 requests cost
+    saturated: bool = False  # the fitted line is above the limit even at zero load: no headroom
 
     @property
     def ratio_to_tested(self) -> float | None:
@@ -293,6 +305,11 @@ def headroom(
     at = (cpu_limit_percent - fit.intercept) / fit.slope
     line = f"{label} = {fit.intercept:.1f} % + {fit.slope:.3g} % per rps"
     over = f"line through {len(pts)} periods at {rng}: {line}"
+    if at <= 0:
+        # The line is above the limit from zero load upwards: an rps "at the limit" would be
+        # negative, which says nothing a reader can use. There is no headroom on this line.
+        summary = f"no headroom: the fitted {label} is above {lim} even at zero load ({over})"
+        return replace(fitted, summary=summary, saturated=True)
     if at <= hi:
         summary = f"{label} reaches {lim} at about {_rps(at)}, within the tested load ({over})"
     else:

@@ -495,8 +495,9 @@ class Bridge:
             try:
                 outcome = self._finish_server(judged, interrupted=interrupted)
             except Exception as exc:  # a bug on the server side must not cost the client verdict
-                log.error("server metrics could not be judged", error=str(exc), exc_info=True)
-                results.append(source_failed("server", f"loadlens could not judge server metrics: {exc}"))
+                reason = f"loadlens could not judge server metrics: {type(exc).__name__}: {exc}"
+                log.error("server metrics could not be judged", error=reason)
+                results.append(source_failed("server", reason, required=self.server.plan.required))
             else:
                 results += outcome.results
                 notes += outcome.notes

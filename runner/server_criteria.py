@@ -14,9 +14,12 @@ What is judged, and on what:
 - Prometheus queries named ``cpu_percent`` / ``memory_percent`` against the same CPU and memory
   limits; the local process's cpu_percent (100 = one core) and memory_percent (of total RAM).
 
-A point counts when its period overlaps the window (``base.window_points``). Status: FAIL above
-the limit, WARN at or above ``warn_ratio`` of it (never for a limit of 0), PASS below, and
-INCONCLUSIVE when the series is missing or has no point in the window, with the reason. A row
+A point counts only when its whole period lies inside the judged window (``base.window_points``):
+a period that reaches into ramp-up, an excluded warm-up or idle time would average them into the
+steady state. Status: FAIL above the limit, WARN at or above ``warn_ratio`` of it (never for a
+limit of 0), PASS below, and INCONCLUSIVE when the series is missing, has no point in the window,
+or the window holds no whole period (the reason then says how long to run, or which finer period
+to use). A row
 exists only for what the source was configured to read: every metric it read shows up as a series
 or as a ``Missing``.
 """
@@ -28,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runner.model import Result, Series, Status
-from runner.sources.base import Missing, SourceResult, describe_series, window_points
+from runner.sources.base import Missing, SourceResult, describe_series, no_whole_period, window_points
 from runner.sources.cloudwatch_catalog import ALB, ECS, RDS_CLUSTER, RDS_INSTANCE
 
 PERCENT = "percent"
@@ -60,14 +63,16 @@ def judge_server(
     window_end: float,
     limits: ServerCriteriaLimits | None = None,
     required: bool = False,
+    run_s: float | None = None,
 ) -> tuple[Result, ...]:
     """Every server criterion that ``result`` has data (or a reason for none) for.
 
     ``required`` (the CLI's ``--require-server-metrics``) is copied to every row: an INCONCLUSIVE
-    required row makes the run inconclusive.
+    required row makes the run inconclusive. ``run_s``, the whole run's length, sizes the remedy
+    when the window holds no whole period ("run at least 2 min 30 s").
     """
     lim = limits or ServerCriteriaLimits()
-    judge = _Judge(result, window_start, window_end, lim, required)
+    judge = _Judge(result, window_start, window_end, lim, required, run_s)
     rows: list[Result] = []
     rows += judge.peaks(
         "server ECS CPU", "cloudwatch", ECS, "CPUUtilization", "Average", lim.cpu_percent, PERCENT
@@ -130,8 +135,15 @@ def status_for(observed: float, limit: float, warn_ratio: float) -> Status:
 
 class _Judge:
     def __init__(
-        self, result: SourceResult, start: float, end: float, limits: ServerCriteriaLimits, required: bool
+        self,
+        result: SourceResult,
+        start: float,
+        end: float,
+        limits: ServerCriteriaLimits,
+        required: bool,
+        run_s: float | None,
     ) -> None:
+        self.run_s = run_s
         self.result = result
         self.start = start
         self.end = end
@@ -217,7 +229,7 @@ class _Judge:
         if not inside:
             last = max((s.points[-1][0] for s in series if s.points), default=None)
             after = f" (the last at {_hms(last)})" if last is not None else ""
-            reason = (
+            reason = self._no_whole_period(series) or (
                 f"no datapoints for {describe_series(first)} inside the judged window "
                 f"{_hms(self.start)}-{_hms(self.end)}{after}"
             )
@@ -250,6 +262,13 @@ class _Judge:
         return self._row(
             name, text, v_max, limit, status, f"{verdict}; window average {_num(mean)}{sym}", unit, details
         )
+
+    def _no_whole_period(self, series: Sequence[Series]) -> str | None:
+        for s in series:
+            why = no_whole_period(s, self.start, self.end, run_s=self.run_s)
+            if why is not None:
+                return why
+        return None
 
     def _companion_max(self, series: Series) -> float | None:
         # CloudWatch also reads the Maximum statistic of CPU and memory: show its peak beside the average's.
@@ -299,8 +318,13 @@ class _Judge:
                 counts[metric] = 0.0  # published only when non-zero, and the LB served requests: zero
                 continue
             counts[metric] = None
+            partial = self._no_whole_period(
+                [s for s in self.result.series if s.source == "cloudwatch" and s.resource == resource]
+            )
             reasons.append(
-                gone[0].reason
+                partial
+                if partial
+                else gone[0].reason
                 if gone and not gone[0].sparse
                 else f"no datapoints for AWS/ApplicationELB RequestCount or {metric} "
                 f"LoadBalancer={resource[len(ALB) :]} in the judged window: "

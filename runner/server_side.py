@@ -18,7 +18,7 @@ from runner.errors import SourceError
 from runner.logs import get_logger
 from runner.model import Result, Series, Status
 from runner.server_criteria import ServerCriteriaLimits, judge_server, source_failed
-from runner.sources.base import MetricSource, SourceResult
+from runner.sources.base import MetricSource, SettlingSource, SourceResult
 
 log = get_logger("loadlens.server")
 
@@ -292,12 +292,12 @@ class ServerSide:
         notes = list(self.notes)
         for source in self.sources:
             try:
-                if settle and hasattr(source, "wait_settled") and self.plan.settle_s > 0:
+                if settle and isinstance(source, SettlingSource) and self.plan.settle_s > 0:
                     got = source.wait_settled(
                         run_start,
                         run_end,
                         settle_s=self.plan.settle_s,
-                        on_progress=(lambda p: on_progress(p.message())) if on_progress else None,
+                        on_progress=(lambda p: on_progress(p.message)) if on_progress else None,
                     )
                 else:
                     got = source.fetch(run_start, run_end)
@@ -314,6 +314,7 @@ class ServerSide:
                 window_end=window_end,
                 limits=self.plan.limits,
                 required=self.plan.required,
+                run_s=run_end - run_start,
             )
         if self.safety_stop:
             rows.append(

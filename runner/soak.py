@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from runner.model import Interval, Result, Series, Status
 from runner.reports.units import format_value
+from runner.sources.base import window_points
 
 MAX_POINTS = 200  # theil_sen fits at most this many points (19,900 pairwise slopes); see reduce_points
 Z_95 = 1.959964  # two-sided 95 % normal quantile, for Sen's interval
@@ -211,8 +212,9 @@ def series_trend(
     """``trend`` of a server series: each point stands at the middle of its period, and the unit is
     the report unit of ``series.unit`` ("Percent" -> "percent", "Bytes" -> "bytes"…)."""
     half = series.period_s / 2
+    whole = window_points(series, window_start, window_end)  # a partial period mixes in ramp-up
     return trend(
-        [(t + half, v) for t, v in series.points],
+        [(t + half, v) for t, v in whole],
         window_start=window_start,
         window_end=window_end,
         unit=report_unit(series.unit),

@@ -109,6 +109,33 @@ class TestFirstBreach:
         assert found is not None and (found.target, found.end) == ("GET /api/v1/jobs/{id}", T0 + 5)
 
 
+class TestJudgedWindowOnly:
+    """First-breach analysis walks the judged window only, as the criteria do."""
+
+    def test_a_slow_ramp_up_or_warm_up_is_no_breach(self) -> None:
+        """p95 at 800 ms during a warm-up the window excludes, 200 ms after: no finding."""
+        warm_until = T0 + 60
+
+        def latency(t: float) -> float:
+            return 800.0 if t < warm_until else 200.0
+
+        timeline = run(Traffic("POST", "/api/v1/jobs", 20, latency))
+        limits = BreachLimits(p95_ms=500)
+        assert first_breach(timeline, [], limits) is not None  # the whole run does break
+        assert first_breach(timeline, [], limits, window_start=warm_until, window_end=T0 + 300) is None
+
+    def test_the_server_state_comes_from_whole_periods_inside_the_window(self) -> None:
+        """A breach inside the window is told with server values whose period lies inside it; a
+        period straddling the window's start (part warm-up) is not used."""
+        server = resource_series([ECS_CPU])
+        limits = BreachLimits(p95_ms=500)
+        found = first_breach(run(POST_JOBS), server, limits, window_start=T0, window_end=T0 + 200)
+        assert found is not None and found.end <= T0 + 200
+        assert found.sentence.endswith("while no server metric covered that moment")  # 14:03 ends at 14:04
+        whole = first_breach(run(POST_JOBS), server, limits, window_start=T0, window_end=T0 + 240)
+        assert whole is not None and whole.sentence.endswith("while ECS CPU was 83 %")
+
+
 class TestBreachLimits:
     def test_from_thresholds_mirrors_the_client_criteria(self) -> None:
         """Defaults apply to all requests and every endpoint; success_rate counts as an error limit."""

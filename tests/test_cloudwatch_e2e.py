@@ -58,6 +58,9 @@ def seed(stack: aws_stack.WebStack, *, cpu: float, memory: float = 50.0, seed_me
     aws_stack.put_series(
         cw, "AWS/ApplicationELB", "RequestCount", lb, aws_stack.minutes(t0, [1200] * n), unit="Count"
     )
+    aws_stack.put_series(
+        cw, "AWS/ApplicationELB", "TargetResponseTime", lb, aws_stack.minutes(t0, [0.05] * n), unit="Seconds"
+    )
     tg = [("TargetGroup", stack.target_group), ("LoadBalancer", stack.load_balancer)]
     aws_stack.put_series(
         cw, "AWS/ApplicationELB", "UnHealthyHostCount", tg, aws_stack.minutes(t0, [0] * n), unit="Count"
@@ -65,8 +68,36 @@ def seed(stack: aws_stack.WebStack, *, cpu: float, memory: float = 50.0, seed_me
     return t0
 
 
-def config(tmp_path: Path, stack: aws_stack.WebStack) -> Path:
+def seed_seconds(stack: aws_stack.WebStack, *, cpu: float, memory: float = 50.0) -> None:
+    """High-resolution (1 s) ECS CPU/memory, ALB requests and unhealthy hosts from 3 minutes ago to
+    3 from now: every 1 s period of a short run is present at once, so the default settle wait ends
+    at its first round."""
+    now = float(int(time.time()))
+    stamps = [now - 180 + i for i in range(360)]
+    cw = aws_stack.plain_session().client("cloudwatch")
+    dims = [("ClusterName", stack.cluster), ("ServiceName", stack.service)]
+    aws_stack.put_series(cw, "AWS/ECS", "CPUUtilization", dims, [(t, cpu) for t in stamps], unit="Percent")
+    aws_stack.put_series(
+        cw, "AWS/ECS", "MemoryUtilization", dims, [(t, memory) for t in stamps], unit="Percent"
+    )
+    lb = [("LoadBalancer", stack.load_balancer)]
+    aws_stack.put_series(
+        cw, "AWS/ApplicationELB", "RequestCount", lb, [(t, 20) for t in stamps], unit="Count"
+    )
+    aws_stack.put_series(
+        cw, "AWS/ApplicationELB", "TargetResponseTime", lb, [(t, 0.05) for t in stamps], unit="Seconds"
+    )
+    tg = [("TargetGroup", stack.target_group), ("LoadBalancer", stack.load_balancer)]
+    aws_stack.put_series(
+        cw, "AWS/ApplicationELB", "UnHealthyHostCount", tg, [(t, 0) for t in stamps], unit="Count"
+    )
+
+
+def config(tmp_path: Path, stack: aws_stack.WebStack, *, period: str = "", settle: str | None = "0s") -> Path:
+    """The run's loadlens.toml; an empty ``period`` and a None ``settle`` leave the defaults (60 s, 5 min)."""
     path = tmp_path / "loadlens.toml"
+    period_line = f'period = "{period}"' if period else ""
+    settle_line = f'settle = "{settle}"' if settle else ""
     path.write_text(
         f"""
 [thresholds]
@@ -77,13 +108,22 @@ region = "{aws_stack.REGION}"
 ecs_cluster = "{stack.cluster}"
 ecs_service = "{stack.service}"
 preroll = "2m"
-settle = "0s"
+{period_line}
+{settle_line}
 """
     )
     return path
 
 
-def run_correlated(tmp_path: Path, target: str, env: dict[str, str], stack, *extra: str):
+def run_correlated(
+    tmp_path: Path,
+    target: str,
+    env: dict[str, str],
+    stack,
+    *extra: str,
+    period: str | None = "1s",
+    settle: str | None = "0s",
+):
     out = tmp_path / "out"
     cmd = loadlens_cmd(
         "run",
@@ -100,7 +140,7 @@ def run_correlated(tmp_path: Path, target: str, env: dict[str, str], stack, *ext
         "4s",
         "--only-summary",
         "--loadlens-config",
-        str(config(tmp_path, stack)),
+        str(config(tmp_path, stack, period=period or "", settle=settle)),
         "--out",
         str(out),
         "--correlate-cloudwatch",
@@ -115,7 +155,7 @@ class TestCorrelatedRun:
     ) -> None:
         """With ECS CPU at 40% the run passes, and the ALB found from the ECS service is reported and read."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
-        seed(stack, cpu=40)
+        seed_seconds(stack, cpu=40)
         proc, out = run_correlated(tmp_path, target, aws, stack)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert f"load balancer {stack.load_balancer}" in proc.stderr
@@ -130,7 +170,7 @@ class TestCorrelatedRun:
     def test_cpu_peak_fails_naming_the_criterion_and_time(self, tmp_path: Path, target: str, aws) -> None:
         """ECS CPU at 85% fails the CPU criterion: exit 1, and the reason says when the peak was."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
-        seed(stack, cpu=85)
+        seed_seconds(stack, cpu=85)
         proc, out = run_correlated(tmp_path, target, aws, stack)
         assert proc.returncode == 1, proc.stderr[-3000:]
         row = criteria(summary(only_run_dir(out)))["server ECS CPU"]
@@ -162,7 +202,7 @@ class TestCorrelatedRun:
         assert proc.returncode == 0, proc.stderr[-3000:]
         rd = only_run_dir(out)
         assert criteria(summary(rd))["server ECS CPU"]["status"] == "inconclusive"
-        seed(stack, cpu=90)  # the datapoints arrive after the run
+        seed_seconds(stack, cpu=90)  # the datapoints arrive after the run
         again = run(loadlens_cmd("verdict", str(rd), "--correlate-cloudwatch"), cwd=tmp_path, env=aws)
         assert again.returncode == 1, again.stdout + again.stderr
         after = summary(rd)
@@ -194,6 +234,68 @@ class TestCorrelatedRun:
             cwd=tmp_path,
         )
         assert proc.returncode == 2 and "[cloudwatch]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+class TestDefaults:
+    """The paths a new user takes: the default settle wait (5 min) and the default 60 s period."""
+
+    def test_default_settle_and_period_judge_only_whole_periods(
+        self, tmp_path: Path, target: str, aws
+    ) -> None:
+        """Defaults, a 4 s run and ECS CPU at 85 %: the settle wait ends at once (data seeded around
+        now), no whole 60 s period lies in the steady window, so the required CPU row is INCONCLUSIVE
+        with the reason and the remedy, and the run exits 3 (never a pass, never a traceback)."""
+        stack = aws_stack.build_web_stack(aws_stack.plain_session())
+        seed(stack, cpu=85)
+        proc, out = run_correlated(
+            tmp_path, target, aws, stack, "--require-server-metrics", period=None, settle=None
+        )
+        assert proc.returncode == 3, proc.stderr[-3000:]
+        assert "Traceback" not in proc.stderr and "not callable" not in proc.stderr
+        assert "every series has its last period" in proc.stderr
+        assert "Found credentials" not in proc.stderr  # botocore's INFO lines stay out of the console
+        doc = summary(only_run_dir(out))
+        assert doc["verdict"] == "inconclusive"
+        row = criteria(doc)["server ECS CPU"]
+        assert row["status"] == "inconclusive" and row["required"]
+        assert "holds no whole 60 s CloudWatch period" in row["reason"]
+        assert "run at least" in row["reason"] and "high-resolution" in row["reason"]
+
+    def test_default_settle_with_high_resolution_metrics_fails_on_cpu(
+        self, tmp_path: Path, target: str, aws
+    ) -> None:
+        """The default settle wait with 1 s metrics: ECS CPU at 85 % FAILs the required CPU row, exit 1."""
+        stack = aws_stack.build_web_stack(aws_stack.plain_session())
+        seed_seconds(stack, cpu=85)
+        proc, out = run_correlated(tmp_path, target, aws, stack, "--require-server-metrics", settle=None)
+        assert proc.returncode == 1, proc.stderr[-3000:]
+        assert "Traceback" not in proc.stderr
+        row = criteria(summary(only_run_dir(out)))["server ECS CPU"]
+        assert row["status"] == "fail" and row["observed"] == 85 and row["required"]
+
+    def test_every_queried_metric_is_a_series_or_a_named_missing_entry(
+        self, tmp_path: Path, target: str, aws
+    ) -> None:
+        """The discovered target group's UnHealthyHostCount ends in summary.json as a series, and every
+        other ALB metric read (p95, 5xx counts) as a series or a missing entry with its reason."""
+        stack = aws_stack.build_web_stack(aws_stack.plain_session())
+        seed_seconds(stack, cpu=40)
+        proc, out = run_correlated(tmp_path, target, aws, stack)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert stack.target_group in proc.stderr  # discovery names it
+        server = summary(only_run_dir(out))["server"]
+        found = {(s["metric"], s["stat"]) for s in server["series"]}
+        missing = {(m["metric"], m["stat"]): m for m in server["missing"]}
+        assert ("UnHealthyHostCount", "Maximum") in found, (found, list(missing))
+        unhealthy = next(s for s in server["series"] if s["metric"] == "UnHealthyHostCount")
+        assert stack.target_group in unhealthy["resource"]
+        for metric, stat in (
+            ("TargetResponseTime", "p95"),
+            ("HTTPCode_Target_5XX_Count", "Sum"),
+            ("HTTPCode_ELB_5XX_Count", "Sum"),
+            ("TargetConnectionErrorCount", "Sum"),
+        ):
+            assert (metric, stat) in found or missing[(metric, stat)]["reason"], (metric, stat)
 
 
 class TestSoak:

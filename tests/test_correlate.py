@@ -67,11 +67,13 @@ class TestPeriods:
         assert [p.server[SeriesRef.of(ecs)] for p in got] == [40.0, 55.0]
         assert [p.server[SeriesRef.of(proc)] for p in got] == [10.0, 35.0]
 
-    def test_a_five_minute_point_spreads_over_its_minutes(self) -> None:
-        """A point whose period is longer than the analysis period gives each minute it covers its value."""
+    def test_a_five_minute_point_is_not_a_minutes_value(self) -> None:
+        """A point whose period is longer than the analysis period is no minute's value (its average
+        holds the other four): only whole server periods inside a period count."""
         timeline = record([Stretch(300, (API,))], start=T0)
         five = series("CPUUtilization", [62], start=T0, period_s=300)
-        assert {p.server[SeriesRef.of(five)] for p in periods(timeline, [five], period_s=60)} == {62.0}
+        assert all(SeriesRef.of(five) not in p.server for p in periods(timeline, [five], period_s=60))
+        assert [p.server[SeriesRef.of(five)] for p in periods(timeline, [five], period_s=300)] == [62.0]
 
     def test_a_test_starting_mid_minute_leaves_a_partial_first_period(self) -> None:
         """Intervals go to the period holding their middle; a half-covered period is not full."""
@@ -279,3 +281,33 @@ class TestCpuSecondsPer1000:
         """Zero cores is a caller's mistake."""
         with pytest.raises(ValueError, match="cores"):
             cpu_seconds_per_1000((), cpu=SeriesRef("process", "pid:1", "cpu_percent", "Average"), cores=0)
+
+
+class TestWholePeriodsAndSaturation:
+    """The judged window bounds the correlation, and an empty headroom is told as such."""
+
+    def test_periods_outside_the_judged_window_are_left_out(self) -> None:
+        """A ramp-up minute and an excluded warm-up minute stay out of the periods (and so of the fit
+        and the CPU cost): only periods lying wholly inside the judged window are kept."""
+        stretches, cpu = load_steps([20, 40, 60])
+        ecs = series("CPUUtilization", [100.0, *cpu], start=T0 - 60)  # a 100 % warm-up minute first
+        timeline = record([Stretch(60, (API,)), *stretches], start=T0 - 60)
+        got = periods(timeline, [ecs], period_s=60, window=(T0 + 30, T0 + 15 * 60))
+        assert [p.start for p in got] == [T0 + 60 * k for k in range(1, 15)]
+        assert all(SeriesRef.of(ecs) in p.server for p in got)
+        assert 100.0 not in [p.server[SeriesRef.of(ecs)] for p in got]
+
+    def test_a_line_already_above_the_limit_at_zero_load_gives_no_negative_rps(self) -> None:
+        """CPU = 80 % + 0.1 % per rps against a 70 % limit: no "reaches 70 % at about -100 /s", but
+        a sentence saying there is no headroom even at zero load."""
+        stretches, _ = load_steps([20, 40, 60])
+        rps = [20.0] * 5 + [40.0] * 5 + [60.0] * 5
+        ecs = series("CPUUtilization", [80 + 0.1 * r for r in rps], start=T0)
+        h = headroom(
+            periods(record(stretches, start=T0), [ecs], period_s=60),
+            cpu=SeriesRef.of(ecs),
+            cpu_limit_percent=70,
+        )
+        assert h.rps_at_limit is None and h.saturated
+        assert "-" not in h.summary.split("(")[0]
+        assert h.summary.startswith("no headroom: the fitted ECS CPU is above 70 % even at zero load")

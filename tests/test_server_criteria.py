@@ -12,7 +12,7 @@ from runner.server_criteria import ServerCriteriaLimits, judge_server, source_fa
 from runner.sources.base import Missing, SourceResult
 
 T0 = 1_700_000_040.0  # on a minute boundary
-START, END = T0 + 30, T0 + 630  # a ten-minute test starting half a minute in
+START, END = T0, T0 + 600  # a ten-minute steady window on minute boundaries: ten whole periods
 ECS_RES = "ecs:shop/api"
 LB_RES = "alb:app/shop-alb/123"
 
@@ -93,9 +93,9 @@ class TestEcsCpuAndMemory:
         assert cpu.status is Status.PASS and cpu.scope == "server" and cpu.unit == "percent"
         assert cpu.observed == 55 and cpu.limit == 70
         assert cpu.criterion == "max of 60s averages <= 70 %"
-        assert cpu.reason == f"max 55 % at {hms(T0 + 120)}, under the limit 70 %; window average 42.7 %"
+        assert cpu.reason == f"max 55 % at {hms(T0 + 120)}, under the limit 70 %; window average 43 %"
         assert cpu.details["at"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0 + 120))
-        assert cpu.details["window_average"] == pytest.approx(42.727, abs=1e-3)
+        assert cpu.details["window_average"] == pytest.approx(43.0, abs=1e-3)
         assert cpu.details["peak_maximum"] == 75
         assert cpu.details["resource"] == ECS_RES
         assert rows["server ECS memory"].status is Status.PASS
@@ -120,8 +120,8 @@ class TestEcsCpuAndMemory:
         cpu = judge(series("CPUUtilization", [95, 95, 40, 40, 40], start=T0 - 120))["server ECS CPU"]
         assert cpu.status is Status.PASS and cpu.observed == 40
 
-    def test_period_holding_the_start_counts_and_period_at_the_end_does_not(self) -> None:
-        """The minute the test starts in is judged; a minute that begins when the test ends is not."""
+    def test_period_starting_with_the_window_counts_and_period_at_the_end_does_not(self) -> None:
+        """The minute the window starts with is judged; a minute that begins when the window ends is not."""
         cpu = judge(series("CPUUtilization", [90], start=T0))["server ECS CPU"]
         assert cpu.status is Status.FAIL
         after = judge(series("CPUUtilization", [40, 95], start=END - 60))["server ECS CPU"]
@@ -159,6 +159,45 @@ class TestEcsCpuAndMemory:
         assert rows["server ECS CPU"].status is Status.FAIL
         assert rows["server ECS CPU"].criterion == "max of 60s averages <= 50 %"
         assert rows["server ECS memory"].status is Status.WARN
+
+
+class TestWholePeriods:
+    """Only periods lying wholly inside the judged window are judged."""
+
+    def test_a_short_steady_state_in_a_minute_period_is_inconclusive_with_the_remedy(self) -> None:
+        """A 50 s steady state at 90 % inside a 60 s period that reads 63 % (idle time averaged in)
+        is not judged at 63 %: INCONCLUSIVE, saying how long to run or which resolution to use."""
+        cpu = series("CPUUtilization", [63], start=T0)
+        rows = judge_server(
+            SourceResult(series=(cpu,)), window_start=T0 + 5, window_end=T0 + 55, run_s=80, required=True
+        )
+        row = {r.name: r for r in rows}["server ECS CPU"]
+        assert row.status is Status.INCONCLUSIVE and row.observed is None and row.required
+        assert row.reason == (
+            "the steady window (50 s) holds no whole 60 s CloudWatch period: run at least 2 min 30 s, "
+            "or use 1 s/10 s high-resolution metrics"
+        )
+
+    def test_an_excluded_warm_up_does_not_leak_into_the_first_period(self) -> None:
+        """10 s periods; a 100 % warm-up until :25 (excluded by the window) and 40 % after: the
+        period :20-:30 (70 %, half warm-up) is not judged, so a 50 % limit passes."""
+        cpu = series("CPUUtilization", [100, 100, 70, 40, 40, 40, 40, 40, 20], start=T0, period_s=10)
+        rows = judge_server(
+            SourceResult(series=(cpu,)),
+            window_start=T0 + 25,
+            window_end=T0 + 85,
+            limits=ServerCriteriaLimits(cpu_percent=50),
+        )
+        row = {r.name: r for r in rows}["server ECS CPU"]
+        assert row.status is Status.PASS and row.observed == 40
+        assert row.details["points"] == 5
+
+    def test_process_and_prometheus_series_follow_the_same_rule(self) -> None:
+        """A process sample whose period reaches before the window is not judged either."""
+        proc = series("cpu_percent", [150, 30, 30], source="process", resource="pid:1", start=T0, period_s=5)
+        rows = judge_server(SourceResult(series=(proc,)), window_start=T0 + 2, window_end=T0 + 15)
+        row = {r.name: r for r in rows}["server process CPU"]
+        assert row.status is Status.PASS and row.observed == 30
 
 
 class TestRds:

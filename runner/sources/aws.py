@@ -17,6 +17,7 @@ CloudWatch source is configured.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import types
@@ -113,12 +114,23 @@ def make_session(*, profile: str | None = None, region: str | None = None) -> An
         import boto3  # deferred: the aws extra is optional, and a session is created only when asked
     except ImportError as exc:  # pragma: no cover - the dev environment always has boto3
         raise SourceError("CloudWatch needs boto3: pip install 'loadlens[aws]'") from exc
+    quiet_botocore()
     try:
         return boto3.session.Session(profile_name=profile, region_name=region)
     except bx.ProfileNotFound as exc:
         raise SourceCredentialsError(
             f"AWS profile {profile!r} not found in ~/.aws/config or ~/.aws/credentials"
         ) from exc
+
+
+def quiet_botocore() -> None:
+    """Keep botocore's and boto3's INFO lines ("Found credentials in environment variables") out of
+    the console: at INFO they say nothing a load test's reader needs. Left alone when the user
+    asked for DEBUG logs (then every line is wanted) or set their level explicitly."""
+    for name in ("botocore", "boto3"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET and logger.getEffectiveLevel() > logging.DEBUG:
+            logger.setLevel(logging.WARNING)
 
 
 def iam_action(service: str, operation: str) -> str:

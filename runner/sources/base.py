@@ -14,9 +14,9 @@ Sources may answer with points before ``start`` (CloudWatch's idle baseline, the
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from runner.model import Series
 
@@ -104,6 +104,24 @@ class MetricSource(Protocol):
         ...
 
 
+@runtime_checkable
+class SettlingSource(Protocol):
+    """A source that publishes late (CloudWatch) and can wait for its last period: an optional
+    ability beside ``MetricSource``, checked with ``isinstance``."""
+
+    def wait_settled(
+        self,
+        start: float,
+        end: float,
+        *,
+        settle_s: float,
+        poll_s: float = ...,
+        on_progress: Callable[[Any], None] | None = None,
+    ) -> SourceResult:
+        """Fetch until every regularly published metric has its last period, or ``settle_s`` ran out."""
+        ...
+
+
 def overlaps(t: float, period_s: float, start: float, end: float) -> bool:
     """Whether the period that begins at ``t`` overlaps ``[start, end)``.
 
@@ -112,13 +130,67 @@ def overlaps(t: float, period_s: float, start: float, end: float) -> bool:
     return t < end and t + period_s > start
 
 
-def window_points(series: Series, start: float, end: float) -> tuple[tuple[float, float], ...]:
-    """The points of ``series`` whose period overlaps ``[start, end)``: the judged window.
+_EPSILON_S = 1e-6  # float slack on period bounds
 
-    A period that began before ``start`` but reaches into the window counts: its average holds
-    part of the test (a test that starts at 12:00:30 is half of the 12:00 minute).
+
+def inside(t: float, period_s: float, start: float, end: float) -> bool:
+    """Whether the period that begins at ``t`` lies wholly inside ``[start, end]``."""
+    return t >= start - _EPSILON_S and t + period_s <= end + _EPSILON_S
+
+
+def window_points(series: Series, start: float, end: float) -> tuple[tuple[float, float], ...]:
+    """The points of ``series`` whose whole period lies inside ``[start, end]``: the judged window.
+
+    A period that reaches outside the window is left out: its average would mix ramp-up, an
+    excluded warm-up or idle time into the steady state (a 50 s steady state at 90 % inside a
+    60 s period reads 75 %, or less with idle time). ``partial_points`` gives what was left out.
     """
-    return tuple(p for p in series.points if overlaps(p[0], series.period_s, start, end))
+    return tuple(p for p in series.points if inside(p[0], series.period_s, start, end))
+
+
+def partial_points(series: Series, start: float, end: float) -> tuple[tuple[float, float], ...]:
+    """The points whose period overlaps ``[start, end)`` without lying wholly inside it."""
+    return tuple(
+        p
+        for p in series.points
+        if overlaps(p[0], series.period_s, start, end) and not inside(p[0], series.period_s, start, end)
+    )
+
+
+def no_whole_period(series: Series, start: float, end: float, *, run_s: float | None = None) -> str | None:
+    """Why ``series`` has nothing to judge in ``[start, end]`` although it has points there: the
+    window holds no whole period. The reason names the window, the period and the remedy (a run
+    long enough to hold one whatever the alignment: twice the period, plus what the run spends
+    outside its window). None when the series has a whole period inside, or no point near it."""
+    if window_points(series, start, end) or not partial_points(series, start, end):
+        return None
+    period = series.period_s
+    window_s = max(0.0, end - start)
+    outside_s = max(0.0, (run_s or window_s) - window_s)
+    need = _duration(2 * period + outside_s)
+    title = {"cloudwatch": "CloudWatch", "prometheus": "Prometheus", "process": "process"}.get(
+        series.source, series.source
+    )
+    finer = {
+        "cloudwatch": "or use 1 s/10 s high-resolution metrics",
+        "prometheus": "or a shorter step",
+        "process": "or a shorter sampling interval",
+    }.get(series.source, "or a shorter period")
+    return (
+        f"the steady window ({_duration(window_s)}) holds no whole {period:g} s {title} period: "
+        f"run at least {need}, {finer}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    m, rest = divmod(s, 60)
+    if m < 60:
+        return f"{m} min {rest} s" if rest else f"{m} min"
+    h, m = divmod(m, 60)
+    return f"{h} h {m} min" if m else f"{h} h"
 
 
 def baseline_points(series: Series, start: float) -> tuple[tuple[float, float], ...]:

@@ -491,6 +491,7 @@ class Bridge:
             )
         results = judge_client(judged, plan.thresholds, window=window.label)
         server_series: tuple[Any, ...] = ()
+        server_missing: tuple[Any, ...] = ()
         if self.server is not None and (self.server.sources or self.server.failures):
             try:
                 outcome = self._finish_server(judged, interrupted=interrupted)
@@ -502,6 +503,7 @@ class Bridge:
                 results += outcome.results
                 notes += outcome.notes
                 server_series = outcome.result.series
+                server_missing = outcome.result.missing
         if self.run_end is not None:
             self.timeline.tick(final)
         found = self._analyse(judged, server_series, notes)
@@ -524,6 +526,7 @@ class Bridge:
             config_path=str(plan.config_path) if plan.config_path else None,
             versions={"loadlens": __version__, "locust": locust.__version__},
             analysis={**found.section, "findings": list(found.sentences)},
+            server_missing=server_missing,
         )
         if plan.run_dir is not None:
             write_reports(record, plan.run_dir, env=self._env)

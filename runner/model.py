@@ -201,6 +201,29 @@ class Series:
 
 
 @dataclass(frozen=True, slots=True)
+class Missing:
+    """One metric a source was asked for and could not answer, with the reason a user can act on.
+
+    ``what`` names the metric the way its source does (for CloudWatch: namespace, metric name and
+    dimensions, e.g. ``AWS/ECS CPUUtilization ClusterName=c ServiceName=s``); ``reason`` is one
+    line, e.g. ``no datapoints for AWS/ECS CPUUtilization ClusterName=c ServiceName=s: check the
+    names and the region``. ``sparse`` marks metrics the source publishes only when non-zero (ALB
+    5xx counts): their absence next to live traffic means zero, which the criteria know.
+    ``failed``: the source refused or failed to answer this one metric (as opposed to answering
+    with no datapoints).
+    """
+
+    source: str
+    resource: str
+    metric: str
+    stat: str
+    what: str
+    reason: str
+    sparse: bool = False
+    failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     """One judged criterion: the user's own words, what was seen, the limit and why."""
 
@@ -274,3 +297,6 @@ class RunRecord:
     # Client-vs-server analysis and soak trends (runner.analysis), JSON-ready; "findings" holds the
     # sentences a person reads ("p95 of POST /jobs crossed 500 ms at 14:03:10 UTC while ECS CPU was 83 %").
     analysis: Mapping[str, Any] = field(default_factory=dict)
+    # Every server metric a source was asked for and could not answer, with the reason: with
+    # ``server`` it names each metric read (summary.json "server.missing").
+    server_missing: tuple[Missing, ...] = ()

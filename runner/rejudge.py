@@ -56,6 +56,7 @@ def rejudge(
 
     server_rows: list[Result]
     series: tuple[Series, ...]
+    missing = record.server_missing
     if plan.cloudwatch is not None or plan.prometheus_url:
         # Pull again: only the sources that can answer for the past (a process's samples are gone).
         side = ServerSide(replace(plan, process_pid=None, process_name=None))
@@ -70,6 +71,11 @@ def rejudge(
         pulled = {(s.source, s.resource, s.metric, s.stat) for s in outcome.result.series}
         kept = tuple(s for s in record.server if (s.source, s.resource, s.metric, s.stat) not in pulled)
         series = (*outcome.result.series, *kept)
+        answered = pulled | {(m.source, m.resource, m.metric, m.stat) for m in outcome.result.missing}
+        missing = (
+            *outcome.result.missing,
+            *(m for m in record.server_missing if (m.source, m.resource, m.metric, m.stat) not in answered),
+        )
         server_rows = list(outcome.results)
         if kept:
             server_rows += _judge_stored(kept, record, plan)
@@ -96,6 +102,7 @@ def rejudge(
         record,
         verdict=verdict,
         server=series,
+        server_missing=missing,
         config_path=str(path) if path else None,
         analysis={**found.section, "findings": list(found.sentences)},
     )

@@ -206,6 +206,7 @@ class TestCorrelatedRun:
         again = run(loadlens_cmd("verdict", str(rd), "--correlate-cloudwatch"), cwd=tmp_path, env=aws)
         assert again.returncode == 1, again.stdout + again.stderr
         after = summary(rd)
+        assert not [m for m in after["server"]["missing"] if m["metric"] == "CPUUtilization"]
         assert criteria(after)["server ECS CPU"]["status"] == "fail"
         assert any(s["metric"] == "CPUUtilization" for s in after["server"]["series"])
         assert "server ECS CPU" in (rd / "verdict.md").read_text()
@@ -279,8 +280,8 @@ class TestDefaults:
         """The discovered target group's UnHealthyHostCount ends in summary.json as a series, and every
         other ALB metric read (p95, 5xx counts) as a series or a missing entry with its reason."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
-        seed_seconds(stack, cpu=40)
-        proc, out = run_correlated(tmp_path, target, aws, stack)
+        seed(stack, cpu=40)
+        proc, out = run_correlated(tmp_path, target, aws, stack, period=None, settle=None)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert stack.target_group in proc.stderr  # discovery names it
         server = summary(only_run_dir(out))["server"]

@@ -20,6 +20,7 @@ from runner.model import (
     EndpointKey,
     EndpointStats,
     Interval,
+    Missing,
     Result,
     RunInfo,
     RunRecord,
@@ -131,6 +132,10 @@ def _record(doc: dict[str, Any]) -> RunRecord:
             _series(s, f"server.series[{i}]") for i, s in enumerate(_get(server, "series", list, "server"))
         ),
         interrupted=interrupted,
+        server_missing=tuple(
+            _missing(m, f"server.missing[{i}]")
+            for i, m in enumerate(_get(server, "missing", list, "server") if "missing" in server else [])
+        ),
         command=tuple(_strings(doc, "command", "")),
         config_path=_get(doc, "config_path", _OPT_STR, ""),
         versions=versions,
@@ -194,6 +199,19 @@ def _interval(obj: Any, where: str) -> Interval:
         total=_endpoint(obj, where),
         endpoint_p95_ms=p95,
         endpoint_counts=counts,
+    )
+
+
+def _missing(obj: Any, where: str) -> Missing:
+    return Missing(
+        source=_get(obj, "source", str, where),
+        resource=_get(obj, "resource", str, where),
+        metric=_get(obj, "metric", str, where),
+        stat=_get(obj, "stat", str, where),
+        what=_get(obj, "what", str, where),
+        reason=_get(obj, "reason", str, where),
+        sparse=bool(obj.get("sparse", False)),
+        failed=bool(obj.get("failed", False)),
     )
 
 

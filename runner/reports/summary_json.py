@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.histogram import RELATIVE_ACCURACY
-from runner.model import EndpointKey, EndpointStats, Interval, Result, RunRecord, Series
+from runner.model import EndpointKey, EndpointStats, Interval, Missing, Result, RunRecord, Series
 from runner.reports.atomic import write_atomic
 from runner.reports.redact import redacted_record
 from runner.reports.timefmt import iso_utc, quantize_s
@@ -68,6 +68,7 @@ def summary_dict(record: RunRecord) -> dict[str, Any]:
         "server": {
             "series": [series_dict(s) for s in record.server],
             "summaries": [series_summary(s) for s in record.server],
+            "missing": [missing_dict(m) for m in record.server_missing],
         },
         "analysis": dict(record.analysis),
     }
@@ -170,6 +171,20 @@ def series_dict(series: Series) -> dict[str, Any]:
         **_series_id(series),
         "period_s": _finite(series.period_s),
         "points": [[iso_utc(t), v] for t, v in _finite_points(series)],
+    }
+
+
+def missing_dict(missing: Missing) -> dict[str, Any]:
+    """One server metric a source was asked for and could not answer, with the reason."""
+    return {
+        "source": missing.source,
+        "resource": missing.resource,
+        "metric": missing.metric,
+        "stat": missing.stat,
+        "what": missing.what,
+        "reason": missing.reason,
+        "sparse": missing.sparse,
+        "failed": missing.failed,
     }
 
 

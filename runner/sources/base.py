@@ -18,30 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from runner.model import Series
-
-
-@dataclass(frozen=True, slots=True)
-class Missing:
-    """One metric a source was asked for and could not answer, with the reason a user can act on.
-
-    ``what`` names the metric the way its source does (for CloudWatch: namespace, metric name and
-    dimensions, e.g. ``AWS/ECS CPUUtilization ClusterName=c ServiceName=s``); ``reason`` is one
-    line, e.g. ``no datapoints for AWS/ECS CPUUtilization ClusterName=c ServiceName=s: check the
-    names and the region``. ``sparse`` marks metrics the source publishes only when non-zero (ALB
-    5xx counts): their absence next to live traffic means zero, which the criteria know.
-    ``failed``: the source refused or failed to answer this one metric (as opposed to answering
-    with no datapoints).
-    """
-
-    source: str
-    resource: str
-    metric: str
-    stat: str
-    what: str
-    reason: str
-    sparse: bool = False
-    failed: bool = False
+from runner.model import Missing, Series
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,9 +135,10 @@ def analyse(
 
     trends: list[dict[str, Any]] = []
     if memory is not None:
-        label = SeriesRef.of(memory).label
+        leak_series, leak_limit = _leak_basis(memory, server, memory_limit_percent)
+        label = SeriesRef.of(leak_series).label
         mem_trend = series_trend(
-            memory, window_start=window_start, window_end=window_end, limit=memory_limit_percent
+            leak_series, window_start=window_start, window_end=window_end, limit=leak_limit
         )
         trends.append({"metric": label, "line": describe_trend(mem_trend, label), **_trend_dict(mem_trend)})
         configured = leak_warn_per_h is not None or leak_fail_per_h is not None
@@ -162,6 +163,33 @@ def analyse(
         sentences.append(describe_trend(p95, "client p95"))
     section["trends"] = trends
     return Analysis(section=section, sentences=tuple(sentences), results=tuple(results))
+
+
+def _leak_basis(
+    memory: Series, server: Sequence[Series], limit_percent: float
+) -> tuple[Series, float | None]:
+    """The series a leak is judged on, and its limit in that series' unit.
+
+    ECS (and Prometheus) memory is a percent of the task's own limit: its growth in percentage
+    points per hour is the leak. The local process's memory_percent is of the machine's RAM, which
+    hides a leak (500 MiB growing 250 MiB/h on 16 GiB is 1.5 %/h): its RSS is judged instead, in
+    percent of the RSS at the window start per hour, with the RAM limit in bytes for time-to-limit.
+    """
+    if memory.source != "process":
+        return memory, limit_percent
+    rss = next(
+        (
+            s
+            for s in server
+            if s.source == "process" and s.resource == memory.resource and s.metric == "rss_bytes"
+        ),
+        None,
+    )
+    if rss is None or not rss.points:
+        return memory, limit_percent
+    percent_at = dict(memory.points)
+    ram = next((v / percent_at[t] * 100.0 for t, v in rss.points if percent_at.get(t, 0) > 0), None)
+    return rss, (limit_percent / 100.0 * ram if ram else None)
 
 
 def analyse_with_plan(

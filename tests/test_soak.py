@@ -289,3 +289,35 @@ class TestFormatDuration:
     def test_reads_like_a_person_would_say_it(self, seconds, text) -> None:
         """Seconds under two minutes, minutes under an hour, then hours and minutes, then days."""
         assert format_duration(seconds) == text
+
+
+class TestProcessMemoryLeak:
+    """The local process's leak is judged on its own RSS, not on its share of the machine's RAM."""
+
+    def test_a_small_process_leaking_half_its_size_an_hour_fails(self) -> None:
+        """500 MiB growing 250 MiB/h on a 16 GiB machine is 1.5 %/h of RAM (under any leak limit)
+        but 50 %/h of its own RSS at the window start: the leak criterion FAILs on the RSS."""
+        from runner.analysis import analyse
+        from runner.config import Thresholds
+
+        mib, ram = 2**20, 16 * 2**30
+        t0 = 1_700_000_000.0
+        rss = [500 * mib + 250 * mib * (i / 60) for i in range(61)]  # one a minute for an hour
+        proc = {"source": "process", "resource": "pid:4242", "start": t0}
+        memory = series("memory_percent", [r / ram * 100 for r in rss], stat="Sample", **proc)  # type: ignore[arg-type]
+        rss_series = series("rss_bytes", rss, stat="Sample", unit="Bytes", **proc)  # type: ignore[arg-type]
+        found = analyse(
+            timeline=(),
+            server=[memory, rss_series],
+            window_start=t0,
+            window_end=t0 + 3660,
+            thresholds=Thresholds(),
+            cpu_limit_percent=70,
+            memory_limit_percent=80,
+            leak_warn_per_h=2,
+            leak_fail_per_h=5,
+        )
+        (leak,) = found.results
+        assert leak.name == "server process RSS growth"
+        assert leak.status is Status.FAIL
+        assert leak.observed == pytest.approx(50, rel=0.02)

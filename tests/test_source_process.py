@@ -182,11 +182,33 @@ class TestProcessSource:
         assert {r.status for r in rows} == {Status.INCONCLUSIVE}
 
     def test_history_is_bounded(self) -> None:
-        """Only the newest `history` samples are kept."""
-        source = ProcessSource(pid=os.getpid(), history=3)
+        """At most `history` entries are kept: when full, neighbours merge in pairs and the period
+        doubles, so the oldest samples are coarsened, not forgotten."""
+        source = ProcessSource(pid=os.getpid(), history=3, interval_s=0.5)
         samples = [source.sample_and_record() for _ in range(6)]
         mem = source.fetch(0, time.time() + 1).find(metric="memory_percent")[0]
-        assert [t for t, _ in mem.points] == [s.t for s in samples[-3:]]
+        assert [t for t, _ in mem.points] == [samples[0].t, samples[2].t, samples[4].t]
+        assert mem.period_s == 1.0 and source.period_s == 1.0
+
+    def test_a_two_hour_soak_is_judged_whole_in_bounded_memory(self) -> None:
+        """Two hours of one-second samples (a compressed clock: samples recorded, not waited for) with
+        CPU at 150 % in the first 20 minutes: the history merges neighbours into longer periods
+        instead of forgetting the first hour, so the run FAILs on its start, and says so."""
+        source = ProcessSource(pid=os.getpid(), interval_s=1.0)
+        t0 = 1_700_000_000.0
+        mem = 1.0
+        for i in range(7200):
+            t = t0 + i
+            cpu = None if i == 0 else (150.0 if i <= 1200 else 20.0)
+            source.record(ProcessSample(t, None if i == 0 else t - 1, cpu, 100 * MB, mem, os.getpid()))
+        result = source.fetch(t0, t0 + 7200)
+        cpu_series = result.find(metric="cpu_percent")[0]
+        assert len(cpu_series.points) <= 3600 and cpu_series.period_s == 2.0
+        assert cpu_series.points[0][0] == t0
+        assert any("merged" in note for note in result.notes)
+        rows = {r.name: r for r in judge_server(result, window_start=t0, window_end=t0 + 7200)}
+        assert rows["server process CPU"].status is Status.FAIL
+        assert rows["server process CPU"].observed == pytest.approx(150)
 
     def test_needs_exactly_one_of_pid_and_name(self) -> None:
         """Giving both or neither of pid and name is a one-line error."""

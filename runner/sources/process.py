@@ -17,13 +17,16 @@ that gevent does not patch) and records the result back on the hub's thread. gev
 only when a sampler starts. Outside gevent, call ``sample_and_record()`` from your own thread or
 loop, and ``fetch()`` from the same one.
 
-The history is bounded (``history`` samples, one hour at one per second by default); ``fetch``
-answers from it and never samples.
+The history is bounded (``history`` entries, one hour at one per second) without forgetting the
+start of a long run: when it is full, neighbouring entries are merged in pairs and the period
+doubles (1 s, 2 s, 4 s…), so a multi-hour soak is judged whole, at a coarser resolution, and
+``fetch`` says so in a note. A merged entry keeps the CPU time over its wall time (an exact
+average) and the largest memory and RSS of its samples (the criteria judge the peak). ``fetch``
+answers from the history and never samples.
 """
 
 from __future__ import annotations
 
-import collections
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +49,43 @@ class ProcessSample:
     rss_bytes: int
     memory_percent: float
     pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """One history entry: one sample, or consecutive samples merged (see the module docstring)."""
+
+    first_t: float  # the first sample's time
+    cpu_from: float | None  # the start of the CPU interval measured (the sample before the first)
+    cpu_busy_s: float  # CPU seconds used over ``cpu_wall_s``
+    cpu_wall_s: float
+    memory_percent: float  # the largest of its samples
+    rss_bytes: int  # the largest of its samples
+    samples: int
+
+    @staticmethod
+    def of(sample: ProcessSample) -> _Span:
+        wall = 0.0
+        if sample.cpu_percent is not None and sample.previous_t is not None:
+            wall = max(0.0, sample.t - sample.previous_t)
+        busy = (sample.cpu_percent or 0.0) / 100.0 * wall
+        cpu_from = sample.previous_t if wall > 0 else None
+        return _Span(sample.t, cpu_from, busy, wall, sample.memory_percent, sample.rss_bytes, 1)
+
+    def merge(self, later: _Span) -> _Span:
+        return _Span(
+            first_t=self.first_t,
+            cpu_from=self.cpu_from if self.cpu_from is not None else later.cpu_from,
+            cpu_busy_s=self.cpu_busy_s + later.cpu_busy_s,
+            cpu_wall_s=self.cpu_wall_s + later.cpu_wall_s,
+            memory_percent=max(self.memory_percent, later.memory_percent),
+            rss_bytes=max(self.rss_bytes, later.rss_bytes),
+            samples=self.samples + later.samples,
+        )
+
+    @property
+    def cpu_percent(self) -> float | None:
+        return self.cpu_busy_s / self.cpu_wall_s * 100.0 if self.cpu_wall_s > 0 else None
 
 
 class ProcessSource:
@@ -81,7 +121,10 @@ class ProcessSource:
         self._proc: Any = None
         self._last: tuple[float, float, float] | None = None  # (epoch, monotonic, cpu seconds)
         self._total_memory: int | None = None
-        self._history: collections.deque[ProcessSample] = collections.deque(maxlen=max(2, history))
+        self._max_entries = max(2, history)
+        self._history: list[_Span] = []
+        self._pending: _Span | None = None  # samples gathering into the next entry once merging began
+        self._level = 0  # each entry holds 2 ** level samples
         self._last_error = ""
 
     @property
@@ -135,9 +178,25 @@ class ProcessSource:
             pid=int(proc.pid),
         )
 
+    @property
+    def period_s(self) -> float:
+        """The period one history entry covers now: ``interval_s``, doubled at each merge."""
+        return self.interval_s * 2**self._level
+
     def record(self, sample: ProcessSample) -> None:
         """Keep ``sample`` in the bounded history (call on the thread that calls ``fetch``)."""
-        self._history.append(sample)
+        span = _Span.of(sample)
+        self._pending = span if self._pending is None else self._pending.merge(span)
+        if self._pending.samples < 2**self._level:
+            return
+        self._history.append(self._pending)
+        self._pending = None
+        if len(self._history) > self._max_entries:
+            old = self._history
+            if len(old) % 2:
+                self._pending = old.pop()  # an odd last entry waits for its partner
+            self._history = [old[i].merge(old[i + 1]) for i in range(0, len(old), 2)]
+            self._level += 1
 
     def sample_and_record(self) -> ProcessSample:
         """``sample()`` then ``record()``: for callers outside gevent, on their own thread."""
@@ -147,14 +206,13 @@ class ProcessSource:
 
     def fetch(self, start: float, end: float) -> SourceResult:
         """The recorded samples in ``[start, end]`` as three series; none recorded means ``Missing``."""
-        samples = [s for s in self._history.copy() if start <= s.t <= end]
+        spans = [*self._history, *([self._pending] if self._pending is not None else [])]
+        spans = [s for s in spans if start <= s.first_t <= end]
         cpu = tuple(
-            (s.previous_t, s.cpu_percent)
-            for s in samples
-            if s.cpu_percent is not None and s.previous_t is not None
+            (s.cpu_from, pct) for s in spans if s.cpu_from is not None and (pct := s.cpu_percent) is not None
         )
-        mem = tuple((s.t, s.memory_percent) for s in samples)
-        rss = tuple((s.t, float(s.rss_bytes)) for s in samples)
+        mem = tuple((s.first_t, s.memory_percent) for s in spans)
+        rss = tuple((s.first_t, float(s.rss_bytes)) for s in spans)
         series: list[Series] = []
         missing: list[Missing] = []
         for metric, stat, unit, points in (
@@ -171,7 +229,7 @@ class ProcessSource:
                         stat=stat,
                         unit=unit,
                         points=points,
-                        period_s=self.interval_s,
+                        period_s=self.period_s,
                     )
                 )
             else:
@@ -188,7 +246,13 @@ class ProcessSource:
                         ),
                     )
                 )
-        return SourceResult(series=tuple(series), missing=tuple(missing))
+        notes: tuple[str, ...] = ()
+        if self._level:
+            notes = (
+                f"{self._describe()}: samples every {self.interval_s:g} s were merged into "
+                f"{self.period_s:g} s periods to keep the whole run in bounded memory",
+            )
+        return SourceResult(series=tuple(series), missing=tuple(missing), notes=notes)
 
     def _describe(self) -> str:
         return f"process {self._pid}" if self._pid is not None else f"process {self._name!r}"

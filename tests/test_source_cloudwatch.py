@@ -17,7 +17,7 @@ from runner.errors import SourceCredentialsError, SourceError, SourcePermissionE
 from runner.model import Status
 from runner.server_criteria import judge_server
 from runner.sources.aws import AwsApi, make_session
-from runner.sources.base import MetricSource, baseline_points, window_points
+from runner.sources.base import MetricSource, baseline_points, partial_points, window_points
 from runner.sources.cloudwatch import CloudWatchSource, SettleProgress
 from runner.sources.cloudwatch_catalog import CloudWatchTarget, Discovery, TargetGroupRef
 from tests.support.aws_stack import REGION, aws_env, minutes, plain_session, put_series, reset
@@ -146,7 +146,9 @@ class TestFetchFromMoto:
         cpu = result.find(metric="CPUUtilization", stat="Average")[0]
         assert cpu.points[0][0] == t0 - 300
         assert [v for _, v in baseline_points(cpu, t0 + 30)] == [3.0] * 5
-        assert [v for _, v in window_points(cpu, t0 + 30, t0 + 630)] == [50.0] * 11
+        # the minutes half inside the window (12:00 and 12:10 for a 12:00:30-12:10:30 window) are not judged
+        assert [v for _, v in window_points(cpu, t0 + 30, t0 + 630)] == [50.0] * 9
+        assert [t for t, _ in partial_points(cpu, t0 + 30, t0 + 630)] == [t0, t0 + 600]
 
     def test_batches_hold_at_most_the_configured_number_of_queries(self, aws: str, t0: float) -> None:
         """Queries are sent in batches of max_queries_per_call: 11 queries at 4 a call is 3 calls."""
@@ -366,6 +368,105 @@ class TestErrorsFromRealComponents:
             CloudWatchTarget(ecs_service="s")
 
 
+class RefusingProxy:
+    """A real HTTP proxy on 127.0.0.1 in front of moto that answers the first ``refuse`` requests
+    with HTTP 503 (or drops their connection), then forwards every request to moto: AWS's
+    transient failures, which moto itself never produces."""
+
+    def __init__(self, upstream: str, *, refuse: int, drop: bool = False) -> None:
+        import http.client
+        import threading
+        import urllib.parse
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        target = urllib.parse.urlsplit(upstream)
+        proxy = self
+        self.requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                proxy.requests += 1
+                if proxy.requests <= refuse:
+                    if drop:
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+                }
+                conn.request("POST", self.path, body=body, headers=headers)
+                answer = conn.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for k, v in answer.getheaders():
+                    if k.lower() not in (
+                        "content-length",
+                        "transfer-encoding",
+                        "connection",
+                        "date",
+                        "server",
+                    ):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> RefusingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class TestBotocoreRetries:
+    """Retries are botocore's own (standard mode): transient failures are retried, then translated."""
+
+    def test_transient_5xx_answers_are_retried_and_the_data_kept(
+        self, aws: str, t0: float, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Two HTTP 503s before moto answers: the third attempt's data is kept, in one fetch."""
+        seed_ecs(t0, [40] * 11, [50] * 11)
+        with RefusingProxy(aws, refuse=2) as proxy:
+            monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+            source = CloudWatchSource(ECS_TARGET, api=AwsApi(make_session()), discovery=NO_LB)
+            result = source.fetch(t0 + 60, t0 + 600)
+        assert proxy.requests == 3
+        assert {s.metric for s in result.series} == {"CPUUtilization", "MemoryUtilization"}
+
+    def test_a_dropped_connection_is_retried(
+        self, aws: str, t0: float, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A connection closed without an answer (a transient network error) is retried."""
+        seed_ecs(t0, [40] * 11, [50] * 11)
+        with RefusingProxy(aws, refuse=1, drop=True) as proxy:
+            monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+            source = CloudWatchSource(ECS_TARGET, api=AwsApi(make_session()), discovery=NO_LB)
+            result = source.fetch(t0 + 60, t0 + 600)
+        assert proxy.requests == 2 and len(result.series) == 4
+
+    def test_the_retry_mode_is_botocores(self, aws: str) -> None:
+        """Clients use botocore's standard mode (adaptive on request) with the attempts given."""
+        client = AwsApi(make_session(), retry_mode="adaptive", max_attempts=4).client("cloudwatch")
+        assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 4}
+        assert AwsApi(make_session()).client("ecs").meta.config.retries["mode"] == "standard"
+
+
 # -- fakes: botocore Stubber, for what moto cannot do ------------------------------------------------
 
 
@@ -377,11 +478,10 @@ def stub_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def stubbed_source(
     target: CloudWatchTarget, discovery: Discovery = NO_LB
 ) -> tuple[CloudWatchSource, Stubber, list[float]]:
-    sleeps: list[float] = []
-    api = AwsApi(boto3.session.Session(), sleep=sleeps.append)
+    api = AwsApi(boto3.session.Session())
     stubber = Stubber(api.client("cloudwatch"))
     stubber.activate()
-    return CloudWatchSource(target, api=api, discovery=discovery), stubber, sleeps
+    return CloudWatchSource(target, api=api, discovery=discovery), stubber, []
 
 
 def results(t0: float, n_queries: int, values: list[float], *, first_id: int = 0) -> dict[str, Any]:
@@ -457,29 +557,16 @@ class TestStubbedCloudWatch:
         with pytest.raises(SourceCredentialsError, match="AWS credentials have expired"):
             source.fetch(1_700_000_000, 1_700_000_600)
 
-    def test_fake_throttling_is_retried_with_backoff(self, stub_env: None) -> None:
-        """Fake (Stubber): two Throttling answers are waited out (1 s, then 2 s) and the third call's
-        data kept."""
-        t0 = 1_700_000_040.0
-        source, stub, sleeps = stubbed_source(ECS_TARGET)
-        stub.add_client_error("get_metric_data", service_error_code="Throttling", http_status_code=400)
-        stub.add_client_error("get_metric_data", service_error_code="Throttling", http_status_code=400)
-        stub.add_response("get_metric_data", results(t0, 4, [10.0]))
-        result = source.fetch(t0, t0 + 60)
-        assert sleeps == [1.0, 2.0]
-        assert len(result.series) == 4
-
-    def test_fake_endless_throttling_gives_up(self, stub_env: None) -> None:
-        """Fake (Stubber): throttled on every attempt, the source gives up after five with one line."""
-        source, stub, sleeps = stubbed_source(ECS_TARGET)
-        for _ in range(5):
-            stub.add_client_error(
-                "get_metric_data", service_error_code="ThrottlingException", http_status_code=400
-            )
+    def test_fake_throttling_left_after_botocores_retries_is_one_line(self, stub_env: None) -> None:
+        """Fake (Stubber, which answers before botocore's retry loop): a Throttling error that
+        outlived botocore's retries becomes one line naming the action and the attempts."""
+        source, stub, _ = stubbed_source(ECS_TARGET)
+        stub.add_client_error(
+            "get_metric_data", service_error_code="ThrottlingException", http_status_code=400
+        )
         with pytest.raises(SourceUnavailableError) as err:
             source.fetch(1_700_000_000, 1_700_000_600)
-        assert str(err.value) == "AWS kept throttling cloudwatch:GetMetricData (5 attempts); try again later"
-        assert sleeps == [1.0, 2.0, 4.0, 8.0]
+        assert str(err.value) == "AWS kept throttling cloudwatch:GetMetricData (3 attempts); try again later"
 
     def test_fake_per_query_error_is_reported_missing(self, stub_env: None) -> None:
         """Fake (Stubber): a query CloudWatch answers with StatusCode InternalError is missing with

@@ -1,10 +1,12 @@
 """boto3 clients for one session, and the one place where AWS errors become loadlens errors.
 
-Every AWS call loadlens makes goes through ``AwsApi.call`` (or ``AwsApi.pages``), which names the
-IAM action it needs (``cloudwatch:GetMetricData``), retries throttling with exponential backoff on
-an injectable ``sleep``, and turns botocore's exceptions into one-line ``SourceError`` subclasses.
-botocore's own retries are switched off (one attempt per call) so a failing call costs one round
-trip and the retry policy lives here, where tests can see it.
+Every AWS call loadlens makes goes through ``AwsApi.call`` (or ``AwsApi.pages``, boto3's own
+paginators), which names the IAM action it needs (``cloudwatch:GetMetricData``) and turns
+botocore's exceptions into one-line ``SourceError`` subclasses. Retries are botocore's own retry
+modes (``standard`` by default, ``adaptive`` on request): throttling, transient HTTP 5xx and
+transient connection errors (a reset, a timeout, a refused connection) are retried with
+botocore's jittered exponential backoff, up to ``max_attempts`` tries in all. What survives
+them is translated here.
 
 Credentials and region come only from boto3's standard chain (``profile`` and ``region``
 arguments, then the environment, config files, SSO, instance roles). No endpoint URL is ever
@@ -17,11 +19,11 @@ CloudWatch source is configured.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-import time
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from botocore import exceptions as bx
@@ -149,26 +151,22 @@ def _api_name(operation: str) -> str:
 class AwsApi:
     """Clients of one boto3 session, created on first use, with loadlens's retry and error policy.
 
-    ``sleep`` is what backoff waits with (inject a fake in tests); ``throttle_attempts`` is how
-    many times a throttled call is tried in all; ``backoff_s`` the first wait, doubled each time
-    up to ``max_backoff_s``.
+    ``retry_mode`` is botocore's ("standard", or "adaptive", which also slows the client down when
+    AWS throttles it); ``max_attempts`` counts the first try. Timeouts are per connection and read.
     """
 
     def __init__(
         self,
         session: Any,
         *,
-        sleep: Callable[[float], None] = time.sleep,
-        throttle_attempts: int = 5,
-        backoff_s: float = 1.0,
-        max_backoff_s: float = 20.0,
+        retry_mode: str = "standard",
+        max_attempts: int = 3,
         timeout_s: float = 10.0,
     ) -> None:
+        if retry_mode not in ("standard", "adaptive"):
+            raise ValueError(f"retry_mode must be 'standard' or 'adaptive', not {retry_mode!r}")
         self._session = session
-        self._sleep = sleep
-        self._throttle_attempts = max(1, throttle_attempts)
-        self._backoff_s = backoff_s
-        self._max_backoff_s = max_backoff_s
+        self._retries = {"mode": retry_mode, "total_max_attempts": max(1, max_attempts)}
         self._timeout_s = timeout_s
         self._clients: dict[str, Any] = {}
 
@@ -178,14 +176,14 @@ class AwsApi:
         return str(self._session.region_name or "(none)")
 
     def client(self, service: str) -> Any:
-        """The (cached) boto3 client for ``service``; botocore retries off, timeouts set."""
+        """The (cached) boto3 client for ``service``, with botocore's retry mode and timeouts set."""
         cached = self._clients.get(service)
         if cached is not None:
             return cached
         if not self._session.region_name:
             raise SourceError(NO_REGION)
         config = Config(
-            retries={"total_max_attempts": 1, "mode": "standard"},
+            retries=dict(self._retries),
             connect_timeout=self._timeout_s,
             read_timeout=self._timeout_s,
             user_agent_extra="loadlens",
@@ -207,33 +205,15 @@ class AwsApi:
     ) -> dict[str, Any]:
         """Call ``operation`` (a client method name, e.g. "describe_services") and return its response.
 
-        Throttling is retried with backoff; every other failure raises a ``SourceError`` subclass
-        whose message names the action, or ``what`` (e.g. "ECS cluster 'web'") when AWS says a
-        resource does not exist.
+        botocore retries what its retry mode deems retryable; every failure left raises a
+        ``SourceError`` subclass whose message names the action, or ``what`` (e.g. "ECS cluster
+        'web'") when AWS says a resource does not exist.
         """
         client = self.client(service)
         method = getattr(client, operation)
-        action = _action(client, service, operation)
-        delay = self._backoff_s
-        for attempt in range(1, self._throttle_attempts + 1):
-            try:
-                return dict(method(**dict(params or {})))
-            except bx.ClientError as exc:
-                if _code(exc) in _THROTTLING:
-                    if attempt < self._throttle_attempts:
-                        self._sleep(delay)
-                        delay = min(delay * 2, self._max_backoff_s)
-                        continue
-                    raise SourceUnavailableError(
-                        f"AWS kept throttling {action} ({attempt} attempts); try again later"
-                    ) from exc
-                raise _translate_client_error(exc, action=action, region=self.region, what=what) from exc
-            except bx.BotoCoreError as exc:
-                endpoint = str(getattr(client.meta, "endpoint_url", ""))
-                raise _translate(
-                    exc, service=service, action=action, region=self.region, endpoint=endpoint
-                ) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        with self._translated(client, service, operation, what):
+            return dict(method(**dict(params or {})))
+        raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
 
     def pages(
         self,
@@ -241,21 +221,37 @@ class AwsApi:
         operation: str,
         params: Mapping[str, Any],
         *,
-        token_in: str,
-        token_out: str,
         what: str = "",
         max_pages: int = 1000,
     ) -> Iterator[dict[str, Any]]:
-        """Every page of a paginated call, following ``token_out`` into the next request's ``token_in``."""
-        request = dict(params)
-        for _ in range(max_pages):
-            page = self.call(service, operation, request, what=what)
-            yield page
-            token = page.get(token_out)
-            if not token:
-                return
-            request[token_in] = token
-        raise SourceError(f"{iam_action(service, operation)} returned more than {max_pages} pages")
+        """Every page of a paginated call, through boto3's paginator for ``operation``."""
+        client = self.client(service)
+        paginator = client.get_paginator(operation)
+        with self._translated(client, service, operation, what):
+            for n, page in enumerate(paginator.paginate(**dict(params)), start=1):
+                if n > max_pages:
+                    raise SourceError(
+                        f"{iam_action(service, operation)} returned more than {max_pages} pages"
+                    )
+                yield dict(page)
+
+    @contextlib.contextmanager
+    def _translated(self, client: Any, service: str, operation: str, what: str) -> Iterator[None]:
+        action = _action(client, service, operation)
+        try:
+            yield
+        except bx.ClientError as exc:
+            if _code(exc) in _THROTTLING:
+                attempts = self._retries["total_max_attempts"]
+                raise SourceUnavailableError(
+                    f"AWS kept throttling {action} ({attempts} attempts); try again later"
+                ) from exc
+            raise _translate_client_error(exc, action=action, region=self.region, what=what) from exc
+        except bx.BotoCoreError as exc:
+            endpoint = str(getattr(client.meta, "endpoint_url", ""))
+            raise _translate(
+                exc, service=service, action=action, region=self.region, endpoint=endpoint
+            ) from exc
 
 
 def _code(exc: bx.ClientError) -> str:

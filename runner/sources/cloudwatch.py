@@ -1,11 +1,11 @@
 """The CloudWatch source: ECS, RDS and ALB metrics for a test window, in as few calls as possible.
 
-All queries go into GetMetricData, up to 500 a call, following NextToken. The window is aligned to
-the period and starts ``preroll_s`` early (an idle baseline: ``base.baseline_points`` separates it).
-A call that fails on the AWS side (moto answers HTTP 500 for any percentile statistic, failing
-the whole batch) is split: the basic statistics again in one call, then each extended statistic
-alone; what still fails becomes a ``Missing`` with the reason, and the rest is kept. botocore's
-own retries are off for every call (see ``aws.AwsApi``), so a 500 costs one round trip.
+All queries go into GetMetricData, up to 500 a call, through boto3's paginator. The window is
+aligned to the period and starts ``preroll_s`` early (an idle baseline: ``base.baseline_points``
+separates it). Retries are botocore's (see ``aws.AwsApi``). The one thing botocore cannot do: a
+call that still fails on the AWS side (moto answers HTTP 500 for any percentile statistic,
+failing the whole batch) is split: the basic statistics again in one call, then each extended
+statistic alone; what still fails becomes a ``Missing`` with the reason, and the rest is kept.
 
 CloudWatch publishes a period's datapoint a minute or more after the period ends:
 ``wait_settled`` re-fetches until the last period has arrived for every metric that is published
@@ -214,9 +214,7 @@ class CloudWatchSource:
         }
         points: dict[int, dict[float, float]] = {i: {} for i in batch}
         problems: dict[int, str] = {}
-        for page in self._api.pages(
-            "cloudwatch", "get_metric_data", params, token_in="NextToken", token_out="NextToken"
-        ):
+        for page in self._api.pages("cloudwatch", "get_metric_data", params):
             for r in page.get("MetricDataResults", []):
                 i = int(str(r["Id"])[1:])
                 if i not in points:

@@ -178,6 +178,6 @@ def _pages_of(
     api: AwsApi, operation: str, params: dict[str, Any], key: str, *, what: str
 ) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    for page in api.pages("elbv2", operation, params, token_in="Marker", token_out="NextMarker", what=what):
+    for page in api.pages("elbv2", operation, params, what=what):
         items += page.get(key, [])
     return items

@@ -122,5 +122,6 @@ def _judge_stored(series: tuple[Series, ...], record: RunRecord, plan: ServerPla
             window_end=record.window_end,
             limits=plan.limits,
             required=plan.required,
+            run_s=record.run_end - record.run_start,
         )
     )

@@ -305,6 +305,11 @@ class ServerSide:
                 log.warning("server metrics unavailable", source=source.name, reason=str(exc))
                 rows.append(source_failed(source.name, str(exc), required=self.plan.required))
                 continue
+            except Exception as exc:  # a bug in one source must cost neither the others nor `required`
+                reason = f"loadlens could not read {source.name}: {type(exc).__name__}: {exc}"
+                log.error("server metrics could not be read", source=source.name, error=reason)
+                rows.append(source_failed(source.name, reason, required=self.plan.required))
+                continue
             results = results.merge(got)
         notes += list(results.notes)
         if self.sources:

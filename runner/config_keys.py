@@ -296,6 +296,7 @@ LIMIT_KEYS: Mapping[str, Key] = MappingProxyType(
         "error_rate": Key(_RATIO, "error_rate"),
         "success_rate": Key(_RATIO, "success_rate"),
         "min_rps": Key(number(ge=0), "min_rps"),
+        "min_samples": Key(integer(ge=1), "min_samples"),
     }
 )
 

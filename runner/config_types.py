@@ -42,6 +42,8 @@ class Limits:
     error_rate: float | None = None
     success_rate: float | None = None
     min_rps: float | None = None
+    # Fewer requests than this make a percentile INCONCLUSIVE; None: the default of 20, not required.
+    min_samples: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

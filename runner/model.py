@@ -172,7 +172,10 @@ class Snapshot:
 @dataclass(frozen=True, slots=True)
 class Interval:
     """One point of the run's timeline: what happened in ``[start, end)``, all endpoints together,
-    plus each endpoint's count, failures and p95 (kept small so a day-long run stays bounded)."""
+    plus each endpoint's count, failures and p95 (kept small so a day-long run stays bounded).
+
+    ``endpoint_histograms`` (live timelines only; a summary read back has none) let the timeline
+    merge two intervals exactly when it halves its resolution: histograms add, p95s do not."""
 
     start: float
     end: float
@@ -180,6 +183,7 @@ class Interval:
     total: EndpointStats
     endpoint_p95_ms: Mapping[EndpointKey, float]
     endpoint_counts: Mapping[EndpointKey, tuple[int, int]]  # (count, failures)
+    endpoint_histograms: Mapping[EndpointKey, Histogram] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:

@@ -214,7 +214,9 @@ def from_wire(data: dict[str, Any]) -> Snapshot:
 
 class Timeline:
     """The run as a bounded list of intervals. When it reaches ``max_points`` it halves its
-    resolution by merging neighbours, so a day-long soak keeps the same memory as a short test."""
+    resolution by merging neighbours (exactly: histograms add), so a day-long soak keeps the same
+    memory as a short test: at most ``max_points`` intervals, each with one sparse histogram per
+    endpoint (and endpoints are capped by the store)."""
 
     def __init__(self, *, max_points: int = 720) -> None:
         self._max_points = max(2, max_points)
@@ -238,6 +240,7 @@ class Timeline:
                 k: v for k, s in window.endpoints.items() if (v := s.quantile_ms(0.95)) is not None
             },
             endpoint_counts={k: (s.count, s.failures) for k, s in window.endpoints.items()},
+            endpoint_histograms={k: s.histogram for k, s in window.endpoints.items()},
         )
         self._points.append(interval)
         if len(self._points) > self._max_points:
@@ -250,6 +253,9 @@ class Timeline:
 
 
 def _merge_pair(pair: list[Interval]) -> Interval:
+    """Two neighbouring intervals as one, exactly: counts and histograms add, and each endpoint's
+    p95 is read from the merged histogram (a max of two p95s would let one slow request among a
+    few pass for the p95 of the many requests of the other half)."""
     if len(pair) == 1:
         return pair[0]
     a, b = pair
@@ -257,9 +263,15 @@ def _merge_pair(pair: list[Interval]) -> Interval:
     for k, (n, f) in b.endpoint_counts.items():
         n0, f0 = counts.get(k, (0, 0))
         counts[k] = (n0 + n, f0 + f)
-    p95 = dict(a.endpoint_p95_ms)
-    for k, v in b.endpoint_p95_ms.items():
-        p95[k] = max(v, p95.get(k, v))  # coarsened: the worse of the two halves
+    histograms = dict(a.endpoint_histograms)
+    for k, h in b.endpoint_histograms.items():
+        histograms[k] = histograms[k].merge(h) if k in histograms else h
+    p95: dict[EndpointKey, float] = {}
+    for k in set(a.endpoint_p95_ms) | set(b.endpoint_p95_ms):
+        value = histograms[k].quantile_ms(0.95) if k in histograms else None
+        if value is None:  # no histogram (not a live interval): the worse half's, coarsened
+            value = max(v for v in (a.endpoint_p95_ms.get(k), b.endpoint_p95_ms.get(k)) if v is not None)
+        p95[k] = value
     return Interval(
         start=a.start,
         end=b.end,
@@ -267,4 +279,5 @@ def _merge_pair(pair: list[Interval]) -> Interval:
         total=a.total.merge(b.total),
         endpoint_p95_ms=p95,
         endpoint_counts=counts,
+        endpoint_histograms=histograms,
     )

@@ -146,6 +146,62 @@ class TestTimeline:
         assert sum(p.total.count for p in points) == store.snapshot().total().count
         assert points[0].start == 0.0 and points[-1].end == now[0]
 
+    def test_merged_intervals_are_exact(self) -> None:
+        """Merging neighbours adds their histograms: one slow request and 100 fast ones merge into
+        a p95 of the fast ones, not the slow one's 5,000 ms (issue 8, item 7)."""
+        now = [0.0]
+        store = StatsStore(clock=lambda: now[0])
+        timeline = Timeline(max_points=2)
+        key = EndpointKey("GET", "/a")
+        store.record("GET", "/a", 5000.0, 200, False, 0)
+        now[0] += 5
+        timeline.tick(store.snapshot())
+        for _ in range(100):
+            store.record("GET", "/a", 10.0, 200, False, 0)
+        now[0] += 5
+        whole = store.snapshot()  # the two intervals as one span, for comparison
+        timeline.tick(whole)
+        now[0] += 5
+        store.record("GET", "/a", 10.0, 200, False, 0)
+        timeline.tick(store.snapshot())
+        merged = timeline.points[0]
+        assert (merged.start, merged.end) == (0.0, 10.0)
+        assert merged.endpoint_counts[key] == (101, 0)
+        assert merged.endpoint_p95_ms[key] == pytest.approx(whole.endpoints[key].quantile_ms(0.95))
+        assert merged.endpoint_p95_ms[key] == pytest.approx(10.0, rel=RELATIVE_ACCURACY)
+
+    def test_a_merged_interval_cannot_dodge_min_requests(self) -> None:
+        """After merging, first_breach sees the exact p95 of 101 requests, so one slow request
+        below min_requests does not become "5,000 ms over 101 requests"."""
+        from runner.breach import BreachLimits, first_breach
+
+        now = [0.0]
+        store = StatsStore(clock=lambda: now[0])
+        timeline = Timeline(max_points=2)
+        store.record("GET", "/a", 5000.0, 200, False, 0)
+        for batch in (100, 1):
+            now[0] += 5
+            timeline.tick(store.snapshot())
+            for _ in range(batch):
+                store.record("GET", "/a", 10.0, 200, False, 0)
+        now[0] += 5
+        timeline.tick(store.snapshot())
+        limits = BreachLimits(p95_ms=500, every_endpoint_p95_ms=500)
+        assert first_breach(timeline.points, [], limits) is None
+
+    def test_merging_keeps_memory_bounded(self) -> None:
+        """However many ticks, the timeline holds at most max_points intervals, each with at most one
+        histogram per endpoint."""
+        now = [0.0]
+        store = StatsStore(clock=lambda: now[0])
+        timeline = Timeline(max_points=8)
+        for step in range(300):
+            store.record("GET", f"/e{step % 3}", 1.0 + step, 200, False, 0)
+            now[0] += 1
+            timeline.tick(store.snapshot())
+        assert len(timeline.points) <= 8
+        assert all(len(p.endpoint_counts) <= 3 for p in timeline.points)
+
 
 class TestMemory:
     def test_memory_stays_flat_however_many_requests(self) -> None:

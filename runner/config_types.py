@@ -56,6 +56,7 @@ class Thresholds:
     expected_statuses: frozenset[int] = frozenset()
     warn_ratio: float = 0.9
     per_endpoint: bool = True
+    include_expected: bool = False  # expected-status responses count in latency percentiles and rps
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,8 @@ class ThresholdSet(Protocol):
     def per_endpoint(self) -> bool: ...
     @property
     def warn_ratio(self) -> float: ...
+    @property
+    def include_expected(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,10 @@ def judge_client(
     """Every client criterion the thresholds define, judged on ``snapshot``."""
     results: list[Result] = []
     duration_s = snapshot.duration_s
-    results += _judge_target(TOTAL_NAME, snapshot.total(), thresholds.default, duration_s, thresholds, window)
+    apart = frozenset() if thresholds.include_expected else snapshot.expected_statuses
+    results += _judge_target(
+        TOTAL_NAME, snapshot.total(), thresholds.default, duration_s, thresholds, window, apart=apart
+    )
 
     overrides = {parse_endpoint(k): v for k, v in thresholds.endpoints.items()}
     keys = set(overrides)
@@ -104,7 +109,7 @@ def judge_client(
             continue
         stats = _lookup(snapshot, key)
         results += _judge_target(
-            str(key), stats, limits, duration_s, thresholds, window, endpoint=True, own=own
+            str(key), stats, limits, duration_s, thresholds, window, apart=apart, endpoint=True, own=own
         )
     return results
 
@@ -159,9 +164,13 @@ def _judge_target(
     thresholds: ThresholdSet,
     window: str,
     *,
+    apart: frozenset[int],
     endpoint: bool = False,
     own: Limits | None = None,
 ) -> list[Result]:
+    # Latency percentiles and rps are judged on the responses whose status was not declared
+    # expected (a fast 429 is a refusal, not a fast answer); rates on every request.
+    kept = stats.excluding(apart)
     out = []
     for m in _METRICS:
         limit = getattr(limits, m.key)
@@ -172,19 +181,33 @@ def _judge_target(
         explicit = (not endpoint) or (own is not None and getattr(own, m.key) is not None)
         if endpoint and not explicit and stats.count == 0:
             continue
-        if m.key in _QUANTILES and 0 < stats.count < (limits.min_samples or DEFAULT_MIN_SAMPLES):
-            out.append(_too_few(m, target, float(limit), stats, limits.min_samples))
+        judged = kept if m.key in _QUANTILES or m.key == "min_rps" else stats
+        if (
+            m.key in _QUANTILES
+            and stats.count > 0
+            and kept.count < (limits.min_samples or DEFAULT_MIN_SAMPLES)
+        ):
+            out.append(_too_few(m, target, float(limit), stats, kept, limits.min_samples))
             continue
-        observed = _observe(m.key, stats, duration_s)
-        out.append(_judge(m, target, float(limit), observed, stats, thresholds.warn_ratio, window))
+        observed = _observe(m.key, judged, duration_s)
+        out.append(_judge(m, target, float(limit), observed, stats, kept, thresholds.warn_ratio, window))
     return out
 
 
-def _too_few(m: _Metric, target: str, limit: float, stats: EndpointStats, min_samples: int | None) -> Result:
+def _too_few(
+    m: _Metric,
+    target: str,
+    limit: float,
+    stats: EndpointStats,
+    kept: EndpointStats,
+    min_samples: int | None,
+) -> Result:
     """A percentile on too few requests: INCONCLUSIVE, required only if the user set min_samples."""
     needed = min_samples or DEFAULT_MIN_SAMPLES
-    noun = "request" if stats.count == 1 else "requests"
-    reason = f"{stats.count} {noun}: too few for a {m.label} (min_samples {needed})"
+    noun = "request" if kept.count == 1 else "requests"
+    apart = stats.count - kept.count
+    also = f"; {apart} with expected statuses left out" if apart else ""
+    reason = f"{kept.count} {noun}: too few for a {m.label} (min_samples {needed}{also})"
     return Result(
         f"{target} {m.label}",
         criterion_text(m.label, m.upper, limit, m.unit),
@@ -194,8 +217,15 @@ def _too_few(m: _Metric, target: str, limit: float, stats: EndpointStats, min_sa
         reason,
         m.unit,
         required=min_samples is not None,
-        details={"requests": stats.count, "failures": stats.failures, "min_samples": needed},
+        details={**_details(stats, kept), "min_samples": needed},
     )
+
+
+def _details(stats: EndpointStats, kept: EndpointStats) -> dict[str, object]:
+    details: dict[str, object] = {"requests": stats.count, "failures": stats.failures}
+    if stats.count != kept.count:
+        details["expected"] = stats.count - kept.count  # set apart from latency and rps
+    return details
 
 
 def _observe(key: str, stats: EndpointStats, duration_s: float) -> Fraction | None:
@@ -230,12 +260,13 @@ def _judge(
     limit: float,
     exact: Fraction | None,
     stats: EndpointStats,
+    kept: EndpointStats,
     warn_ratio: float,
     window: str,
 ) -> Result:
     name = f"{target} {m.label}"
     text = criterion_text(m.label, m.upper, limit, m.unit)
-    details = {"requests": stats.count, "failures": stats.failures}
+    details = _details(stats, kept)
     if exact is None:
         why = f"no requests to {target} in the {window}" if stats.count == 0 else f"no {m.label} measurable"
         return Result(name, text, None, limit, Status.INCONCLUSIVE, why, m.unit, details=details)
@@ -269,3 +300,29 @@ def _judge(
     else:
         status, reason = Status.PASS, f"{m.label} {shown} is at or above {lim}"
     return Result(name, text, observed, limit, status, reason, m.unit, details=details)
+
+
+EXPECTED_NOTE_PREFIX = "expected statuses: "
+
+
+def expected_note(snapshot: Snapshot, thresholds: ThresholdSet) -> str | None:
+    """The verdict's note on responses with expected statuses in the judged window: how many, by
+    status, and whether latency percentiles and rps left them out. None when there were none."""
+    counts: dict[int, int] = {}
+    for stats in snapshot.endpoints.values():
+        for code, n in stats.statuses.items():
+            if code in snapshot.expected_statuses:
+                counts[code] = counts.get(code, 0) + n
+    total = sum(counts.values())
+    if not total:
+        return None
+    by_code = ", ".join(f"{code}: {counts[code]}" for code in sorted(counts))
+    what = f"{total} {'response' if total == 1 else 'responses'} with expected statuses ({by_code})"
+    if thresholds.include_expected:
+        return f"{EXPECTED_NOTE_PREFIX}{what} count in latency percentiles and rps (include_expected)"
+    kept_2xx = sorted(code for code in counts if 200 <= code < 300)
+    also = f"; 2xx responses ({', '.join(map(str, kept_2xx))}) always count" if kept_2xx else ""
+    return (
+        f"{EXPECTED_NOTE_PREFIX}{what} were left out of latency percentiles and rps{also} "
+        "([thresholds] include_expected = true or --include-expected keeps them)"
+    )

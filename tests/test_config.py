@@ -52,6 +52,7 @@ min_samples = 30
 expected_statuses = [404, 429]
 warn_ratio = 0.8
 per_endpoint = false
+include_expected = true
 
 [thresholds.endpoints."GET /health"]
 p95_ms = 50
@@ -204,6 +205,7 @@ class TestFullFile:
         assert cfg.thresholds.endpoints["POST /jobs [create]"].min_samples == 5
         assert cfg.thresholds.expected_statuses == frozenset({404, 429})
         assert (cfg.thresholds.warn_ratio, cfg.thresholds.per_endpoint) == (0.8, False)
+        assert cfg.thresholds.include_expected is True
         assert dataclasses.astuple(cfg.server) == (75, 85.5, 60, 180, 3, 2, 5, 1200, 95, 97, 2)
         assert cfg.cloudwatch.region == "eu-west-1" and cfg.cloudwatch.target_groups == (
             "targetgroup/video-gen/456",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runner.config import Limits, Thresholds
-from runner.criteria import judge_client
+from runner.criteria import expected_note, judge_client
 from runner.model import Snapshot, Status
 from runner.stats import StatsStore
 from runner.verdict import decide
@@ -18,7 +18,9 @@ def snapshot(
     for method, name, ms, status, failed in rows:
         store.record(method, name, ms, status, failed, 0)
     snap = store.snapshot()
-    return Snapshot(start=0.0, end=duration_s, endpoints=snap.endpoints)
+    return Snapshot(
+        start=0.0, end=duration_s, endpoints=snap.endpoints, expected_statuses=snap.expected_statuses
+    )
 
 
 def by_name(results):
@@ -200,3 +202,47 @@ class TestMinSamples:
         assert results["GET /b p95"].status is Status.INCONCLUSIVE
         assert not results["GET /b p95"].required
         assert results["all requests p95"].status is Status.INCONCLUSIVE  # 10 < 20
+
+
+class TestExpectedStatuses:
+    """Expected-status responses are counted apart from latency and throughput (issue 8, item 8)."""
+
+    REFUSED = [("GET", "/a", 2.0, 429, True)] * 900 + [("GET", "/a", 400.0, 200, False)] * 100
+
+    def test_expected_responses_are_not_in_percentiles_or_rps(self) -> None:
+        """900 fast 429s and 100 slow 200s: p50 is the 200s' 400 ms, rps counts 10 /s, not 100 /s."""
+        t = Thresholds(default=Limits(p50_ms=100, min_rps=50), per_endpoint=False)
+        results = by_name(judge_client(snapshot(self.REFUSED, expected=[429]), t))
+        p50, rps = results["all requests p50"], results["all requests rps"]
+        assert p50.status is Status.FAIL and p50.observed == pytest.approx(400, rel=0.01)
+        assert rps.status is Status.FAIL and rps.observed == pytest.approx(10.0)
+        assert p50.details["expected"] == 900
+
+    def test_include_expected_keeps_them(self) -> None:
+        """With include_expected the 429s count in latency and rps again."""
+        t = Thresholds(default=Limits(p50_ms=100, min_rps=50), per_endpoint=False, include_expected=True)
+        results = by_name(judge_client(snapshot(self.REFUSED, expected=[429]), t))
+        assert results["all requests p50"].status is Status.PASS
+        assert results["all requests rps"].observed == pytest.approx(100.0)
+
+    def test_error_rate_is_unchanged(self) -> None:
+        """The error rate is still failures over all requests: expected 429s are neither."""
+        t = Thresholds(default=Limits(error_rate=0.01), per_endpoint=False)
+        results = by_name(judge_client(snapshot(self.REFUSED, expected=[429]), t))
+        assert results["all requests error rate"].observed == 0.0
+
+    def test_min_samples_counts_what_percentiles_are_judged_on(self) -> None:
+        """3 slow 200s among 900 expected 429s are too few for a p95."""
+        rows = [("GET", "/a", 2.0, 429, True)] * 900 + [("GET", "/a", 400.0, 200, False)] * 3
+        t = Thresholds(default=Limits(p95_ms=100), per_endpoint=False)
+        (p95,) = judge_client(snapshot(rows, expected=[429]), t)
+        assert p95.status is Status.INCONCLUSIVE
+        assert "3 requests: too few for a p95" in p95.reason and "900" in p95.reason
+
+    def test_the_verdict_notes_their_count(self) -> None:
+        """A note says how many responses were set apart, by status, and how to keep them."""
+        note = expected_note(snapshot(self.REFUSED, expected=[429]), Thresholds())
+        assert note is not None
+        assert "900 responses with expected statuses (429: 900)" in note
+        assert "include_expected" in note
+        assert expected_note(snapshot(UNIFORM, expected=[429]), Thresholds()) is None

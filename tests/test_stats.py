@@ -130,6 +130,60 @@ class TestMerging:
         assert t.histogram == Histogram({bucket_index(5.0): 30})
 
 
+class TestStatusLatency:
+    """Latency of non-2xx responses is kept per status, so the verdict can set expected ones apart
+    (issue 8, item 8) while workers still need no configuration."""
+
+    def test_non_2xx_latency_is_kept_per_status(self) -> None:
+        """A 429's latency is in its status histogram too; 2xx statuses get none (the hot path stays cheap)."""
+        store = StatsStore()
+        for _ in range(9):
+            store.record("GET", "/a", 2.0, 429, True, 0)
+        store.record("GET", "/a", 300.0, 200, False, 0)
+        stats = store.snapshot().endpoints[EndpointKey("GET", "/a")]
+        assert set(stats.status_histograms) == {429}
+        assert stats.status_histograms[429] == Histogram({bucket_index(2.0): 9})
+        assert stats.histogram.total == 10
+
+    def test_excluding_statuses_leaves_the_rest_exactly(self) -> None:
+        """Setting 429 apart leaves the 200s: count, histogram and p50 of those alone."""
+        store = StatsStore()
+        for _ in range(90):
+            store.record("GET", "/a", 2.0, 429, True, 0)
+        for _ in range(10):
+            store.record("GET", "/a", 300.0, 200, False, 0)
+        kept = store.snapshot().total().excluding(frozenset({429}))
+        assert kept.count == 10
+        assert kept.histogram == Histogram({bucket_index(300.0): 10})
+        assert kept.quantile_ms(0.5) == pytest.approx(300.0, rel=RELATIVE_ACCURACY)
+
+    def test_status_histograms_cross_the_wire_and_are_classified_at_the_master(self) -> None:
+        """A worker (no expected statuses) sends per-status histograms; the master's snapshot knows
+        its own expected set and can set those responses apart."""
+        worker = StatsStore()
+        for _ in range(5):
+            worker.record("GET", "/a", 2.0, 429, True, 0)
+        worker.record("GET", "/a", 80.0, 200, False, 0)
+        master = StatsStore(expected_statuses=[429])
+        master.add(from_wire(to_wire(worker.drain())))
+        snap = master.snapshot()
+        assert snap.expected_statuses == frozenset({429})
+        stats = snap.endpoints[EndpointKey("GET", "/a")]
+        assert stats.expected == 5 and stats.failures == 0
+        assert stats.excluding(snap.expected_statuses).histogram == Histogram({bucket_index(80.0): 1})
+
+    def test_windows_subtract_status_histograms(self) -> None:
+        """A window (later - earlier) holds only the 429s that came within it, per status."""
+        store = StatsStore(expected_statuses=[429])
+        store.record("GET", "/a", 2.0, 429, True, 0)
+        earlier = store.snapshot()
+        store.record("GET", "/a", 4.0, 429, True, 0)
+        window = store.snapshot().since(earlier)
+        stats = window.endpoints[EndpointKey("GET", "/a")]
+        assert stats.status_histograms[429] == Histogram({bucket_index(4.0): 1})
+        assert window.expected_statuses == frozenset({429})
+
+
 class TestTimeline:
     def test_timeline_stays_bounded_and_keeps_totals(self) -> None:
         """A long run halves its resolution instead of growing, and still sums to the exact totals."""

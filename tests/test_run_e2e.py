@@ -549,6 +549,58 @@ class TestMinSamples:
         assert doc["verdict"] == "warn"
 
 
+class _RarelySlow(http.server.BaseHTTPRequestHandler):
+    """Every 50th request is answered after 60 ms, the rest at once: the p95 is a fast answer."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: enough requests per timeline point
+    counter = itertools.count()
+
+    def do_GET(self) -> None:
+        if next(self.counter) % 50 == 49:
+            time.sleep(0.06)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+class TestTimelineMerging:
+    def test_a_long_timeline_merges_intervals_exactly(self, tmp_path: Path) -> None:
+        """With ticks every 5 ms a 6 s run passes the timeline's 720 points (its default), so
+        neighbours merge; a merged point's endpoint p95 is its histogram's (equal to the point's own
+        p95 for a one-endpoint run), not the slowest of the merged p95s (60 ms)."""
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RarelySlow)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            cfg = write_config(
+                tmp_path, "[run]\ninterval = 0.002\nprogress = 0\n[thresholds]\np95_ms = 5000\n"
+            )
+            out = tmp_path / "out"
+            cmd = loadlens_cmd(
+                "run", "-f", str(LOCUSTFILES / "no_wait.py"), "-H", f"http://127.0.0.1:{server.server_address[1]}",
+                "--headless", "-u", "8", "-r", "50", "-t", "8s", "--only-summary",
+                "--loadlens-config", str(cfg), "--out", str(out),
+            )  # fmt: skip
+            proc = run(cmd, cwd=tmp_path)
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        timeline = summary(only_run_dir(out))["client"]["timeline"]
+        assert 360 <= len(timeline) <= 720  # merged at least once, and bounded
+        # Points of more than 20 requests: there a p95 is no longer simply the slowest request.
+        merged = [p for p in timeline if p["requests"] > 20]
+        assert len(merged) >= 3
+        for point in merged:
+            (endpoint,) = point["endpoints"]
+            assert endpoint["requests"] == point["requests"]
+            assert endpoint["p95_ms"] == pytest.approx(point["p95_ms"], rel=0.01), point
+
+
 class TestRejudge:
     def test_verdict_command_rejudges_with_new_thresholds(self, tmp_path: Path, target: str) -> None:
         """`loadlens verdict RUN_DIR` re-judges the stored histograms: a stricter config turns PASS into FAIL."""

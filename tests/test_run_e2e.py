@@ -601,6 +601,48 @@ class TestTimelineMerging:
             assert endpoint["p95_ms"] == pytest.approx(point["p95_ms"], rel=0.01), point
 
 
+class _FailOnRequest(http.server.BaseHTTPRequestHandler):
+    """/fail answers 500, anything else 200."""
+
+    def do_GET(self) -> None:
+        self.send_response(500 if self.path == "/fail" else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+class TestExactRatios:
+    def test_seven_failures_in_100_are_at_both_limits(self, tmp_path: Path) -> None:
+        """Exactly 7 failures in 100 against error_rate <= 0.07 and success_rate >= 0.93: both rows
+        are at their limit (WARN), exit 0; the float 1 - 7/100 used to FAIL the success rate."""
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FailOnRequest)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            cfg = write_config(
+                tmp_path, "[thresholds]\nerror_rate = 0.07\nsuccess_rate = 0.93\nper_endpoint = false\n"
+            )
+            out = tmp_path / "out"
+            cmd = loadlens_cmd(
+                "run", "-f", str(LOCUSTFILES / "seven_in_100.py"), "-H", f"http://127.0.0.1:{server.server_address[1]}",
+                "--headless", "-u", "1", "-r", "10", "-t", "3s", "--only-summary",
+                "--loadlens-config", str(cfg), "--out", str(out),
+            )  # fmt: skip
+            proc = run(cmd, cwd=tmp_path)
+        finally:
+            server.shutdown()
+            server.server_close()
+        doc = summary(only_run_dir(out))
+        total = doc["client"]["total"]
+        assert (total["requests"], total["failures"]) == (100, 7), total
+        rows = criteria(doc)
+        assert rows["all requests error rate"]["status"] == "warn"
+        assert rows["all requests success rate"]["status"] == "warn", rows["all requests success rate"]
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
 class TestRejudge:
     def test_verdict_command_rejudges_with_new_thresholds(self, tmp_path: Path, target: str) -> None:
         """`loadlens verdict RUN_DIR` re-judges the stored histograms: a stricter config turns PASS into FAIL."""

@@ -95,7 +95,14 @@ def judge_client(
     duration_s = snapshot.duration_s
     apart = frozenset() if thresholds.include_expected else snapshot.expected_statuses
     results += _judge_target(
-        TOTAL_NAME, snapshot.total(), thresholds.default, duration_s, thresholds, window, apart=apart
+        TOTAL_NAME,
+        snapshot.total(),
+        thresholds.default,
+        duration_s,
+        thresholds,
+        window,
+        apart=apart,
+        min_samples=thresholds.default.min_samples,
     )
 
     overrides = {parse_endpoint(k): v for k, v in thresholds.endpoints.items()}
@@ -108,8 +115,20 @@ def judge_client(
         if limits is None:
             continue
         stats = _lookup(snapshot, key)
+        # min_samples is a rule about percentiles, not a limit: the global one applies to every
+        # endpoint row (per_endpoint or not) unless the endpoint's table sets its own.
+        own_min = own.min_samples if own is not None else None
         results += _judge_target(
-            str(key), stats, limits, duration_s, thresholds, window, apart=apart, endpoint=True, own=own
+            str(key),
+            stats,
+            limits,
+            duration_s,
+            thresholds,
+            window,
+            apart=apart,
+            min_samples=own_min if own_min is not None else thresholds.default.min_samples,
+            endpoint=True,
+            own=own,
         )
     return results
 
@@ -133,7 +152,7 @@ class _Merged:
     error_rate: float | None
     success_rate: float | None
     min_rps: float | None
-    min_samples: int | None
+    min_samples: int | None  # not read from here: judge_client resolves it for every row
 
 
 def _merge(default: Limits, own: Limits | None) -> Limits:
@@ -165,6 +184,7 @@ def _judge_target(
     window: str,
     *,
     apart: frozenset[int],
+    min_samples: int | None,
     endpoint: bool = False,
     own: Limits | None = None,
 ) -> list[Result]:
@@ -182,12 +202,8 @@ def _judge_target(
         if endpoint and not explicit and stats.count == 0:
             continue
         judged = kept if m.key in _QUANTILES or m.key == "min_rps" else stats
-        if (
-            m.key in _QUANTILES
-            and stats.count > 0
-            and kept.count < (limits.min_samples or DEFAULT_MIN_SAMPLES)
-        ):
-            out.append(_too_few(m, target, float(limit), stats, kept, limits.min_samples))
+        if m.key in _QUANTILES and stats.count > 0 and kept.count < (min_samples or DEFAULT_MIN_SAMPLES):
+            out.append(_too_few(m, target, float(limit), stats, kept, min_samples))
             continue
         observed = _observe(m.key, judged, duration_s)
         out.append(_judge(m, target, float(limit), observed, stats, kept, thresholds.warn_ratio, window))

@@ -203,6 +203,14 @@ class TestMinSamples:
         assert not results["GET /b p95"].required
         assert results["all requests p95"].status is Status.INCONCLUSIVE  # 10 < 20
 
+    def test_global_min_samples_applies_to_named_endpoints_without_per_endpoint(self) -> None:
+        """With per_endpoint = false, an endpoint's own p95 row still follows the global min_samples."""
+        rows = [("GET", "/a", 10.0, 200, False)] * 8
+        t = Thresholds(
+            default=Limits(min_samples=5), endpoints={"GET /a": Limits(p95_ms=500)}, per_endpoint=False
+        )
+        assert by_name(judge_client(snapshot(rows), t))["GET /a p95"].status is Status.PASS
+
 
 class TestExpectedStatuses:
     """Expected-status responses are counted apart from latency and throughput (issue 8, item 8)."""

@@ -172,6 +172,16 @@ class TestStatusLatency:
         assert stats.expected == 5 and stats.failures == 0
         assert stats.excluding(snap.expected_statuses).histogram == Histogram({bucket_index(80.0): 1})
 
+    def test_a_version_1_worker_report_is_still_read(self) -> None:
+        """A report without per-status histograms (wire version 1) merges as before, with none."""
+        worker = StatsStore()
+        worker.record("GET", "/a", 2.0, 429, True, 0)
+        data = to_wire(worker.drain())
+        data["v"] = 1
+        data["endpoints"] = [row[:10] for row in data["endpoints"]]
+        stats = from_wire(data).endpoints[EndpointKey("GET", "/a")]
+        assert stats.count == 1 and stats.status_histograms == {}
+
     def test_windows_subtract_status_histograms(self) -> None:
         """A window (later - earlier) holds only the 429s that came within it, per status."""
         store = StatsStore(expected_statuses=[429])

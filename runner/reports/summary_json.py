@@ -2,8 +2,9 @@
 
 It carries everything ``loadlens verdict RUN_DIR`` needs to judge the run again: per-endpoint
 counts, statuses and the sparse latency histograms (so a latency threshold is re-judged exactly,
-not from rounded percentiles), the timeline and the server series. ``load.load_summary`` reads it
-back; writing what was read gives the same text.
+not from rounded percentiles), the non-2xx statuses' own histograms and the run's expected
+statuses (so expected responses are set apart exactly again), the timeline and the server series.
+``load.load_summary`` reads it back; writing what was read gives the same text.
 """
 
 from __future__ import annotations

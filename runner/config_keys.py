@@ -296,6 +296,7 @@ LIMIT_KEYS: Mapping[str, Key] = MappingProxyType(
         "error_rate": Key(_RATIO, "error_rate"),
         "success_rate": Key(_RATIO, "success_rate"),
         "min_rps": Key(number(ge=0), "min_rps"),
+        "min_samples": Key(integer(ge=1), "min_samples"),
     }
 )
 
@@ -319,6 +320,7 @@ SECTIONS: Mapping[str, Mapping[str, Key]] = _frozen(
             "expected_statuses": Key(status_list(), "expected_statuses"),
             "warn_ratio": Key(number(gt=0, le=1), "warn_ratio"),
             "per_endpoint": Key(boolean(), "per_endpoint"),
+            "include_expected": Key(boolean(), "include_expected"),
         },
         "server": {
             "cpu_percent": Key(_PERCENT, "cpu_percent"),

@@ -42,6 +42,8 @@ class Limits:
     error_rate: float | None = None
     success_rate: float | None = None
     min_rps: float | None = None
+    # Fewer requests than this make a percentile INCONCLUSIVE; None: the default of 20, not required.
+    min_samples: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class Thresholds:
     expected_statuses: frozenset[int] = frozenset()
     warn_ratio: float = 0.9
     per_endpoint: bool = True
+    include_expected: bool = False  # expected-status responses count in latency percentiles and rps
 
 
 @dataclass(frozen=True, slots=True)

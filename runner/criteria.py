@@ -7,12 +7,18 @@ Grammar (see docs/criteria.md): ``[thresholds]`` keys are judged on all requests
 with ``per_endpoint = true`` (the default), on every endpoint seen; ``[thresholds.endpoints."GET
 /x"]`` overrides them for one endpoint (and makes it required even if it was never requested).
 ``min_rps`` in ``[thresholds]`` is for the whole run only.
+
+Ratios (error and success rates, throughput) are compared exactly, as fractions of integer counts
+against the limit as the user wrote it: a float ``1 - 7/100`` is 0.9299999999999999 and would fail
+``success_rate >= 0.93`` while ``error_rate <= 0.07`` on the same counts warns. A percentile on fewer
+than ``min_samples`` requests (default 20) is INCONCLUSIVE: below that, a p95 is one slow request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Protocol
 
 from runner.model import TOTAL_NAME, EndpointKey, EndpointStats, Result, Snapshot, Status
@@ -34,6 +40,8 @@ class Limits(Protocol):
     def success_rate(self) -> float | None: ...
     @property
     def min_rps(self) -> float | None: ...
+    @property
+    def min_samples(self) -> int | None: ...
 
 
 class ThresholdSet(Protocol):
@@ -47,6 +55,8 @@ class ThresholdSet(Protocol):
     def per_endpoint(self) -> bool: ...
     @property
     def warn_ratio(self) -> float: ...
+    @property
+    def include_expected(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +76,7 @@ _METRICS = (
     _Metric("min_rps", "rps", "rps", False),
 )
 _QUANTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
+DEFAULT_MIN_SAMPLES = 20  # below this a p95 is the slowest request or two, not a percentile
 
 
 def parse_endpoint(text: str) -> EndpointKey:
@@ -82,7 +93,17 @@ def judge_client(
     """Every client criterion the thresholds define, judged on ``snapshot``."""
     results: list[Result] = []
     duration_s = snapshot.duration_s
-    results += _judge_target(TOTAL_NAME, snapshot.total(), thresholds.default, duration_s, thresholds, window)
+    apart = frozenset() if thresholds.include_expected else snapshot.expected_statuses
+    results += _judge_target(
+        TOTAL_NAME,
+        snapshot.total(),
+        thresholds.default,
+        duration_s,
+        thresholds,
+        window,
+        apart=apart,
+        min_samples=thresholds.default.min_samples,
+    )
 
     overrides = {parse_endpoint(k): v for k, v in thresholds.endpoints.items()}
     keys = set(overrides)
@@ -94,8 +115,20 @@ def judge_client(
         if limits is None:
             continue
         stats = _lookup(snapshot, key)
+        # min_samples is a rule about percentiles, not a limit: the global one applies to every
+        # endpoint row (per_endpoint or not) unless the endpoint's table sets its own.
+        own_min = own.min_samples if own is not None else None
         results += _judge_target(
-            str(key), stats, limits, duration_s, thresholds, window, endpoint=True, own=own
+            str(key),
+            stats,
+            limits,
+            duration_s,
+            thresholds,
+            window,
+            apart=apart,
+            min_samples=own_min if own_min is not None else thresholds.default.min_samples,
+            endpoint=True,
+            own=own,
         )
     return results
 
@@ -119,6 +152,7 @@ class _Merged:
     error_rate: float | None
     success_rate: float | None
     min_rps: float | None
+    min_samples: int | None  # not read from here: judge_client resolves it for every row
 
 
 def _merge(default: Limits, own: Limits | None) -> Limits:
@@ -129,7 +163,16 @@ def _merge(default: Limits, own: Limits | None) -> Limits:
             return None  # the global min_rps is for the whole run, not each endpoint
         return getattr(default, key)
 
-    return _Merged(*(pick(m.key) for m in _METRICS))
+    min_samples = own.min_samples if own is not None and own.min_samples is not None else default.min_samples
+    return _Merged(
+        p50_ms=pick("p50_ms"),
+        p95_ms=pick("p95_ms"),
+        p99_ms=pick("p99_ms"),
+        error_rate=pick("error_rate"),
+        success_rate=pick("success_rate"),
+        min_rps=pick("min_rps"),
+        min_samples=min_samples,
+    )
 
 
 def _judge_target(
@@ -140,9 +183,14 @@ def _judge_target(
     thresholds: ThresholdSet,
     window: str,
     *,
+    apart: frozenset[int],
+    min_samples: int | None,
     endpoint: bool = False,
     own: Limits | None = None,
 ) -> list[Result]:
+    # Latency percentiles and rps are judged on the responses whose status was not declared
+    # expected (a fast 429 is a refusal, not a fast answer); rates on every request.
+    kept = stats.excluding(apart)
     out = []
     for m in _METRICS:
         limit = getattr(limits, m.key)
@@ -153,23 +201,68 @@ def _judge_target(
         explicit = (not endpoint) or (own is not None and getattr(own, m.key) is not None)
         if endpoint and not explicit and stats.count == 0:
             continue
-        observed = _observe(m.key, stats, duration_s)
-        out.append(_judge(m, target, float(limit), observed, stats, thresholds.warn_ratio, window))
+        judged = kept if m.key in _QUANTILES or m.key == "min_rps" else stats
+        if m.key in _QUANTILES and stats.count > 0 and kept.count < (min_samples or DEFAULT_MIN_SAMPLES):
+            out.append(_too_few(m, target, float(limit), stats, kept, min_samples))
+            continue
+        observed = _observe(m.key, judged, duration_s)
+        out.append(_judge(m, target, float(limit), observed, stats, kept, thresholds.warn_ratio, window))
     return out
 
 
-def _observe(key: str, stats: EndpointStats, duration_s: float) -> float | None:
+def _too_few(
+    m: _Metric,
+    target: str,
+    limit: float,
+    stats: EndpointStats,
+    kept: EndpointStats,
+    min_samples: int | None,
+) -> Result:
+    """A percentile on too few requests: INCONCLUSIVE, required only if the user set min_samples."""
+    needed = min_samples or DEFAULT_MIN_SAMPLES
+    noun = "request" if kept.count == 1 else "requests"
+    apart = stats.count - kept.count
+    also = f"; {apart} with expected statuses left out" if apart else ""
+    reason = f"{kept.count} {noun}: too few for a {m.label} (min_samples {needed}{also})"
+    return Result(
+        f"{target} {m.label}",
+        criterion_text(m.label, m.upper, limit, m.unit),
+        None,
+        limit,
+        Status.INCONCLUSIVE,
+        reason,
+        m.unit,
+        required=min_samples is not None,
+        details={**_details(stats, kept), "min_samples": needed},
+    )
+
+
+def _details(stats: EndpointStats, kept: EndpointStats) -> dict[str, object]:
+    details: dict[str, object] = {"requests": stats.count, "failures": stats.failures}
+    if stats.count != kept.count:
+        details["expected"] = stats.count - kept.count  # set apart from latency and rps
+    return details
+
+
+def _observe(key: str, stats: EndpointStats, duration_s: float) -> Fraction | None:
+    """The observed value, exact: a fraction of integer counts (or of the float it was measured as)."""
     if stats.count == 0:
         return None
     if key in _QUANTILES:
-        return stats.quantile_ms(_QUANTILES[key])
+        value = stats.quantile_ms(_QUANTILES[key])
+        return None if value is None else Fraction(value)
     if key == "error_rate":
-        return stats.failures / stats.count
+        return Fraction(stats.failures, stats.count)
     if key == "success_rate":
-        return 1.0 - stats.failures / stats.count
+        return Fraction(stats.count - stats.failures, stats.count)
     if key == "min_rps":
-        return stats.count / duration_s if duration_s > 0 else None
+        return Fraction(stats.count) / Fraction(duration_s) if duration_s > 0 else None
     raise ValueError(key)
+
+
+def _exact(value: float) -> Fraction:
+    """A limit as the user wrote it: 0.93 is 93/100, not the binary float nearest to it."""
+    return Fraction(repr(float(value)))
 
 
 def criterion_text(label: str, upper: bool, limit: float, unit: str) -> str:
@@ -181,30 +274,33 @@ def _judge(
     m: _Metric,
     target: str,
     limit: float,
-    observed: float | None,
+    exact: Fraction | None,
     stats: EndpointStats,
+    kept: EndpointStats,
     warn_ratio: float,
     window: str,
 ) -> Result:
     name = f"{target} {m.label}"
     text = criterion_text(m.label, m.upper, limit, m.unit)
-    details = {"requests": stats.count, "failures": stats.failures}
-    if observed is None:
+    details = _details(stats, kept)
+    if exact is None:
         why = f"no requests to {target} in the {window}" if stats.count == 0 else f"no {m.label} measurable"
         return Result(name, text, None, limit, Status.INCONCLUSIVE, why, m.unit, details=details)
+    observed = float(exact)
     shown = format_value(observed, m.unit)
     lim = format_value(limit, m.unit)
+    lim_x, warn_x = _exact(limit), _exact(warn_ratio)
     if m.upper:
-        broken = observed > limit
+        broken = exact > lim_x
         # WARN when at or above warn_ratio of the limit (a zero limit has no warning band).
-        near = limit > 0 and observed >= warn_ratio * limit
+        near = lim_x > 0 and exact >= warn_x * lim_x
     elif m.unit == "ratio":  # success rate: the warning band is on the error budget
-        broken = observed < limit
-        budget = 1.0 - limit
-        near = budget > 0 and (1.0 - observed) >= warn_ratio * budget
+        broken = exact < lim_x
+        budget = 1 - lim_x
+        near = budget > 0 and (1 - exact) >= warn_x * budget
     else:  # throughput: warn when the limit is at or above warn_ratio of what was observed
-        broken = observed < limit
-        near = limit > 0 and limit >= warn_ratio * observed
+        broken = exact < lim_x
+        near = lim_x > 0 and lim_x >= warn_x * exact
     if broken:
         if m.upper and limit > 0:
             how = f"exceeds {lim} by {(observed / limit - 1) * 100:.0f}%"
@@ -220,3 +316,29 @@ def _judge(
     else:
         status, reason = Status.PASS, f"{m.label} {shown} is at or above {lim}"
     return Result(name, text, observed, limit, status, reason, m.unit, details=details)
+
+
+EXPECTED_NOTE_PREFIX = "expected statuses: "
+
+
+def expected_note(snapshot: Snapshot, thresholds: ThresholdSet) -> str | None:
+    """The verdict's note on responses with expected statuses in the judged window: how many, by
+    status, and whether latency percentiles and rps left them out. None when there were none."""
+    counts: dict[int, int] = {}
+    for stats in snapshot.endpoints.values():
+        for code, n in stats.statuses.items():
+            if code in snapshot.expected_statuses:
+                counts[code] = counts.get(code, 0) + n
+    total = sum(counts.values())
+    if not total:
+        return None
+    by_code = ", ".join(f"{code}: {counts[code]}" for code in sorted(counts))
+    what = f"{total} {'response' if total == 1 else 'responses'} with expected statuses ({by_code})"
+    if thresholds.include_expected:
+        return f"{EXPECTED_NOTE_PREFIX}{what} count in latency percentiles and rps (include_expected)"
+    kept_2xx = sorted(code for code in counts if 200 <= code < 300)
+    also = f"; 2xx responses ({', '.join(map(str, kept_2xx))}) always count" if kept_2xx else ""
+    return (
+        f"{EXPECTED_NOTE_PREFIX}{what} were left out of latency percentiles and rps{also} "
+        "([thresholds] include_expected = true or --include-expected keeps them)"
+    )

@@ -30,7 +30,7 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 
 from runner import __version__
 from runner.analysis import Analysis, analyse_with_plan
-from runner.criteria import judge_client
+from runner.criteria import expected_note, judge_client
 from runner.errors import LoadlensError
 from runner.logs import get_logger, redact_text
 from runner.model import LiveState, Result, RunInfo, RunRecord, Snapshot
@@ -490,6 +490,8 @@ class Bridge:
                 "endpoints and were counted under '(other)'"
             )
         results = judge_client(judged, plan.thresholds, window=window.label)
+        if (note := expected_note(judged, plan.thresholds)) is not None:
+            notes.append(note)
         server_series: tuple[Any, ...] = ()
         server_missing: tuple[Any, ...] = ()
         if self.server is not None and (self.server.sources or self.server.failures):

@@ -7,7 +7,8 @@ Nothing here imports Locust, boto3, prometheus_client or the OpenTelemetry SDK: 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,9 @@ class EndpointStats:
     statuses: Mapping[int, int] = field(default_factory=dict)  # every response, by HTTP status (0: none)
     failed_statuses: Mapping[int, int] = field(default_factory=dict)  # those Locust reported failed
     histogram: Histogram = field(default_factory=Histogram.empty)
+    # The latency of non-2xx responses again, per status (a subset of ``histogram``): what lets the
+    # verdict set expected statuses apart without workers knowing which ones are expected.
+    status_histograms: Mapping[int, Histogram] = field(default_factory=dict)
 
     @property
     def error_rate(self) -> float | None:
@@ -88,20 +92,43 @@ class EndpointStats:
             statuses=_add_counts(self.statuses, other.statuses),
             failed_statuses=_add_counts(self.failed_statuses, other.failed_statuses),
             histogram=self.histogram.merge(other.histogram),
+            status_histograms=_add_histograms(self.status_histograms, other.status_histograms),
+        )
+
+    def excluding(self, statuses: Collection[int]) -> EndpointStats:
+        """The responses whose status is not in ``statuses`` (the expected ones, which ``failures``
+        already leaves out): what latency percentiles and rps are judged on when expected statuses
+        are set apart. Only non-2xx statuses have a latency of their own, so a 2xx status is always
+        kept. min/max are bounded by the histogram (within 0.5%) and the mean is unknown
+        (``sum_ms`` is NaN): criteria need neither."""
+        drop = [code for code in statuses if code in self.status_histograms]
+        if not drop:
+            return self
+        dropped = Histogram.empty()
+        for code in drop:
+            dropped = dropped.merge(self.status_histograms[code])
+        hist = self.histogram.subtract(dropped)
+        lo, hi = _bounds(hist, self.min_ms, self.max_ms)
+        failed = {code: n for code, n in self.failed_statuses.items() if code not in drop}
+        return EndpointStats(
+            count=self.count - dropped.total,
+            failures=self.failures,
+            expected=self.expected - dropped.total,
+            sum_ms=math.nan,
+            min_ms=lo,
+            max_ms=hi,
+            bytes=self.bytes,
+            statuses={code: n for code, n in self.statuses.items() if code not in drop},
+            failed_statuses=failed,
+            histogram=hist,
+            status_histograms={c: h for c, h in self.status_histograms.items() if c not in drop},
         )
 
     def subtract(self, earlier: EndpointStats) -> EndpointStats:
         """What happened since ``earlier``. min/max cannot be subtracted: they are bounded by the
         histogram's first and last non-empty bucket instead (within 0.5%)."""
         hist = self.histogram.subtract(earlier.histogram)
-        lo = hi = None
-        if hist.counts:
-            lo = bucket_value_ms(min(hist.counts))
-            hi = bucket_value_ms(max(hist.counts))
-            if self.max_ms is not None:
-                hi = min(hi, self.max_ms)
-            if self.min_ms is not None:
-                lo = max(lo, self.min_ms)
+        lo, hi = _bounds(hist, self.min_ms, self.max_ms)
         return EndpointStats(
             count=self.count - earlier.count,
             failures=self.failures - earlier.failures,
@@ -113,7 +140,37 @@ class EndpointStats:
             statuses=_sub_counts(self.statuses, earlier.statuses),
             failed_statuses=_sub_counts(self.failed_statuses, earlier.failed_statuses),
             histogram=hist,
+            status_histograms=_sub_histograms(self.status_histograms, earlier.status_histograms),
         )
+
+
+def _bounds(hist: Histogram, min_ms: float | None, max_ms: float | None) -> tuple[float | None, float | None]:
+    """min and max of a histogram's values: its first and last bucket, within the known extremes."""
+    if not hist.counts:
+        return None, None
+    lo = bucket_value_ms(min(hist.counts))
+    hi = bucket_value_ms(max(hist.counts))
+    if max_ms is not None:
+        hi = min(hi, max_ms)
+    if min_ms is not None:
+        lo = max(lo, min_ms)
+    return lo, hi
+
+
+def _add_histograms(a: Mapping[int, Histogram], b: Mapping[int, Histogram]) -> dict[int, Histogram]:
+    out = dict(a)
+    for code, h in b.items():
+        out[code] = out[code].merge(h) if code in out else h
+    return out
+
+
+def _sub_histograms(a: Mapping[int, Histogram], b: Mapping[int, Histogram]) -> dict[int, Histogram]:
+    out = {}
+    for code, h in a.items():
+        diff = h.subtract(b[code]) if code in b else h
+        if diff.counts:
+            out[code] = diff
+    return out
 
 
 def _add_counts(a: Mapping[int, int], b: Mapping[int, int]) -> dict[int, int]:
@@ -143,6 +200,9 @@ class Snapshot:
     end: float
     endpoints: Mapping[EndpointKey, EndpointStats]
     users: int = 0
+    # The statuses the run declared expected (counted in ``EndpointStats.expected``, never failures):
+    # the criteria set their responses apart from latency and rps.
+    expected_statuses: frozenset[int] = frozenset()
 
     @property
     def duration_s(self) -> float:
@@ -166,13 +226,22 @@ class Snapshot:
             diff = stats.subtract(before) if before is not None else stats
             if diff.count or diff.failures:
                 endpoints[key] = diff
-        return Snapshot(start=earlier.end, end=self.end, endpoints=endpoints, users=self.users)
+        return Snapshot(
+            start=earlier.end,
+            end=self.end,
+            endpoints=endpoints,
+            users=self.users,
+            expected_statuses=self.expected_statuses,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Interval:
     """One point of the run's timeline: what happened in ``[start, end)``, all endpoints together,
-    plus each endpoint's count, failures and p95 (kept small so a day-long run stays bounded)."""
+    plus each endpoint's count, failures and p95 (kept small so a day-long run stays bounded).
+
+    ``endpoint_histograms`` (live timelines only; a summary read back has none) let the timeline
+    merge two intervals exactly when it halves its resolution: histograms add, p95s do not."""
 
     start: float
     end: float
@@ -180,6 +249,7 @@ class Interval:
     total: EndpointStats
     endpoint_p95_ms: Mapping[EndpointKey, float]
     endpoint_counts: Mapping[EndpointKey, tuple[int, int]]  # (count, failures)
+    endpoint_histograms: Mapping[EndpointKey, Histogram] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:

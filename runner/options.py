@@ -42,6 +42,12 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
         help="an HTTP status the scenario expects (counted apart, not as a failure); repeatable",
     )
     group.add_argument(
+        "--include-expected",
+        action="store_true",
+        default=None,
+        help="count expected-status responses in latency percentiles and rps (default: left out)",
+    )
+    group.add_argument(
         "--prometheus-port", metavar="PORT", type=int, default=None, help="serve live /metrics on this port"
     )
     group.add_argument(

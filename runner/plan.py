@@ -160,7 +160,9 @@ def plan_from_options(
         run_id=f"{name}-worker",
         scenario_name=name,
         scenario=scenario,
-        thresholds=cfg.thresholds,
+        thresholds=replace(cfg.thresholds, include_expected=True)
+        if getattr(options, "include_expected", None)
+        else cfg.thresholds,
         expected_statuses=frozenset(expected),
         run_dir=Path(given_dir) if given_dir else None,
         out_dir=cfg.run.out,

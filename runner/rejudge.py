@@ -17,7 +17,7 @@ from typing import TextIO
 
 from runner.analysis import analyse_with_plan
 from runner.config import load_config
-from runner.criteria import judge_client
+from runner.criteria import EXPECTED_NOTE_PREFIX, expected_note, judge_client
 from runner.model import Result, RunRecord, Series
 from runner.reports import write_reports
 from runner.reports.console import render_table
@@ -52,7 +52,9 @@ def rejudge(
     plan = server_plan(
         cfg, correlate=correlate, require=require, aws_profile=aws_profile, aws_region=aws_region
     )
-    notes = [n for n in record.verdict.notes if not n.startswith(_REJUDGED)]
+    notes = [n for n in record.verdict.notes if not n.startswith((_REJUDGED, EXPECTED_NOTE_PREFIX))]
+    if (note := expected_note(record.judged, cfg.thresholds)) is not None:
+        notes.append(note)
 
     server_rows: list[Result]
     series: tuple[Series, ...]

@@ -17,11 +17,22 @@ from runner.histogram import _LAST, INV_LOG_GAMMA, MIN_MS, OFFSET, Histogram
 from runner.model import EndpointKey, EndpointStats, Interval, Snapshot
 
 OVERFLOW_NAME = "(other)"
-WIRE_VERSION = 1
+WIRE_VERSION = 2  # 2: rows carry the per-status histograms of non-2xx responses
+_WIRE_READ = frozenset({1, 2})
 
 
 class _Recorder:
-    __slots__ = ("buckets", "bytes", "count", "failed", "max_ms", "min_ms", "statuses", "sum_ms")
+    __slots__ = (
+        "buckets",
+        "bytes",
+        "count",
+        "failed",
+        "max_ms",
+        "min_ms",
+        "status_buckets",
+        "statuses",
+        "sum_ms",
+    )
 
     def __init__(self) -> None:
         self.count = 0
@@ -32,6 +43,9 @@ class _Recorder:
         self.statuses: dict[int, int] = {}
         self.failed: dict[int, int] = {}  # failed responses by status: classified at freeze time
         self.buckets: dict[int, int] = {}
+        # Non-2xx latency again, per status: a 429 declared expected is set apart where the
+        # verdict is made. 2xx responses (nearly all of them) skip this with one comparison.
+        self.status_buckets: dict[int, dict[int, int]] = {}
 
     def freeze(self, expected: frozenset[int]) -> EndpointStats:
         return EndpointStats(
@@ -45,6 +59,7 @@ class _Recorder:
             statuses=dict(self.statuses),
             failed_statuses=dict(self.failed),
             histogram=Histogram(dict(self.buckets)),
+            status_histograms={code: Histogram(dict(b)) for code, b in self.status_buckets.items()},
         )
 
     def add(self, s: EndpointStats) -> None:
@@ -64,6 +79,12 @@ class _Recorder:
         b = self.buckets
         for i, c in s.histogram.counts.items():
             b[i] = b.get(i, 0) + c
+        for code, h in s.status_histograms.items():
+            sb = self.status_buckets.get(code)
+            if sb is None:
+                sb = self.status_buckets[code] = {}
+            for i, c in h.counts.items():
+                sb[i] = sb.get(i, 0) + c
 
 
 class StatsStore:
@@ -119,6 +140,11 @@ class StatsStore:
             i = 0
         b = rec.buckets
         b[i] = b.get(i, 0) + 1
+        if not 200 <= status < 300:
+            sb = rec.status_buckets.get(status)
+            if sb is None:
+                sb = rec.status_buckets[status] = {}
+            sb[i] = sb.get(i, 0) + 1
 
     def _admit(self, method: str, name: str) -> _Recorder:
         key = (method, name)
@@ -147,7 +173,13 @@ class StatsStore:
             seen.add(id(rec))
             key = (method, name) if (method, name) in self._known else (method, OVERFLOW_NAME)
             endpoints[EndpointKey(*key)] = rec.freeze(self._expected)
-        return Snapshot(start=self._drained_at, end=self._clock(), endpoints=endpoints, users=users)
+        return Snapshot(
+            start=self._drained_at,
+            end=self._clock(),
+            endpoints=endpoints,
+            users=users,
+            expected_statuses=self._expected,
+        )
 
     def drain(self, *, users: int = 0) -> Snapshot:
         """A snapshot of everything since the last drain, then reset (how a worker reports)."""
@@ -187,16 +219,19 @@ def to_wire(snap: Snapshot) -> dict[str, Any]:
                 [[c, n] for c, n in s.statuses.items()],
                 [[c, n] for c, n in s.failed_statuses.items()],
                 s.histogram.pairs(),
+                [[c, h.pairs()] for c, h in s.status_histograms.items()],
             ]
         )
     return {"v": WIRE_VERSION, "start": snap.start, "end": snap.end, "users": snap.users, "endpoints": rows}
 
 
 def from_wire(data: dict[str, Any]) -> Snapshot:
-    if data.get("v") != WIRE_VERSION:
+    if data.get("v") not in _WIRE_READ:
         raise ValueError(f"unknown loadlens wire version {data.get('v')!r}")
     endpoints: dict[EndpointKey, EndpointStats] = {}
-    for method, name, count, sum_ms, lo, hi, nbytes, statuses, failed, hist in data["endpoints"]:
+    for row in data["endpoints"]:
+        method, name, count, sum_ms, lo, hi, nbytes, statuses, failed, hist = row[:10]
+        by_status = row[10] if len(row) > 10 else ()  # version 1 has none
         failed_statuses = {int(c): n for c, n in failed}
         endpoints[EndpointKey(method, name)] = EndpointStats(
             count=count,
@@ -208,13 +243,16 @@ def from_wire(data: dict[str, Any]) -> Snapshot:
             statuses={int(c): n for c, n in statuses},
             failed_statuses=failed_statuses,
             histogram=Histogram.from_pairs(hist),
+            status_histograms={int(c): Histogram.from_pairs(pairs) for c, pairs in by_status},
         )
     return Snapshot(start=data["start"], end=data["end"], endpoints=endpoints, users=data.get("users", 0))
 
 
 class Timeline:
     """The run as a bounded list of intervals. When it reaches ``max_points`` it halves its
-    resolution by merging neighbours, so a day-long soak keeps the same memory as a short test."""
+    resolution by merging neighbours (exactly: histograms add), so a day-long soak keeps the same
+    memory as a short test: at most ``max_points`` intervals, each with one sparse histogram per
+    endpoint (and endpoints are capped by the store)."""
 
     def __init__(self, *, max_points: int = 720) -> None:
         self._max_points = max(2, max_points)
@@ -238,6 +276,7 @@ class Timeline:
                 k: v for k, s in window.endpoints.items() if (v := s.quantile_ms(0.95)) is not None
             },
             endpoint_counts={k: (s.count, s.failures) for k, s in window.endpoints.items()},
+            endpoint_histograms={k: s.histogram for k, s in window.endpoints.items()},
         )
         self._points.append(interval)
         if len(self._points) > self._max_points:
@@ -250,6 +289,9 @@ class Timeline:
 
 
 def _merge_pair(pair: list[Interval]) -> Interval:
+    """Two neighbouring intervals as one, exactly: counts and histograms add, and each endpoint's
+    p95 is read from the merged histogram (a max of two p95s would let one slow request among a
+    few pass for the p95 of the many requests of the other half)."""
     if len(pair) == 1:
         return pair[0]
     a, b = pair
@@ -257,9 +299,15 @@ def _merge_pair(pair: list[Interval]) -> Interval:
     for k, (n, f) in b.endpoint_counts.items():
         n0, f0 = counts.get(k, (0, 0))
         counts[k] = (n0 + n, f0 + f)
-    p95 = dict(a.endpoint_p95_ms)
-    for k, v in b.endpoint_p95_ms.items():
-        p95[k] = max(v, p95.get(k, v))  # coarsened: the worse of the two halves
+    histograms = dict(a.endpoint_histograms)
+    for k, h in b.endpoint_histograms.items():
+        histograms[k] = histograms[k].merge(h) if k in histograms else h
+    p95: dict[EndpointKey, float] = {}
+    for k in set(a.endpoint_p95_ms) | set(b.endpoint_p95_ms):
+        value = histograms[k].quantile_ms(0.95) if k in histograms else None
+        if value is None:  # no histogram (not a live interval): the worse half's, coarsened
+            value = max(v for v in (a.endpoint_p95_ms.get(k), b.endpoint_p95_ms.get(k)) if v is not None)
+        p95[k] = value
     return Interval(
         start=a.start,
         end=b.end,
@@ -267,4 +315,5 @@ def _merge_pair(pair: list[Interval]) -> Interval:
         total=a.total.merge(b.total),
         endpoint_p95_ms=p95,
         endpoint_counts=counts,
+        endpoint_histograms=histograms,
     )

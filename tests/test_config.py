@@ -48,9 +48,11 @@ p99_ms = 1000
 error_rate = 0.01
 success_rate = 0.99
 min_rps = 10
+min_samples = 30
 expected_statuses = [404, 429]
 warn_ratio = 0.8
 per_endpoint = false
+include_expected = true
 
 [thresholds.endpoints."GET /health"]
 p95_ms = 50
@@ -61,6 +63,7 @@ p50_ms = 100
 p99_ms = 900
 success_rate = 0.95
 min_rps = 1.5
+min_samples = 5
 
 [server]
 cpu_percent = 75
@@ -196,11 +199,13 @@ class TestFullFile:
             0,
         )
         assert cfg.run.max_endpoints == 300
-        assert cfg.thresholds.default == Limits(200, 500, 1000, 0.01, 0.99, 10)
+        assert cfg.thresholds.default == Limits(200, 500, 1000, 0.01, 0.99, 10, min_samples=30)
         assert cfg.thresholds.endpoints["GET /health"] == Limits(p95_ms=50, error_rate=0)
         assert cfg.thresholds.endpoints["POST /jobs [create]"].min_rps == 1.5
+        assert cfg.thresholds.endpoints["POST /jobs [create]"].min_samples == 5
         assert cfg.thresholds.expected_statuses == frozenset({404, 429})
         assert (cfg.thresholds.warn_ratio, cfg.thresholds.per_endpoint) == (0.8, False)
+        assert cfg.thresholds.include_expected is True
         assert dataclasses.astuple(cfg.server) == (75, 85.5, 60, 180, 3, 2, 5, 1200, 95, 97, 2)
         assert cfg.cloudwatch.region == "eu-west-1" and cfg.cloudwatch.target_groups == (
             "targetgroup/video-gen/456",
@@ -285,6 +290,8 @@ BAD_FILES = [
     ("[thresholds]\np99_ms = true\n", "thresholds.p99_ms: ", "expected a number > 0, got true"),
     ("[thresholds]\nerror_rate = 1.5\n", "thresholds.error_rate: ", "a number from 0 to 1, got 1.5"),
     ("[thresholds]\nmin_rps = nan\n", "thresholds.min_rps: ", "got nan"),
+    ("[thresholds]\nmin_samples = 0\n", "thresholds.min_samples: ", "an integer >= 1, got 0"),
+    ("[thresholds]\nmin_samples = 2.5\n", "thresholds.min_samples: ", "an integer >= 1, got 2.5"),
     ("[thresholds]\nwarn_ratio = 0\n", "thresholds.warn_ratio: ", "a number > 0 and <= 1"),
     ("[thresholds]\np95 = 500\n", "thresholds.p95: ", 'unknown key (did you mean "p95_ms"?)'),
     ("[threshold]\np95_ms = 500\n", "threshold: ", 'unknown section (did you mean "thresholds"?)'),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runner.config import Limits, Thresholds
-from runner.criteria import judge_client
+from runner.criteria import expected_note, judge_client
 from runner.model import Snapshot, Status
 from runner.stats import StatsStore
 from runner.verdict import decide
@@ -18,7 +18,9 @@ def snapshot(
     for method, name, ms, status, failed in rows:
         store.record(method, name, ms, status, failed, 0)
     snap = store.snapshot()
-    return Snapshot(start=0.0, end=duration_s, endpoints=snap.endpoints)
+    return Snapshot(
+        start=0.0, end=duration_s, endpoints=snap.endpoints, expected_statuses=snap.expected_statuses
+    )
 
 
 def by_name(results):
@@ -124,3 +126,131 @@ class TestVerdict:
         """A run with no thresholds at all is not a pass: it says no criteria were defined."""
         v = decide([])
         assert v.status is Status.INCONCLUSIVE and v.exit_code == 3 and v.notes
+
+
+class TestExactRatios:
+    """Ratio criteria compare counts exactly, so twins agree at the limit (issue 8, item 5)."""
+
+    SEVEN_IN_100 = [("GET", "/a", 10.0, 200, False)] * 93 + [("GET", "/a", 10.0, 500, True)] * 7
+
+    def test_success_rate_at_its_limit_is_not_below_it(self) -> None:
+        """7 failures in 100 against success_rate >= 0.93 is at the limit: WARN, like error_rate <= 0.07."""
+        t = Thresholds(default=Limits(error_rate=0.07, success_rate=0.93), per_endpoint=False)
+        results = by_name(judge_client(snapshot(self.SEVEN_IN_100), t))
+        success, error = results["all requests success rate"], results["all requests error rate"]
+        assert success.status is Status.WARN, success.reason
+        assert error.status is Status.WARN, error.reason
+        assert "below" not in success.reason
+
+    @pytest.mark.parametrize(("failures", "status"), [(5, Status.PASS), (7, Status.WARN), (8, Status.FAIL)])
+    def test_twins_agree_around_the_limit(self, failures: int, status: Status) -> None:
+        """On any count, error_rate <= x and success_rate >= 1 - x give the same status."""
+        rows = [("GET", "/a", 10.0, 200, False)] * (100 - failures) + [
+            ("GET", "/a", 10.0, 500, True)
+        ] * failures
+        t = Thresholds(default=Limits(error_rate=0.07, success_rate=0.93), per_endpoint=False)
+        results = by_name(judge_client(snapshot(rows), t))
+        assert results["all requests error rate"].status is status
+        assert results["all requests success rate"].status is status
+
+
+class TestMinSamples:
+    """Percentiles on too few requests are INCONCLUSIVE, not decided by one request (issue 8, item 9)."""
+
+    def test_one_request_does_not_decide_a_p95(self) -> None:
+        """One slow request: the p95 row is INCONCLUSIVE, not required, and says why."""
+        rows = [("GET", "/a", 900.0, 200, False)]
+        t = Thresholds(default=Limits(p95_ms=500, error_rate=0.01), per_endpoint=False)
+        results = by_name(judge_client(snapshot(rows), t))
+        p95 = results["all requests p95"]
+        assert p95.status is Status.INCONCLUSIVE and not p95.required
+        assert "1 request: too few for a p95" in p95.reason
+        assert results["all requests error rate"].status is Status.PASS  # error rates keep judging
+        assert decide(results.values()).exit_code == 0
+
+    def test_error_rate_still_fails_on_few_requests(self) -> None:
+        """A failing request among 3 fails error_rate: the rule is for percentiles only."""
+        rows = [("GET", "/a", 9.0, 200, False)] * 2 + [("GET", "/a", 9.0, 500, True)]
+        t = Thresholds(default=Limits(p99_ms=500, error_rate=0.01), per_endpoint=False)
+        results = by_name(judge_client(snapshot(rows), t))
+        assert results["all requests error rate"].status is Status.FAIL
+        assert results["all requests p99"].status is Status.INCONCLUSIVE
+        assert "3 requests: too few for a p99" in results["all requests p99"].reason
+
+    def test_enough_requests_are_judged(self) -> None:
+        """At min_samples requests a percentile is judged as before."""
+        rows = [("GET", "/a", 900.0, 200, False)] * 20
+        t = Thresholds(default=Limits(p95_ms=500), per_endpoint=False)
+        assert by_name(judge_client(snapshot(rows), t))["all requests p95"].status is Status.FAIL
+
+    def test_explicit_min_samples_is_required(self) -> None:
+        """A min_samples the user set makes the INCONCLUSIVE row required (exit 3)."""
+        rows = [("GET", "/a", 10.0, 200, False)] * 40
+        t = Thresholds(default=Limits(p95_ms=500, min_samples=50), per_endpoint=False)
+        results = judge_client(snapshot(rows), t)
+        (p95,) = results
+        assert p95.status is Status.INCONCLUSIVE and p95.required
+        assert "40 requests: too few for a p95 (min_samples 50)" in p95.reason
+        assert decide(results).exit_code == 3
+
+    def test_per_endpoint_min_samples_overrides_the_global_one(self) -> None:
+        """An endpoint's own min_samples applies to it; others keep the global default of 20."""
+        rows = [("GET", "/rare", 10.0, 200, False)] * 5 + [("GET", "/b", 10.0, 200, False)] * 5
+        t = Thresholds(default=Limits(p95_ms=500), endpoints={"GET /rare": Limits(min_samples=5)})
+        results = by_name(judge_client(snapshot(rows), t))
+        assert results["GET /rare p95"].status is Status.PASS
+        assert results["GET /b p95"].status is Status.INCONCLUSIVE
+        assert not results["GET /b p95"].required
+        assert results["all requests p95"].status is Status.INCONCLUSIVE  # 10 < 20
+
+    def test_global_min_samples_applies_to_named_endpoints_without_per_endpoint(self) -> None:
+        """With per_endpoint = false, an endpoint's own p95 row still follows the global min_samples."""
+        rows = [("GET", "/a", 10.0, 200, False)] * 8
+        t = Thresholds(
+            default=Limits(min_samples=5), endpoints={"GET /a": Limits(p95_ms=500)}, per_endpoint=False
+        )
+        assert by_name(judge_client(snapshot(rows), t))["GET /a p95"].status is Status.PASS
+
+
+class TestExpectedStatuses:
+    """Expected-status responses are counted apart from latency and throughput (issue 8, item 8)."""
+
+    REFUSED = [("GET", "/a", 2.0, 429, True)] * 900 + [("GET", "/a", 400.0, 200, False)] * 100
+
+    def test_expected_responses_are_not_in_percentiles_or_rps(self) -> None:
+        """900 fast 429s and 100 slow 200s: p50 is the 200s' 400 ms, rps counts 10 /s, not 100 /s."""
+        t = Thresholds(default=Limits(p50_ms=100, min_rps=50), per_endpoint=False)
+        results = by_name(judge_client(snapshot(self.REFUSED, expected=[429]), t))
+        p50, rps = results["all requests p50"], results["all requests rps"]
+        assert p50.status is Status.FAIL and p50.observed == pytest.approx(400, rel=0.01)
+        assert rps.status is Status.FAIL and rps.observed == pytest.approx(10.0)
+        assert p50.details["expected"] == 900
+
+    def test_include_expected_keeps_them(self) -> None:
+        """With include_expected the 429s count in latency and rps again."""
+        t = Thresholds(default=Limits(p50_ms=100, min_rps=50), per_endpoint=False, include_expected=True)
+        results = by_name(judge_client(snapshot(self.REFUSED, expected=[429]), t))
+        assert results["all requests p50"].status is Status.PASS
+        assert results["all requests rps"].observed == pytest.approx(100.0)
+
+    def test_error_rate_is_unchanged(self) -> None:
+        """The error rate is still failures over all requests: expected 429s are neither."""
+        t = Thresholds(default=Limits(error_rate=0.01), per_endpoint=False)
+        results = by_name(judge_client(snapshot(self.REFUSED, expected=[429]), t))
+        assert results["all requests error rate"].observed == 0.0
+
+    def test_min_samples_counts_what_percentiles_are_judged_on(self) -> None:
+        """3 slow 200s among 900 expected 429s are too few for a p95."""
+        rows = [("GET", "/a", 2.0, 429, True)] * 900 + [("GET", "/a", 400.0, 200, False)] * 3
+        t = Thresholds(default=Limits(p95_ms=100), per_endpoint=False)
+        (p95,) = judge_client(snapshot(rows, expected=[429]), t)
+        assert p95.status is Status.INCONCLUSIVE
+        assert "3 requests: too few for a p95" in p95.reason and "900" in p95.reason
+
+    def test_the_verdict_notes_their_count(self) -> None:
+        """A note says how many responses were set apart, by status, and how to keep them."""
+        note = expected_note(snapshot(self.REFUSED, expected=[429]), Thresholds())
+        assert note is not None
+        assert "900 responses with expected statuses (429: 900)" in note
+        assert "include_expected" in note
+        assert expected_note(snapshot(UNIFORM, expected=[429]), Thresholds()) is None

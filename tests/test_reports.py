@@ -453,6 +453,33 @@ class TestLoadSummary:
         again = load_summary(tmp_path)
         assert summary_text(again) == first
 
+    def test_rejudging_a_loaded_record_sets_expected_statuses_apart_exactly(self, tmp_path: Path) -> None:
+        """summary.json keeps the expected statuses and the non-2xx latency per status, so judging the
+        loaded record gives exactly the results the run had, expected 404s left out of percentiles."""
+        from runner.config import Limits, Thresholds
+        from runner.criteria import judge_client
+
+        record = make_record(Status.FAIL)
+        loaded = load_summary(write_summary(record, tmp_path))
+        assert loaded.judged.expected_statuses == frozenset({404})
+        for key, stats in record.judged.endpoints.items():
+            assert loaded.judged.endpoints[key].status_histograms == stats.status_histograms
+        assert set(record.judged.endpoints[EndpointKey("GET", "/items/<id>")].status_histograms) == {404}
+        t = Thresholds(default=Limits(p50_ms=200, p95_ms=400, p99_ms=2000, min_rps=10))
+        original, again = judge_client(record.judged, t), judge_client(loaded.judged, t)
+        assert [(r.name, r.status, r.details) for r in again] == [
+            (r.name, r.status, r.details) for r in original
+        ]
+        for a, b in zip(again, original, strict=True):
+            # percentiles exact; rps within the millisecond rounding of the window's times
+            assert a.observed == (b.observed if a.unit == "ms" else pytest.approx(b.observed, rel=1e-3))
+        items_p50 = {r.name: r for r in again}["GET /items/<id> p50"]
+        assert (
+            items_p50.details["expected"]
+            == record.judged.endpoints[EndpointKey("GET", "/items/<id>")].expected
+            > 0
+        )
+
     def test_loaded_record_keeps_what_rejudging_needs(self, tmp_path: Path) -> None:
         """The loaded record has the same histograms, counts, verdict and (ms-rounded) times."""
         record = make_record(Status.FAIL, interrupted=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import http.server
+import itertools
 import json
 import math
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -436,6 +440,207 @@ class TestLogs:
         assert any(e.get("logger", "").startswith("locust") for e in events)
         everything = proc.stdout + proc.stderr + (only_run_dir(out) / "summary.json").read_text()
         assert "hunter2secret" not in everything
+
+
+class _RateLimiting(http.server.BaseHTTPRequestHandler):
+    """Nine requests in ten get an immediate 429; the tenth is served after 60 ms."""
+
+    counter = itertools.count()  # shared by the handler threads: next() is atomic under the GIL
+
+    def do_GET(self) -> None:
+        served = next(self.counter) % 10 == 9
+        if served:
+            time.sleep(0.06)
+        body = b"ok" if served else b"slow down"
+        self.send_response(200 if served else 429)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def rate_limiting_target() -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 that refuses 90 % of requests fast with 429."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RateLimiting)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class TestExpectedStatuses:
+    CONFIG = "[thresholds]\np50_ms = 25\nmin_rps = 1\nper_endpoint = false\n"
+
+    def _run(self, tmp_path: Path, target: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+        cfg = write_config(tmp_path, self.CONFIG)
+        out = tmp_path / "out"
+        cmd = loadlens_cmd(
+            "run", "-f", str(LOCUSTFILES / "refused.py"), "-H", target, "--headless", "-u", "6", "-r", "20",
+            "-t", "4s", "--only-summary", "--loadlens-config", str(cfg), "--out", str(out),
+            "--expect-status", "429", *extra,
+        )  # fmt: skip
+        return run(cmd, cwd=tmp_path), out
+
+    def test_expected_429s_are_left_out_of_latency_and_rps(
+        self, tmp_path: Path, rate_limiting_target: str
+    ) -> None:
+        """90 % fast 429s declared expected: p50 is the served requests' (about 60 ms, FAIL at 25 ms),
+        rps counts only them, the verdict notes how many were set apart, and `loadlens verdict`
+        re-judges the same; with --include-expected the 429s count again and p50 passes."""
+        proc, out = self._run(tmp_path, rate_limiting_target)
+        assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+        rd = only_run_dir(out)
+        doc = summary(rd)
+        total = doc["client"]["total"]
+        assert doc["client"]["expected_statuses"] == [429]
+        assert total["expected"] == total["statuses"]["429"] > total["statuses"]["200"] > 20
+        assert total["failures"] == 0 and "429" in total["status_histograms"]
+        rows = criteria(doc)
+        p50, rps = rows["all requests p50"], rows["all requests rps"]
+        assert p50["status"] == "fail" and p50["observed"] >= 50, p50
+        assert p50["details"]["expected"] == total["expected"]
+        served = total["requests"] - total["expected"]
+        assert rps["observed"] * doc["window"]["duration_s"] == pytest.approx(served, rel=0.01)
+        (note,) = [n for n in doc["notes"] if n.startswith("expected statuses: ")]
+        assert f"{total['expected']} responses with expected statuses (429: {total['expected']})" in note
+        assert "note: expected statuses: " in proc.stdout
+        assert "expected statuses" in (rd / "verdict.md").read_text()
+
+        again = run(
+            loadlens_cmd("verdict", str(rd), "--loadlens-config", str(tmp_path / "loadlens.toml")),
+            cwd=tmp_path,
+        )
+        assert again.returncode == 1, again.stderr
+        after = summary(rd)
+        assert criteria(after)["all requests p50"]["observed"] == p50["observed"]
+        assert [n for n in after["notes"] if n.startswith("expected statuses: ")] == [note]
+
+        (tmp_path / "out").rename(tmp_path / "first")
+        proc, out = self._run(tmp_path, rate_limiting_target, "--include-expected")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        doc = summary(only_run_dir(out))
+        assert criteria(doc)["all requests p50"]["status"] in ("pass", "warn")
+        assert criteria(doc)["all requests p50"]["observed"] < 25
+
+
+class TestMinSamples:
+    def test_one_request_does_not_decide_a_p95(self, tmp_path: Path, target: str) -> None:
+        """One request and an impossible p95: the p95 is INCONCLUSIVE ("1 request: too few for a
+        p95"), not required, the error rate still judged: WARN, exit 0 (was FAIL on one request)."""
+        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 0.001\nerror_rate = 0.5\nper_endpoint = false\n")
+        out = tmp_path / "out"
+        cmd = loadlens_cmd(
+            "run", "-f", str(LOCUSTFILES / "once.py"), "-H", target, "--headless", "-u", "1", "-r", "10",
+            "-t", "2s", "--only-summary", "--loadlens-config", str(cfg), "--out", str(out),
+        )  # fmt: skip
+        proc = run(cmd, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        doc = summary(only_run_dir(out))
+        rows = criteria(doc)
+        p95 = rows["all requests p95"]
+        assert p95["status"] == "inconclusive" and p95["required"] is False
+        assert p95["reason"].startswith("1 request: too few for a p95")
+        assert rows["all requests error rate"]["status"] == "pass"
+        assert doc["verdict"] == "warn"
+
+
+class _RarelySlow(http.server.BaseHTTPRequestHandler):
+    """Every 50th request is answered after 60 ms, the rest at once: the p95 is a fast answer."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: enough requests per timeline point
+    counter = itertools.count()
+
+    def do_GET(self) -> None:
+        if next(self.counter) % 50 == 49:
+            time.sleep(0.06)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+class TestTimelineMerging:
+    def test_a_long_timeline_merges_intervals_exactly(self, tmp_path: Path) -> None:
+        """With ticks every 5 ms a 6 s run passes the timeline's 720 points (its default), so
+        neighbours merge; a merged point's endpoint p95 is its histogram's (equal to the point's own
+        p95 for a one-endpoint run), not the slowest of the merged p95s (60 ms)."""
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RarelySlow)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            cfg = write_config(
+                tmp_path, "[run]\ninterval = 0.002\nprogress = 0\n[thresholds]\np95_ms = 5000\n"
+            )
+            out = tmp_path / "out"
+            cmd = loadlens_cmd(
+                "run", "-f", str(LOCUSTFILES / "no_wait.py"), "-H", f"http://127.0.0.1:{server.server_address[1]}",
+                "--headless", "-u", "8", "-r", "50", "-t", "8s", "--only-summary",
+                "--loadlens-config", str(cfg), "--out", str(out),
+            )  # fmt: skip
+            proc = run(cmd, cwd=tmp_path)
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        timeline = summary(only_run_dir(out))["client"]["timeline"]
+        assert 360 <= len(timeline) <= 720  # merged at least once, and bounded
+        # Points of more than 20 requests: there a p95 is no longer simply the slowest request.
+        merged = [p for p in timeline if p["requests"] > 20]
+        assert len(merged) >= 3
+        for point in merged:
+            (endpoint,) = point["endpoints"]
+            assert endpoint["requests"] == point["requests"]
+            assert endpoint["p95_ms"] == pytest.approx(point["p95_ms"], rel=0.01), point
+
+
+class _FailOnRequest(http.server.BaseHTTPRequestHandler):
+    """/fail answers 500, anything else 200."""
+
+    def do_GET(self) -> None:
+        self.send_response(500 if self.path == "/fail" else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+class TestExactRatios:
+    def test_seven_failures_in_100_are_at_both_limits(self, tmp_path: Path) -> None:
+        """Exactly 7 failures in 100 against error_rate <= 0.07 and success_rate >= 0.93: both rows
+        are at their limit (WARN), exit 0; the float 1 - 7/100 used to FAIL the success rate."""
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FailOnRequest)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            cfg = write_config(
+                tmp_path, "[thresholds]\nerror_rate = 0.07\nsuccess_rate = 0.93\nper_endpoint = false\n"
+            )
+            out = tmp_path / "out"
+            cmd = loadlens_cmd(
+                "run", "-f", str(LOCUSTFILES / "seven_in_100.py"), "-H", f"http://127.0.0.1:{server.server_address[1]}",
+                "--headless", "-u", "1", "-r", "10", "-t", "3s", "--only-summary",
+                "--loadlens-config", str(cfg), "--out", str(out),
+            )  # fmt: skip
+            proc = run(cmd, cwd=tmp_path)
+        finally:
+            server.shutdown()
+            server.server_close()
+        doc = summary(only_run_dir(out))
+        total = doc["client"]["total"]
+        assert (total["requests"], total["failures"]) == (100, 7), total
+        rows = criteria(doc)
+        assert rows["all requests error rate"]["status"] == "warn"
+        assert rows["all requests success rate"]["status"] == "warn", rows["all requests success rate"]
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
 class TestRejudge:

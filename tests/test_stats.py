@@ -130,6 +130,70 @@ class TestMerging:
         assert t.histogram == Histogram({bucket_index(5.0): 30})
 
 
+class TestStatusLatency:
+    """Latency of non-2xx responses is kept per status, so the verdict can set expected ones apart
+    (issue 8, item 8) while workers still need no configuration."""
+
+    def test_non_2xx_latency_is_kept_per_status(self) -> None:
+        """A 429's latency is in its status histogram too; 2xx statuses get none (the hot path stays cheap)."""
+        store = StatsStore()
+        for _ in range(9):
+            store.record("GET", "/a", 2.0, 429, True, 0)
+        store.record("GET", "/a", 300.0, 200, False, 0)
+        stats = store.snapshot().endpoints[EndpointKey("GET", "/a")]
+        assert set(stats.status_histograms) == {429}
+        assert stats.status_histograms[429] == Histogram({bucket_index(2.0): 9})
+        assert stats.histogram.total == 10
+
+    def test_excluding_statuses_leaves_the_rest_exactly(self) -> None:
+        """Setting 429 apart leaves the 200s: count, histogram and p50 of those alone."""
+        store = StatsStore()
+        for _ in range(90):
+            store.record("GET", "/a", 2.0, 429, True, 0)
+        for _ in range(10):
+            store.record("GET", "/a", 300.0, 200, False, 0)
+        kept = store.snapshot().total().excluding(frozenset({429}))
+        assert kept.count == 10
+        assert kept.histogram == Histogram({bucket_index(300.0): 10})
+        assert kept.quantile_ms(0.5) == pytest.approx(300.0, rel=RELATIVE_ACCURACY)
+
+    def test_status_histograms_cross_the_wire_and_are_classified_at_the_master(self) -> None:
+        """A worker (no expected statuses) sends per-status histograms; the master's snapshot knows
+        its own expected set and can set those responses apart."""
+        worker = StatsStore()
+        for _ in range(5):
+            worker.record("GET", "/a", 2.0, 429, True, 0)
+        worker.record("GET", "/a", 80.0, 200, False, 0)
+        master = StatsStore(expected_statuses=[429])
+        master.add(from_wire(to_wire(worker.drain())))
+        snap = master.snapshot()
+        assert snap.expected_statuses == frozenset({429})
+        stats = snap.endpoints[EndpointKey("GET", "/a")]
+        assert stats.expected == 5 and stats.failures == 0
+        assert stats.excluding(snap.expected_statuses).histogram == Histogram({bucket_index(80.0): 1})
+
+    def test_a_version_1_worker_report_is_still_read(self) -> None:
+        """A report without per-status histograms (wire version 1) merges as before, with none."""
+        worker = StatsStore()
+        worker.record("GET", "/a", 2.0, 429, True, 0)
+        data = to_wire(worker.drain())
+        data["v"] = 1
+        data["endpoints"] = [row[:10] for row in data["endpoints"]]
+        stats = from_wire(data).endpoints[EndpointKey("GET", "/a")]
+        assert stats.count == 1 and stats.status_histograms == {}
+
+    def test_windows_subtract_status_histograms(self) -> None:
+        """A window (later - earlier) holds only the 429s that came within it, per status."""
+        store = StatsStore(expected_statuses=[429])
+        store.record("GET", "/a", 2.0, 429, True, 0)
+        earlier = store.snapshot()
+        store.record("GET", "/a", 4.0, 429, True, 0)
+        window = store.snapshot().since(earlier)
+        stats = window.endpoints[EndpointKey("GET", "/a")]
+        assert stats.status_histograms[429] == Histogram({bucket_index(4.0): 1})
+        assert window.expected_statuses == frozenset({429})
+
+
 class TestTimeline:
     def test_timeline_stays_bounded_and_keeps_totals(self) -> None:
         """A long run halves its resolution instead of growing, and still sums to the exact totals."""
@@ -145,6 +209,62 @@ class TestTimeline:
         assert len(points) <= 16
         assert sum(p.total.count for p in points) == store.snapshot().total().count
         assert points[0].start == 0.0 and points[-1].end == now[0]
+
+    def test_merged_intervals_are_exact(self) -> None:
+        """Merging neighbours adds their histograms: one slow request and 100 fast ones merge into
+        a p95 of the fast ones, not the slow one's 5,000 ms (issue 8, item 7)."""
+        now = [0.0]
+        store = StatsStore(clock=lambda: now[0])
+        timeline = Timeline(max_points=2)
+        key = EndpointKey("GET", "/a")
+        store.record("GET", "/a", 5000.0, 200, False, 0)
+        now[0] += 5
+        timeline.tick(store.snapshot())
+        for _ in range(100):
+            store.record("GET", "/a", 10.0, 200, False, 0)
+        now[0] += 5
+        whole = store.snapshot()  # the two intervals as one span, for comparison
+        timeline.tick(whole)
+        now[0] += 5
+        store.record("GET", "/a", 10.0, 200, False, 0)
+        timeline.tick(store.snapshot())
+        merged = timeline.points[0]
+        assert (merged.start, merged.end) == (0.0, 10.0)
+        assert merged.endpoint_counts[key] == (101, 0)
+        assert merged.endpoint_p95_ms[key] == pytest.approx(whole.endpoints[key].quantile_ms(0.95))
+        assert merged.endpoint_p95_ms[key] == pytest.approx(10.0, rel=RELATIVE_ACCURACY)
+
+    def test_a_merged_interval_cannot_dodge_min_requests(self) -> None:
+        """After merging, first_breach sees the exact p95 of 101 requests, so one slow request
+        below min_requests does not become "5,000 ms over 101 requests"."""
+        from runner.breach import BreachLimits, first_breach
+
+        now = [0.0]
+        store = StatsStore(clock=lambda: now[0])
+        timeline = Timeline(max_points=2)
+        store.record("GET", "/a", 5000.0, 200, False, 0)
+        for batch in (100, 1):
+            now[0] += 5
+            timeline.tick(store.snapshot())
+            for _ in range(batch):
+                store.record("GET", "/a", 10.0, 200, False, 0)
+        now[0] += 5
+        timeline.tick(store.snapshot())
+        limits = BreachLimits(p95_ms=500, every_endpoint_p95_ms=500)
+        assert first_breach(timeline.points, [], limits) is None
+
+    def test_merging_keeps_memory_bounded(self) -> None:
+        """However many ticks, the timeline holds at most max_points intervals, each with at most one
+        histogram per endpoint."""
+        now = [0.0]
+        store = StatsStore(clock=lambda: now[0])
+        timeline = Timeline(max_points=8)
+        for step in range(300):
+            store.record("GET", f"/e{step % 3}", 1.0 + step, 200, False, 0)
+            now[0] += 1
+            timeline.tick(store.snapshot())
+        assert len(timeline.points) <= 8
+        assert all(len(p.endpoint_counts) <= 3 for p in timeline.points)
 
 
 class TestMemory:

@@ -94,6 +94,7 @@ def _record(doc: dict[str, Any]) -> RunRecord:
     whole_run = _get(client, "whole_run", dict, "client")
     server = _get(doc, "server", dict, "")
     interrupted = _get(doc, "interrupted", bool, "")
+    expected = _expected_statuses(client)
     results = tuple(_result(c, f"criteria[{i}]") for i, c in enumerate(_get(doc, "criteria", list, "")))
     verdict = Verdict(
         results=results,
@@ -121,8 +122,8 @@ def _record(doc: dict[str, Any]) -> RunRecord:
         window_start=window_start,
         window_end=window_end,
         window_kind=_get(window, "kind", str, "window"),
-        whole=_snapshot(whole_run, run_start, run_end, "client.whole_run"),
-        judged=_snapshot(client, window_start, window_end, "client"),
+        whole=_snapshot(whole_run, run_start, run_end, "client.whole_run", expected),
+        judged=_snapshot(client, window_start, window_end, "client", expected),
         timeline=tuple(
             _interval(point, f"client.timeline[{i}]")
             for i, point in enumerate(_get(client, "timeline", list, "client"))
@@ -149,12 +150,30 @@ def _analysis(doc: dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _snapshot(part: dict[str, Any], start: float, end: float, where: str) -> Snapshot:
+def _expected_statuses(client: dict[str, Any]) -> frozenset[int]:
+    """client.expected_statuses (absent in older summaries: none set apart)."""
+    if "expected_statuses" not in client:
+        return frozenset()
+    codes = _get(client, "expected_statuses", list, "client")
+    if not all(_is_int(c) for c in codes):
+        raise _FieldError("client.expected_statuses should be a list of HTTP status codes")
+    return frozenset(codes)
+
+
+def _snapshot(
+    part: dict[str, Any], start: float, end: float, where: str, expected: frozenset[int]
+) -> Snapshot:
     endpoints: dict[EndpointKey, EndpointStats] = {}
     for i, row in enumerate(_get(part, "endpoints", list, where)):
         at = f"{where}.endpoints[{i}]"
         endpoints[_key(row, at)] = _endpoint(row, at)
-    return Snapshot(start=start, end=end, endpoints=endpoints, users=_get(part, "users", int, where))
+    return Snapshot(
+        start=start,
+        end=end,
+        endpoints=endpoints,
+        users=_get(part, "users", int, where),
+        expected_statuses=expected,
+    )
 
 
 def _endpoint(obj: Any, where: str) -> EndpointStats:
@@ -164,9 +183,14 @@ def _endpoint(obj: Any, where: str) -> EndpointStats:
             f"{where}.histogram is {hist.get('scheme')!r} at {hist.get('relative_accuracy')!r}, not"
             f" {HISTOGRAM_SCHEME!r} at {RELATIVE_ACCURACY}: its buckets cannot be read"
         )
-    buckets = _get(hist, "buckets", list, f"{where}.histogram")
-    if not all(isinstance(b, list) and len(b) == 2 and all(_is_int(x) for x in b) for b in buckets):
-        raise _FieldError(f"{where}.histogram.buckets should be [index, count] pairs of integers")
+    buckets = _pairs(_get(hist, "buckets", list, f"{where}.histogram"), f"{where}.histogram.buckets")
+    by_status: dict[int, Histogram] = {}
+    if "status_histograms" in obj:  # absent when there were no non-2xx responses, and in older summaries
+        for code, pairs in _get(obj, "status_histograms", dict, where).items():
+            at = f"{where}.status_histograms.{code}"
+            if not code.isdigit():
+                raise _FieldError(f"{where}.status_histograms should be keyed by HTTP status codes")
+            by_status[int(code)] = Histogram.from_pairs(_pairs(pairs, at))
     sum_ms = _get(obj, "sum_ms", _OPT_NUMBER, where)
     return EndpointStats(
         count=_get(obj, "requests", int, where),
@@ -179,7 +203,16 @@ def _endpoint(obj: Any, where: str) -> EndpointStats:
         statuses=_codes(obj, "statuses", where),
         failed_statuses=_codes(obj, "failed_statuses", where),
         histogram=Histogram.from_pairs(buckets),
+        status_histograms=by_status,
     )
+
+
+def _pairs(buckets: Any, where: str) -> list[Any]:
+    if not isinstance(buckets, list) or not all(
+        isinstance(b, list) and len(b) == 2 and all(_is_int(x) for x in b) for b in buckets
+    ):
+        raise _FieldError(f"{where} should be [index, count] pairs of integers")
+    return buckets
 
 
 def _interval(obj: Any, where: str) -> Interval:

@@ -2,8 +2,9 @@
 
 It carries everything ``loadlens verdict RUN_DIR`` needs to judge the run again: per-endpoint
 counts, statuses and the sparse latency histograms (so a latency threshold is re-judged exactly,
-not from rounded percentiles), the timeline and the server series. ``load.load_summary`` reads it
-back; writing what was read gives the same text.
+not from rounded percentiles), the non-2xx statuses' own histograms and the run's expected
+statuses (so expected responses are set apart exactly again), the timeline and the server series.
+``load.load_summary`` reads it back; writing what was read gives the same text.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def summary_dict(record: RunRecord) -> dict[str, Any]:
         },
         "criteria": [criterion_dict(r) for r in verdict.results],
         "client": {
+            # The statuses the run declared expected: their responses are counted apart, and the
+            # criteria leave them out of latency and rps (see status_histograms in each ENDPOINT).
+            "expected_statuses": sorted(record.judged.expected_statuses | record.whole.expected_statuses),
             **_snapshot_part(record.judged.endpoints, record.judged.users, window_s),
             "whole_run": _snapshot_part(record.whole.endpoints, record.whole.users, run_s),
             "timeline": [interval_dict(i) for i in record.timeline],
@@ -94,8 +98,12 @@ def summary_schema() -> dict[str, Any]:
 
 
 # -- the parts ------------------------------------------------------------------------------------
-def endpoint_dict(stats: EndpointStats, *, duration_s: float | None) -> dict[str, Any]:
-    """One ENDPOINT object: counts, rates, latency summary and the sparse histogram."""
+def endpoint_dict(
+    stats: EndpointStats, *, duration_s: float | None, per_status: bool = True
+) -> dict[str, Any]:
+    """One ENDPOINT object: counts, rates, latency summary and the sparse histogram; with
+    ``per_status``, also the histograms of non-2xx statuses (when there are any), which let a
+    re-judge set expected statuses apart exactly (timeline points leave them out)."""
     out: dict[str, Any] = {
         "requests": stats.count,
         "failures": stats.failures,
@@ -122,6 +130,10 @@ def endpoint_dict(stats: EndpointStats, *, duration_s: float | None) -> dict[str
             },
         }
     )
+    if per_status and stats.status_histograms:
+        out["status_histograms"] = {
+            str(code): stats.status_histograms[code].pairs() for code in sorted(stats.status_histograms)
+        }
     return out
 
 
@@ -160,7 +172,9 @@ def interval_dict(interval: Interval) -> dict[str, Any]:
         "start": iso_utc(interval.start),
         "end": iso_utc(interval.end),
         "users": interval.users,
-        **endpoint_dict(interval.total, duration_s=_duration_s(interval.start, interval.end)),
+        **endpoint_dict(
+            interval.total, duration_s=_duration_s(interval.start, interval.end), per_status=False
+        ),
         "endpoints": endpoints,
     }
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import gevent
 import locust
+from gevent.event import Event
 from locust import LoadTestShape
 from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
@@ -109,7 +110,7 @@ class Bridge:
         self._printed = False
         self._shield = InterruptShield()
         self._workers = WorkerWatch()
-        self._ending = False
+        self._ended: Event | None = None  # set once the end of the run is written
         self._cooldown_early: str | None = None
 
     # -- wiring -----------------------------------------------------------------------------------
@@ -454,9 +455,17 @@ class Bridge:
     # -- the end ----------------------------------------------------------------------------------
     def _on_quitting(self, environment: Any, **_kw: Any) -> None:
         self._shield.protect()  # from here a Ctrl-C only cuts waits short, never the writing
-        if self._ending:
-            return  # a second shutdown (Locust's SIGTERM handler runs once per signal)
-        self._ending = True
+        if self._ended is not None:
+            # A second shutdown (Locust runs one per SIGTERM): let the first finish writing first.
+            self._ended.wait()
+            return
+        self._ended = Event()
+        try:
+            self._end_run(environment)
+        finally:
+            self._ended.set()
+
+    def _end_run(self, environment: Any) -> None:
         self._redact_html_report()
         runner = environment.runner
         interrupted = (

@@ -616,20 +616,31 @@ class TestIncompleteRuns:
 
 
 class TestNothingLost:
-    @pytest.mark.parametrize("gap_s", [0.05, 0.1])
+    @pytest.mark.parametrize(
+        ("sig", "gap_s", "times"),
+        [
+            (signal.SIGINT, 0.05, 2),
+            (signal.SIGINT, 0.1, 2),
+            (signal.SIGINT, 0.075, 8),  # an impatient user: Ctrl-C again and again
+            (signal.SIGTERM, 0.05, 2),
+        ],
+    )
     def test_second_ctrl_c_does_not_lose_the_run_directory(
-        self, tmp_path: Path, target: str, gap_s: float
+        self, tmp_path: Path, target: str, sig: int, gap_s: float, times: int
     ) -> None:
-        """Two SIGINTs 50-100 ms apart: every report is still written, and the exit code is the verdict's."""
+        """SIGINT (or SIGTERM) repeated 50-100 ms apart: every report is still written, and the exit
+        code is the verdict's."""
         proc, out = _start(
             tmp_path, target, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n",
             "-u", "5", "-r", "20", "-t", "120s",
         )  # fmt: skip
         rd = _wait_until_running(out)
         time.sleep(2)
-        proc.send_signal(signal.SIGINT)
-        time.sleep(gap_s)
-        proc.send_signal(signal.SIGINT)
+        for n in range(times):
+            if n:
+                time.sleep(gap_s)
+            if proc.poll() is None:
+                proc.send_signal(sig)
         _, stderr = _communicate(proc, timeout_s=60)
         for name in ("summary.json", "verdict.md", "junit.xml"):
             assert (rd / name).exists(), (name, stderr[-3000:])

@@ -33,7 +33,7 @@ def clock_text(at: float) -> str:
 
 
 def interrupted_reason(*, at: float, run_start: float, planned_s: float | None) -> str:
-    """``interrupted at 12:00:03 UTC, 0:03 into the run (planned 2:00)``: the verdict line's words."""
+    """``interrupted at 12:00:03 UTC, 3s into the run (planned 2m)``: the verdict line's words."""
     into = format_duration(max(0.0, at - run_start))
     planned = f" (planned {format_duration(planned_s)})" if planned_s else ""
     return f"interrupted at {clock_text(at)}, {into} into the run{planned}"

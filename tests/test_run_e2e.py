@@ -583,6 +583,8 @@ class TestIncompleteRuns:
         verdict_line = next(ln for ln in stdout.splitlines() if ln.startswith("verdict: "))
         assert "interrupted at" in verdict_line and "into the run" in verdict_line, verdict_line
         assert "interrupted at" in (rd / "verdict.md").read_text()
+        again = run(loadlens_cmd("verdict", str(rd)), cwd=tmp_path)  # re-judging keeps the cap
+        assert again.returncode == 3 and summary(rd)["verdict"] == "inconclusive", again.stderr[-2000:]
 
     def test_interrupted_failing_run_stays_fail(self, tmp_path: Path, target: str) -> None:
         """An interrupted run whose criteria failed is still FAIL (exit 1), not softened to INCONCLUSIVE."""

@@ -13,6 +13,7 @@ failed export is not retried by us; the next interval sends fresh, cumulative da
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,9 @@ from exporters.ratelimit import RateLimitedLog
 from runner.model import LiveState
 
 _MAX_ERROR_CHARS = 300
+# The end of a run waits at most this long (in total) for an exporter's last export and shutdown:
+# a backend that is down must not hold the verdict's exit code back by its full timeout, several times.
+SHUTDOWN_WAIT_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +55,14 @@ class PeriodicExport:
         send: Callable[[LiveState], None],
         log: RateLimitedLog,
         finish: Callable[[], None] | None = None,
+        shutdown_wait_s: float = SHUTDOWN_WAIT_S,
     ) -> None:
         self.name = name
         self._interval_s = interval_s
-        self._timeout_s = timeout_s  # how long a send may take; waits at stop allow this plus a margin
+        self._timeout_s = timeout_s  # how long a send may take
+        # The whole wind-down (in-flight send, final send, finish) shares one deadline.
+        self._shutdown_wait_s = min(shutdown_wait_s, timeout_s + 1.0)
+        self._gave_up = False
         self._send = send
         self._finish_fn = finish
         self._log = log
@@ -139,32 +147,48 @@ class PeriodicExport:
 
     def _on_final(self, result: AsyncResult) -> None:
         error = self._outcome(result)
+        if self._gave_up:
+            return  # already said: the end of the run stopped waiting for this send
         if error is None:
             self._log.info("final export sent", exporter=self.name)
         else:
             self._log.warning("final export failed", force=True, exporter=self.name, error=error)
 
+    def _give_up(self, what: str) -> None:
+        """Say once that the end of the run stopped waiting; the send may go on in its thread."""
+        self._gave_up = True
+        bound = f"{self._shutdown_wait_s:g} s"
+        self._log.warning(
+            f"stopped waiting for the backend after {bound} at the end of the run: {what}",
+            force=True,
+            exporter=self.name,
+        )
+
     def _wind_down(self, final: LiveState) -> None:
-        grace_s = self._timeout_s + 1.0
+        deadline = time.monotonic() + self._shutdown_wait_s
+
+        def left_s() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         try:
             if self._loop is not None:
-                self._loop.join(timeout=grace_s)
+                self._loop.join(timeout=left_s())
             if self._inflight is not None and not self._inflight.ready():
-                self._inflight.wait(grace_s)
+                self._inflight.wait(left_s())
             if self._inflight is not None and not self._inflight.ready():
-                self._log.warning("backend stuck: final export not sent", force=True, exporter=self.name)
+                self._give_up("the previous export is still running, the final one was not sent")
                 return
             sent = self._submit(final, final=True)
-            sent.wait(grace_s)
+            sent.wait(left_s())
             if not sent.ready():
-                self._log.warning(
-                    "final export still running: stopped waiting", force=True, exporter=self.name
-                )
+                self._give_up("the final export was not confirmed")
                 return
             if self._finish_fn is not None and self._pool is not None:
                 finished: AsyncResult = self._pool.spawn(_guarded, self._finish_fn)
-                finished.wait(grace_s)
-                if finished.ready() and finished.value is not None:
+                finished.wait(left_s())
+                if not finished.ready():
+                    self._give_up("its shutdown did not finish")
+                elif finished.value is not None:
                     self._log.warning(
                         "could not finish", force=True, exporter=self.name, error=finished.value
                     )

@@ -14,30 +14,37 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import gevent
-import greenlet
 import locust
+from gevent.event import Event
 from locust import LoadTestShape
-from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from runner import __version__
 from runner.analysis import Analysis, analyse_with_plan
 from runner.criteria import expected_note, judge_client
 from runner.errors import LoadlensError
-from runner.logs import get_logger, redact_text
+from runner.lifecycle import (
+    USER_STOP_GRACE_S,
+    InterruptShield,
+    WorkerWatch,
+    interrupted_reason,
+    stop_users_gracefully,
+)
+from runner.logs import get_logger, redact_handlers, redact_text
 from runner.model import LiveState, Result, RunInfo, RunRecord, Snapshot
 from runner.options import add_loadlens_arguments
 from runner.plan import RunPlan, plan_from_options
 from runner.reports import write_reports
 from runner.reports.console import render_table
+from runner.reports.redact import redact_html_report
 from runner.scenarios import Scenario, format_duration, resolve_scenario
 from runner.server_criteria import source_failed
 from runner.server_side import ServerOutcome, ServerSide
@@ -101,6 +108,10 @@ class Bridge:
         self._last_users: int | None = None
         self._server_poller: Any = None
         self._printed = False
+        self._shield = InterruptShield()
+        self._workers = WorkerWatch()
+        self._ended: Event | None = None  # set once the end of the run is written
+        self._cooldown_early: str | None = None
 
     # -- wiring -----------------------------------------------------------------------------------
     def attach(self, events: Any) -> None:
@@ -114,6 +125,7 @@ class Bridge:
     def _on_init(self, environment: Any, runner: Any = None, **_kw: Any) -> None:
         self.environment = environment
         self._install_sigint()
+        redact_handlers()  # Locust has set its logging up by now: nothing it prints leaks a secret
         events = environment.events
         options = environment.parsed_options
         if isinstance(runner, WorkerRunner):
@@ -169,22 +181,9 @@ class Bridge:
             raise SystemExit(exc.exit_code) from None  # before any user starts
 
     def _install_sigint(self) -> None:
-        """Deliver Ctrl-C to the main greenlet only.
-
-        Python raises KeyboardInterrupt in whatever greenlet runs when the signal arrives; in a
-        simulated user's greenlet gevent prints a traceback before passing it on. Locust's main
-        greenlet is where it stops cleanly (and where loadlens writes the interrupted summary).
-        """
-        if threading.current_thread() is not threading.main_thread():
-            return
-        main = greenlet.getcurrent()
-
-        def on_sigint(_signum: int, _frame: Any) -> None:
-            if greenlet.getcurrent() is main:
-                raise KeyboardInterrupt
-            gevent.get_hub().loop.run_callback(main.throw, KeyboardInterrupt)
-
-        signal.signal(signal.SIGINT, on_sigint)
+        """Ctrl-C ends the run in Locust's main greenlet; once the end begins it only hurries (see
+        runner.lifecycle.InterruptShield)."""
+        self._shield.install()
 
     # -- the request path: one dict lookup and a few integer bumps -----------------------------------
     def _on_request(
@@ -269,6 +268,7 @@ class Bridge:
         self.timeline = Timeline(max_points=plan.max_timeline_points)
         self.run_start, self.run_end, self.ramp_end = now, None, None
         self._window_start = self._window_end = None
+        self._cooldown_early = None
         self._last_users = None
         self.phase = "starting"
         if self.annotator is not None and self.info is not None:
@@ -279,6 +279,8 @@ class Bridge:
         self._ticker = gevent.spawn(self._tick_loop)
         if self.server is not None and self.server.sources:
             self._server_poller = gevent.spawn(self._server_loop)
+        if self.role == "master":
+            self._timers.append(gevent.spawn(self._watch_workers))
         if self.planned_s and plan.cooldown_s > 0 and plan.cooldown_s < self.planned_s:
             self._timers.append(gevent.spawn_later(self.planned_s - plan.cooldown_s, self._mark_window_end))
 
@@ -303,14 +305,41 @@ class Bridge:
             self._mark_window_start()
 
     def _mark_window_start(self) -> None:
-        if self.run_end is None:
+        if self.run_end is None and self._cooldown_early is None:
             self._window_start = self.store.snapshot(users=self._users())
             self._set_phase("steady")
 
     def _mark_window_end(self) -> None:
-        if self.run_end is None and self._window_start is not None:
+        if self.run_end is not None:
+            return
+        if self._window_start is None:
+            # The cool-down began before the ramp-up and warm-up were over: no steady state exists.
+            plan = self.plan
+            assert plan is not None and self.run_start is not None
+            into = format_duration(self._clock() - self.run_start)
+            self._cooldown_early = (
+                f"the cool-down ({format_duration(plan.cooldown_s)}) began {into} into the run, before the "
+                f"ramp-up and warm-up ({format_duration(plan.warmup_s)}) ended: there was no steady state; "
+                "shorten [run] warmup or cooldown, or run longer"
+            )
+        else:
             self._window_end = self.store.snapshot(users=self._users())
-            self._set_phase("cool-down")
+        self._set_phase("cool-down")
+
+    def _watch_workers(self) -> None:
+        """At the master: note each worker Locust marks missing (no heartbeat), with its users."""
+        while True:
+            gevent.sleep(1.0)
+            self._check_workers()
+
+    def _check_workers(self) -> None:
+        runner = self.environment.runner if self.environment is not None else None
+        clients = getattr(runner, "clients", None)
+        if clients is None:
+            return
+        seen = [(c.id, c.state == STATE_MISSING, c.user_count) for c in list(clients.values())]
+        for lost in self._workers.observe(self._clock(), seen):
+            log.warning("a worker stopped sending heartbeats", worker=lost.worker_id, users=lost.users)
 
     def _on_test_stop(self, **_kw: Any) -> None:
         if self.run_start is None:
@@ -425,19 +454,41 @@ class Bridge:
 
     # -- the end ----------------------------------------------------------------------------------
     def _on_quitting(self, environment: Any, **_kw: Any) -> None:
+        self._shield.protect()  # from here a Ctrl-C only cuts waits short, never the writing
+        if self._ended is not None:
+            # A second shutdown (Locust runs one per SIGTERM): let the first finish writing first.
+            self._ended.wait()
+            return
+        self._ended = Event()
+        try:
+            self._end_run(environment)
+        finally:
+            self._ended.set()
+
+    def _end_run(self, environment: Any) -> None:
+        self._redact_html_report()
         runner = environment.runner
         interrupted = (
             self.run_start is not None
             and runner is not None
             and runner.state in (STATE_RUNNING, STATE_SPAWNING)
         )
+        incomplete: list[str] = []
         if self.run_start is None:
             self.run_start = self.info.started_at if self.info else self._clock()
-        if self.run_end is None:
+        if self.role == "master":
+            self._check_workers()
+        if interrupted:
+            incomplete.append(
+                interrupted_reason(at=self._clock(), run_start=self.run_start, planned_s=self.planned_s)
+            )
+            self._stop_users(runner)
+        if self.run_end is None or interrupted:
             self.run_end = self._clock()
         self._kill_timers()
+        incomplete += [lost.sentence(self.run_start) for lost in self._workers.lost]
         try:
-            self.record = self._finish(interrupted=interrupted)
+            self.record = self._finish(interrupted=interrupted, incomplete=incomplete)
         except Exception as exc:  # never lose the run silently: say what broke, exit 2
             log.error("loadlens could not write its verdict", error=str(exc), exc_info=True)
             environment.process_exit_code = 2
@@ -464,7 +515,33 @@ class Bridge:
                     "exporter failed to stop cleanly", exporter=getattr(exporter, "name", "?"), error=str(exc)
                 )
 
-    def _finish(self, *, interrupted: bool) -> RunRecord:
+    def _redact_html_report(self) -> None:
+        """Locust wrote its HTML report (before ``quitting``) with the raw host: a password in it
+        must not stay in the run directory."""
+        options = self.environment.parsed_options if self.environment is not None else None
+        html = getattr(options, "html_file", None)
+        if (
+            html
+            and self.environment is not None
+            and redact_text(self.environment.host or "") != (self.environment.host or "")
+        ):
+            redact_html_report(Path(html))
+
+    def _stop_users(self, runner: Any) -> None:
+        """An interrupted standalone run lets its users finish the request they are in before the
+        summary is taken, so no request the target received is missing from it (bounded; a second
+        Ctrl-C ends the wait). A master's users live on its workers, which Locust stops."""
+        if self.role != "standalone" or runner is None:
+            return
+        grace_s = float(getattr(self.environment, "stop_timeout", None) or USER_STOP_GRACE_S)
+        left = stop_users_gracefully(runner.user_greenlets, grace_s=grace_s, hurry=self._shield.hurry)
+        if left:
+            log.warning(
+                "users still running after the stop wait: their requests in flight are not counted",
+                users=left,
+            )
+
+    def _finish(self, *, interrupted: bool, incomplete: list[str]) -> RunRecord:
         plan = self.plan
         assert (
             plan is not None
@@ -482,8 +559,10 @@ class Bridge:
         )
         whole, judged, kind = window.whole, window.judged, window.kind
         notes = list(window.notes)
-        if interrupted:
-            notes.append("the run was interrupted before its planned end; judged what was measured")
+        if self._cooldown_early is not None:
+            notes.append(self._cooldown_early)
+        if window.incomplete and not interrupted:
+            incomplete.append(window.incomplete)
         if self.store.overflowed_requests:
             notes.append(
                 f"{self.store.overflowed_requests} requests had names beyond the cap of {plan.max_endpoints} "
@@ -510,7 +589,7 @@ class Bridge:
             self.timeline.tick(final)
         found = self._analyse(judged, server_series, notes)
         results += found.results
-        verdict = decide(results, interrupted=interrupted, notes=notes)
+        verdict = decide(results, interrupted=interrupted, notes=notes, incomplete=incomplete)
         record = RunRecord(
             info=self.info,
             run_start=self.run_start,
@@ -567,8 +646,10 @@ class Bridge:
             window_end=judged.end,
             on_progress=progress,
         )
+        settle = not interrupted and not self._shield.hurry.is_set()
         try:
-            return self.server.finish(settle=not interrupted, **kwargs)  # type: ignore[arg-type]
+            with self._shield.interruptible():
+                return self.server.finish(settle=settle, **kwargs)  # type: ignore[arg-type]
         except KeyboardInterrupt:
             log.warning("stopped waiting for server metrics; judging what has arrived")
             outcome = self.server.finish(settle=False, **kwargs)  # type: ignore[arg-type]
@@ -598,10 +679,15 @@ class Bridge:
             where += f"grafana: {link}\n"
         self._out.write("\n" + text.rstrip("\n") + where)
         self._out.flush()
-        if self.annotator is not None:
-            self.annotator.wait_linger()
-        for exporter in self.exporters:
-            exporter.wait_linger()
+        waiting = [*([self.annotator] if self.annotator is not None else []), *self.exporters]
+        try:
+            with self._shield.interruptible():
+                for exporter in waiting:
+                    if self._shield.hurry.is_set():
+                        break
+                    exporter.wait_linger()
+        except KeyboardInterrupt:
+            log.info("stopped waiting for the exporters to finish")
 
 
 def install(events: Any = None, *, plan: RunPlan | None = None) -> Bridge:

@@ -15,7 +15,16 @@ from typing import Any, TextIO
 import structlog
 
 _SECRET_KEY = re.compile(r"(authorization|token|secret|password|passwd|api[_-]?key|cookie|credential)", re.I)
-_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+", re.I)
+# A credential after an auth scheme holds something besides lower-case letters, so prose such as
+# "the security token included in the request" keeps its words.
+_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+(?-i:(?=[a-z]*[A-Z0-9._~+/=-]))[A-Za-z0-9._~+/=-]+", re.I)
+# A quoted header or field whose name says secret, as a dict's repr prints it (botocore's DEBUG
+# line "headers={'X-Amz-Security-Token': b'...', 'Authorization': b'AWS4-HMAC-SHA256 ...'}").
+_QUOTED_SECRET = re.compile(
+    r"""(?P<k>(?P<kq>['"])[^'"]*(authorization|token|secret|password|api[_-]?key|cookie|credential)"""
+    r"""[^'"]*(?P=kq)\s*:\s*b?)(?P<q>['"])(?:(?!(?P=q)).)*(?P=q)""",
+    re.I,
+)
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s:]+(:[^/@\s]*)?@", re.I)
 _KEY_VALUE = re.compile(
     r"(?P<k>(authorization|x-api-key|api[_-]?key|token|secret|password|aws_secret_access_key|"
@@ -26,10 +35,17 @@ REDACTED = "***"
 
 
 def redact_text(text: str) -> str:
-    """Hide credentials inside free text: bearer tokens, URL passwords, key=value secrets."""
+    """Hide credentials inside free text: bearer tokens, URL passwords, key=value secrets and
+    quoted secret headers."""
+    text = _QUOTED_SECRET.sub(lambda m: f"{m.group('k')}{m.group('q')}{REDACTED}{m.group('q')}", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
     return _KEY_VALUE.sub(lambda m: f"{m.group('k')}{REDACTED}", text)
+
+
+def redact_urls(text: str) -> str:
+    """Hide only the user:password part of URLs: safe on any text, code included (an HTML report)."""
+    return _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
 
 
 def redact_value(key: str, value: Any) -> Any:
@@ -47,6 +63,31 @@ def redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) 
     for key in list(event):
         event[key] = redact_value(key, event[key]) if key != "event" else redact_text(str(event[key]))
     return event
+
+
+class RedactFilter(logging.Filter):
+    """A handler filter: every record a handler prints (Locust's, botocore's, urllib3's) has its
+    credentials hidden, at DEBUG too. Records that loadlens logs are redacted already; redaction is
+    idempotent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call is printed as logging would print it
+            return True
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact_handlers() -> None:
+    """Put a RedactFilter on every handler of the root, ``locust`` and ``locust.stats_logger``
+    loggers. Called once Locust has set its logging up (it replaces the handlers it configures)."""
+    for name in (None, "locust", "locust.stats_logger"):
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, RedactFilter) for f in handler.filters):
+                handler.addFilter(RedactFilter())
 
 
 def _render_plain(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> str:

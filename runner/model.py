@@ -318,6 +318,7 @@ class Verdict:
     exit_code: int
     interrupted: bool = False
     notes: tuple[str, ...] = ()
+    incomplete: tuple[str, ...] = ()  # why the run is incomplete (interrupted, lost worker...): never a pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from runner.reports.load import load_summary
 from runner.server_criteria import judge_server
 from runner.server_side import ServerPlan, ServerSide, server_plan
 from runner.sources.base import SourceResult
-from runner.verdict import decide
+from runner.verdict import decide, incomplete_reasons
 
 _REJUDGED = "re-judged by `loadlens verdict`"
 
@@ -99,7 +99,12 @@ def rejudge(
         plan=plan,
     )
     notes.append(f"{_REJUDGED} with {path or 'the default thresholds'}")
-    verdict = decide([*client, *server_rows, *found.results], interrupted=record.interrupted, notes=notes)
+    verdict = decide(
+        [*client, *server_rows, *found.results],
+        interrupted=record.interrupted,
+        notes=notes,
+        incomplete=incomplete_reasons(notes),
+    )
     record = replace(
         record,
         verdict=verdict,

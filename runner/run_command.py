@@ -18,6 +18,7 @@ from runner.options import pre_parser
 
 _LOCUSTFILE_FLAGS = ("-f", "--locustfile")
 _HOST_FLAGS = ("-H", "--host")
+LOOPBACK = "127.0.0.1"
 
 
 def _has_flag(args: Sequence[str], *flags: str) -> bool:
@@ -110,6 +111,11 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     plan = with_run_dir(plan)  # only now: a rejected command line leaves no run directory behind
     if not _has_flag(args, *_HOST_FLAGS) and plan.host:
         args += ["--host", plan.host]
+    asked_bind_host = _has_flag(args, "--master-bind-host") or "LOCUST_MASTER_BIND_HOST" in env
+    if _has_flag(args, "--processes") and not asked_bind_host:
+        # Forked workers connect over loopback; Locust's default ("*") would open its
+        # unauthenticated master port on every interface.
+        args += ["--master-bind-host", LOOPBACK]
     if plan.run_dir is not None:
         args += ["--loadlens-run-dir", str(plan.run_dir)]
         if not _has_flag(args, "--csv"):

@@ -22,6 +22,7 @@ class JudgedWindow:
     judged: Snapshot
     kind: str  # STEADY or WHOLE
     notes: tuple[str, ...] = ()
+    incomplete: str = ""  # why no verdict on this window may pass (the steady state never came)
 
     @property
     def label(self) -> str:
@@ -37,11 +38,17 @@ def choose_window(
     steady_end: Snapshot | None = None,
 ) -> JudgedWindow:
     """The steady state (``steady_end`` minus ``steady_start``, or up to the run's end), or the whole
-    run with a note when the steady state was never reached or holds no requests."""
+    run with a note when the steady state was never reached or holds no requests.
+
+    A run that never reached its steady state shows its criteria on the whole run, but is
+    ``incomplete``: a ramp-up is not the load the criteria were written for, so it cannot pass."""
     whole = replace(final, start=run_start, end=run_end)
     if steady_start is None:
-        note = "the steady state was never reached (ramp-up or warm-up did not finish): judged the whole run"
-        return JudgedWindow(whole, whole, WHOLE, (note,))
+        note = (
+            "the steady state was never reached (ramp-up or warm-up did not finish): the criteria show "
+            "the whole run, and the verdict is at best INCONCLUSIVE"
+        )
+        return JudgedWindow(whole, whole, WHOLE, (note,), incomplete="the steady state was never reached")
     judged = (steady_end or whole).since(steady_start)
     if steady_end is None:
         judged = replace(judged, end=run_end)

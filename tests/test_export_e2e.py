@@ -382,3 +382,49 @@ def _try_fetch(url: str, needle: str) -> str | None:
     except OSError:
         return None
     return text if needle in text else None
+
+
+@pytest.fixture
+def silent_backend() -> Iterator[str]:
+    """A backend that is down in the worst way: it accepts connections and never answers."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(sock.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    for conn in accepted:
+        conn.close()
+    sock.close()
+
+
+class TestShutdownBounded:
+    def test_a_silent_otlp_backend_costs_one_bounded_wait_said_once(
+        self, tmp_path: Path, target: str, silent_backend: str
+    ) -> None:
+        """OTLP export to a backend that never answers (its timeout 30 s): the end of the run waits for
+        the final export only up to the shutdown bound, and says so in exactly one line."""
+        proc, out = start_run(
+            tmp_path, target, "--otlp-endpoint", silent_backend, seconds=3,
+            env={"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": "30"},
+        )  # fmt: skip
+        _, err = finish(proc)
+        gave_up = [ln for ln in err.splitlines() if "stopped waiting for the backend" in ln]
+        assert len(gave_up) == 1, err[-3000:]
+        assert "otlp" in gave_up[0] and "3 s" in gave_up[0], gave_up
+        assert summary(only_run_dir(out))["verdict"] == "pass"

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -672,3 +673,331 @@ def _free_port() -> int:
     from tests.support.procs import free_port
 
     return free_port()
+
+
+class _CountingHandler(BaseHTTPRequestHandler):
+    """Answers every request 200 after a short pause and counts what it received: the target's own
+    count, the ground truth for "nothing lost" (the pause keeps a few requests in flight)."""
+
+    received: list[int] = []
+    pause_s = 0.05
+
+    def _answer(self) -> None:
+        type(self).received.append(1)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        time.sleep(self.pause_s)
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def counting_target():
+    """A real HTTP server on 127.0.0.1 that counts the requests it received."""
+    handler = type("Counting", (_CountingHandler,), {"received": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler.received
+    server.shutdown()
+
+
+def _start(tmp_path: Path, target: str, config: str, *extra: str, env=None) -> tuple[subprocess.Popen, Path]:
+    cfg = write_config(tmp_path, config)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "--loadlens-config", str(cfg),
+                     "--out", str(out), *extra),
+        cwd=tmp_path, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    return proc, out
+
+
+def _master_port(port: int | None = None) -> tuple[str, ...]:
+    """A free master port for --processes (its forked workers connect to --master-port)."""
+    port = port or _free_port()
+    return ("--master-bind-port", str(port), "--master-port", str(port))
+
+
+def _communicate(proc: subprocess.Popen, *, timeout_s: float = 90) -> tuple[str, str]:
+    """Wait for a run to end; a run that hangs is killed, so a failing test leaves nothing behind."""
+    try:
+        return proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        for child in _children(proc.pid):
+            child.kill()
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"the run did not end in {timeout_s} s: {err[-3000:]}") from None
+
+
+def _children(pid: int) -> list:
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _wait_until_running(out: Path, *, timeout_s: float = 60) -> Path:
+    """The run directory once Locust has written its first stats history row (users are running)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        dirs = list(out.glob("adhoc_*")) if out.exists() else []
+        if dirs and (dirs[0] / "locust_stats_history.csv").exists():
+            return dirs[0]
+        time.sleep(0.2)
+    raise AssertionError("the run did not start")
+
+
+class TestIncompleteRuns:
+    def test_interrupted_during_ramp_up_never_passes(self, tmp_path: Path, target: str) -> None:
+        """SIGINT during the ramp-up: criteria are judged and shown, but the run is INCONCLUSIVE (exit 3)
+        and the verdict line says it was interrupted, and when."""
+        proc, out = _start(
+            tmp_path, target, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n",
+            "-u", "50", "-r", "1", "-t", "120s",
+        )  # fmt: skip
+        rd = _wait_until_running(out)
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = _communicate(proc, timeout_s=60)
+        doc = summary(rd)
+        assert proc.returncode == 3, stderr[-3000:]
+        assert doc["verdict"] == "inconclusive" and doc["interrupted"] is True
+        assert criteria(doc)["all requests p95"]["status"] == "pass"  # judged on what was measured
+        verdict_line = next(ln for ln in stdout.splitlines() if ln.startswith("verdict: "))
+        assert "interrupted at" in verdict_line and "into the run" in verdict_line, verdict_line
+        assert "interrupted at" in (rd / "verdict.md").read_text()
+        again = run(loadlens_cmd("verdict", str(rd)), cwd=tmp_path)  # re-judging keeps the cap
+        assert again.returncode == 3 and summary(rd)["verdict"] == "inconclusive", again.stderr[-2000:]
+
+    def test_interrupted_failing_run_stays_fail(self, tmp_path: Path, target: str) -> None:
+        """An interrupted run whose criteria failed is still FAIL (exit 1), not softened to INCONCLUSIVE."""
+        proc, out = _start(
+            tmp_path, target, "[thresholds]\np95_ms = 0.001\nper_endpoint = false\n",
+            "-u", "50", "-r", "1", "-t", "120s",
+        )  # fmt: skip
+        rd = _wait_until_running(out)
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = _communicate(proc, timeout_s=60)
+        assert proc.returncode == 1, stderr[-3000:]
+        assert summary(rd)["verdict"] == "fail"
+
+    def test_cool_down_before_warm_up_ends_is_inconclusive_and_said(
+        self, tmp_path: Path, target: str
+    ) -> None:
+        """A warm-up longer than the time before the cool-down leaves no steady state: the run is
+        INCONCLUSIVE (not judged as if whole), and a note says the cool-down began before the warm-up ended."""
+        proc, out = basic_run(
+            tmp_path,
+            target,
+            '[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[run]\nwarmup = "30s"\ncooldown = "2s"\n',
+            seconds=4,
+        )
+        assert proc.returncode == 3, proc.stderr[-3000:]
+        doc = summary(only_run_dir(out))
+        assert doc["verdict"] == "inconclusive"
+        notes = " ".join(doc["notes"])
+        assert "cool-down" in notes and "warm-up" in notes and "before" in notes, notes
+
+
+class TestNothingLost:
+    @pytest.mark.parametrize(
+        ("sig", "gap_s", "times"),
+        [
+            (signal.SIGINT, 0.05, 2),
+            (signal.SIGINT, 0.1, 2),
+            (signal.SIGINT, 0.075, 8),  # an impatient user: Ctrl-C again and again
+            (signal.SIGTERM, 0.05, 2),
+        ],
+    )
+    def test_second_ctrl_c_does_not_lose_the_run_directory(
+        self, tmp_path: Path, target: str, sig: int, gap_s: float, times: int
+    ) -> None:
+        """SIGINT (or SIGTERM) repeated 50-100 ms apart: every report is still written, and the exit
+        code is the verdict's."""
+        proc, out = _start(
+            tmp_path, target, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n",
+            "-u", "5", "-r", "20", "-t", "120s",
+        )  # fmt: skip
+        rd = _wait_until_running(out)
+        time.sleep(2)
+        for n in range(times):
+            if n:
+                time.sleep(gap_s)
+            if proc.poll() is None:
+                proc.send_signal(sig)
+        _, stderr = _communicate(proc, timeout_s=60)
+        for name in ("summary.json", "verdict.md", "junit.xml"):
+            assert (rd / name).exists(), (name, stderr[-3000:])
+        doc = summary(rd)
+        assert doc["interrupted"] is True and proc.returncode == doc["exit_code"] == 3
+        assert not list(rd.glob("*.tmp*"))
+
+    def test_interrupted_summary_counts_every_request_the_target_received(
+        self, tmp_path: Path, counting_target
+    ) -> None:
+        """The summary of an interrupted run is taken after the users stopped: its total equals the
+        number of requests the target itself received (none in flight is lost)."""
+        url, received = counting_target
+        proc, out = _start(
+            tmp_path, url, "[thresholds]\np95_ms = 5000\n", "-u", "8", "-r", "50", "-t", "120s"
+        )
+        rd = _wait_until_running(out)
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = _communicate(proc, timeout_s=60)
+        doc = summary(rd)
+        assert doc["interrupted"] is True, stderr[-3000:]
+        assert doc["client"]["whole_run"]["total"]["requests"] == len(received) > 0
+
+    def test_a_worker_killed_mid_run_is_named_and_the_run_is_inconclusive(
+        self, tmp_path: Path, target: str
+    ) -> None:
+        """--processes 2 with one worker killed -9: the verdict names the lost worker, when, and its
+        users, and the run is INCONCLUSIVE (exit 3), not a silent PASS."""
+        import psutil
+
+        proc, out = _start(
+            tmp_path, target, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n",
+            "--processes", "2", *_master_port(), "-u", "6", "-r", "50", "-t", "12s",
+        )  # fmt: skip
+        _wait_until_running(out)
+        time.sleep(2)
+        children = psutil.Process(proc.pid).children()
+        assert len(children) == 2
+        children[0].kill()
+        _, stderr = _communicate(proc, timeout_s=90)
+        rd = only_run_dir(out)
+        doc = summary(rd)
+        assert proc.returncode == 3, stderr[-3000:]
+        assert doc["verdict"] == "inconclusive"
+        lost = [n for n in doc["notes"] if "worker" in n and "lost" in n]
+        assert len(lost) == 1 and "3 users" in lost[0], doc["notes"]
+        assert "lost" in (rd / "verdict.md").read_text()
+
+
+class TestMasterPort:
+    def test_processes_bind_the_master_port_to_loopback(self, tmp_path: Path, target: str) -> None:
+        """--processes N listens for its workers on 127.0.0.1 only, not on every interface."""
+        import psutil
+
+        port = _free_port()
+        proc, out = _start(
+            tmp_path, target, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n",
+            "--processes", "2", *_master_port(port), "-u", "2", "-r", "20", "-t", "3s",
+        )  # fmt: skip
+        try:
+            _wait_until_running(out)
+            listening = [
+                c.laddr
+                for c in psutil.Process(proc.pid).net_connections(kind="tcp")
+                if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+            ]
+        finally:
+            _, stderr = _communicate(proc, timeout_s=60)
+        assert listening and all(addr.ip == "127.0.0.1" for addr in listening), listening
+        assert proc.returncode == 0, stderr[-3000:]
+
+
+class TestSecrets:
+    def test_url_password_never_reaches_locust_html(self, tmp_path: Path, target: str) -> None:
+        """-H http://user:pass@host: the password is not in Locust's HTML report in the run directory."""
+        host = target.replace("http://", "http://user:hunter2secret@")
+        proc, out = basic_run(
+            tmp_path, host, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n", seconds=2
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        html = (only_run_dir(out) / "locust.html").read_text()
+        assert target.split("//")[1] in html  # the host itself is still shown
+        assert "hunter2secret" not in html
+
+    @pytest.mark.parametrize("fmt", ["console", "json"])
+    def test_session_token_not_in_debug_logs(self, tmp_path: Path, target: str, fmt: str) -> None:
+        """With -L DEBUG, botocore's request headers (X-Amz-Security-Token, Authorization) are redacted
+        in console and JSON logs. A real moto server answers the CloudWatch calls."""
+        from tests.support import aws_stack
+        from tests.support.procs import moto_server
+
+        token = "SeSsIoNtOkEn0123456789abcdef"
+        with moto_server(tmp_path) as moto:
+            env = {
+                "AWS_ENDPOINT_URL": moto,
+                "AWS_ACCESS_KEY_ID": "AKIATESTING",
+                "AWS_SECRET_ACCESS_KEY": "SeCrEtKeY0123456789",
+                "AWS_SESSION_TOKEN": token,
+                "AWS_DEFAULT_REGION": aws_stack.REGION,
+                "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+                "AWS_EC2_METADATA_DISABLED": "true",
+            }
+            import os
+
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
+            try:
+                stack = aws_stack.build_web_stack(aws_stack.plain_session())
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+            config = (
+                "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n"
+                f'[cloudwatch]\nregion = "{aws_stack.REGION}"\necs_cluster = "{stack.cluster}"\n'
+                f'ecs_service = "{stack.service}"\nsettle = "0s"\n'
+            )
+            proc, _ = basic_run(
+                tmp_path, target, config, "-L", "DEBUG", "--log-format", fmt, "--correlate-cloudwatch",
+                seconds=2, env=env,
+            )  # fmt: skip
+        everything = proc.stdout + proc.stderr
+        assert "X-Amz-Security-Token" in everything or "x-amz-security-token" in everything  # botocore logged
+        assert token not in everything
+        assert "SeCrEtKeY0123456789" not in everything
+
+    def test_credential_error_line_keeps_its_words(self) -> None:
+        """AWS's "The security token included in the request is invalid" is not a secret: the logged
+        line keeps "included" (only real credentials are masked)."""
+        import botocore.exceptions as bx
+
+        from runner import logs
+        from runner.sources.aws import _translate_client_error
+
+        exc = bx.ClientError(
+            {
+                "Error": {
+                    "Code": "UnrecognizedClientException",
+                    "Message": "The security token included in the request is invalid.",
+                },
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            },
+            "GetMetricData",
+        )
+        error = _translate_client_error(exc, action="cloudwatch:GetMetricData", region="eu-west-1", what="")
+        # The processor every loadlens log line (console and JSON) goes through.
+        line = logs.redact_processor(None, "warning", {"event": "server source failed", "error": str(error)})
+        assert "The security token included in the request is invalid" in line["error"], line
+        assert "abc.DEF-123" not in logs.redact_text("Authorization: Bearer abc.DEF-123")
+        assert "dXNlcjpwYXNz" not in logs.redact_text("Basic dXNlcjpwYXNz")

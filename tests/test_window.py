@@ -59,3 +59,45 @@ class TestChooseWindow:
             and w.judged.total().count == 1
             and "no requests in the steady state" in w.notes[0]
         )
+
+
+class TestIncompleteVerdict:
+    """An incomplete run (interrupted, no steady state, a worker lost) never passes."""
+
+    def _result(self, status):
+        from runner.model import Result
+
+        return Result(
+            name="all requests p95",
+            criterion="p95 <= 5 ms",
+            observed=1.0,
+            limit=5.0,
+            status=status,
+            reason="",
+        )
+
+    def test_passing_criteria_of_an_incomplete_run_are_inconclusive_exit_3(self) -> None:
+        """All criteria passed, but the run is incomplete: INCONCLUSIVE, exit 3, and the reason is kept."""
+        from runner.model import Status
+        from runner.verdict import decide
+
+        v = decide([self._result(Status.PASS)], incomplete=("interrupted at 12:00:03 UTC",))
+        assert (v.status, v.exit_code) == (Status.INCONCLUSIVE, 3)
+        assert v.incomplete == ("interrupted at 12:00:03 UTC",)
+
+    def test_a_failed_criterion_of_an_incomplete_run_stays_fail(self) -> None:
+        """FAIL stays FAIL (exit 1) in an incomplete run."""
+        from runner.model import Status
+        from runner.verdict import decide
+
+        v = decide([self._result(Status.FAIL)], incomplete=("a worker was lost",))
+        assert (v.status, v.exit_code) == (Status.FAIL, 1)
+
+
+class TestNoSteadyState:
+    def test_a_run_without_steady_state_is_incomplete(self) -> None:
+        """The whole run is shown, but the window says the run is incomplete (so it cannot pass)."""
+        store = store_at([0.0])
+        store.record("GET", "/a", 5.0, 200, False, 0)
+        w = choose_window(store.snapshot(), run_start=0.0, run_end=3.0, steady_start=None)
+        assert w.incomplete == "the steady state was never reached"

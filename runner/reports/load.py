@@ -31,6 +31,7 @@ from runner.model import (
 )
 from runner.reports.summary_json import FILE_NAME, HISTOGRAM_SCHEME, SCHEMA_VERSION
 from runner.reports.timefmt import parse_iso_utc
+from runner.verdict import incomplete_reasons
 
 _OPT_NUMBER = (int, float, type(None))
 _OPT_STR = (str, type(None))
@@ -101,7 +102,8 @@ def _record(doc: dict[str, Any]) -> RunRecord:
         status=_status(doc, "verdict", ""),
         exit_code=_get(doc, "exit_code", int, ""),
         interrupted=interrupted,
-        notes=tuple(_strings(doc, "notes", "")),
+        notes=(notes := tuple(_strings(doc, "notes", ""))),
+        incomplete=incomplete_reasons(notes),
     )
     versions = {
         name: value

@@ -8,9 +8,11 @@ idempotent, so a summary read back and written again is unchanged.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
-from runner.logs import redact_text
+from runner.logs import redact_text, redact_urls
 from runner.model import RunRecord, Verdict
+from runner.reports.atomic import write_atomic
 
 
 def redacted_verdict(verdict: Verdict) -> Verdict:
@@ -27,3 +29,17 @@ def redacted_record(record: RunRecord) -> RunRecord:
         command=tuple(redact_text(part) for part in record.command),
         verdict=redacted_verdict(record.verdict),
     )
+
+
+def redact_html_report(path: Path) -> bool:
+    """Remove URL passwords from Locust's HTML report, which Locust writes with the raw ``--host``.
+    Only URL user-info is touched (the report is mostly JavaScript). True when the file changed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    redacted = redact_urls(text)
+    if redacted == text:
+        return False
+    write_atomic(path, redacted)
+    return True

@@ -58,9 +58,14 @@ def outcome_phrase(results: Sequence[Result]) -> str:
 
 
 def verdict_line(verdict: Verdict, *, label: str | None = None) -> str:
-    """``FAIL (exit 1) — 2 of 14 criteria failed`` (``interrupted`` added when so); ``label``
+    """``FAIL (exit 1) — 2 of 14 criteria failed`` (why the run is incomplete added when so); ``label``
     replaces the status word (a coloured or emoji form of it)."""
-    how = f"exit {verdict.exit_code}" + (", interrupted" if verdict.interrupted else "")
+    how = f"exit {verdict.exit_code}"
+    if verdict.incomplete:
+        more = len(verdict.incomplete) - 1
+        how += f", {verdict.incomplete[0]}" + (f" (and {more} more, see the notes)" if more else "")
+    elif verdict.interrupted:
+        how += ", interrupted"
     return f"{label or verdict.status.label} ({how}) — {outcome_phrase(verdict.results)}"
 
 

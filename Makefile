@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench components clean
+.PHONY: install demo test lint bench components clean dashboards
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: install
 	$(VENV)/bin/ruff check runner exporters tests
 	$(VENV)/bin/ruff format --check runner exporters tests
 	$(VENV)/bin/mypy
+
+# The Grafana JSON in dashboards/ is generated: edit dashboards/*.py, then regenerate.
+dashboards: install
+	$(PY) -m dashboards.generate
 
 bench: install components
 	$(PY) tests/bench/bench_overhead.py

@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from dashboards import compare, generate
 from tests.support import aws_stack
 from tests.support import dashboards as dash
 from tests.support.procs import free_port, moto_server, prometheus
@@ -425,6 +426,122 @@ class TestStructure:
         assert 'from=${__data.fields["start"].numeric}' in url and 'to=${__data.fields["end"].numeric}' in url
         renames = table["transformations"][1]["options"]["renameByName"]
         assert {"start", "end"} <= set(renames.values())
+
+
+# -- the generator ---------------------------------------------------------------------------------
+def _mutations() -> list[tuple[str, str, Any]]:
+    """(dashboard file, what changes, a function changing a copy of it in place)."""
+
+    def ecs_cpu(doc: dict[str, Any]) -> dict[str, Any]:
+        return next(p for p in dash.panels(doc) if p["title"] == "ECS CPU")
+
+    def set_limit(doc: dict[str, Any]) -> None:
+        ecs_cpu(doc)["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]["value"] = 75
+
+    def drop_query(doc: dict[str, Any]) -> None:
+        ecs_cpu(doc)["targets"].pop()
+
+    def rename_variable(doc: dict[str, Any]) -> None:
+        doc["templating"]["list"][1]["name"] = "run"
+
+    def change_uid(doc: dict[str, Any]) -> None:
+        doc["uid"] = "loadlens-live-2"
+
+    def drop_link(doc: dict[str, Any]) -> None:
+        doc["links"] = []
+
+    def change_expr(doc: dict[str, Any]) -> None:
+        next(p for p in dash.panels(doc) if p["title"] == "Requests")["targets"][0]["expr"] += " * 2"
+
+    def drop_annotation(doc: dict[str, Any]) -> None:
+        doc["annotations"]["list"].pop()
+
+    def drop_panel(doc: dict[str, Any]) -> None:
+        doc["panels"][-1]["panels"].pop()
+
+    return [
+        ("loadlens-live.json", "a threshold", set_limit),
+        ("loadlens-live-cw.json", "a CloudWatch query", drop_query),
+        ("loadlens-live.json", "a variable", rename_variable),
+        ("loadlens-runs.json", "the uid", change_uid),
+        ("loadlens-runs.json", "a link", drop_link),
+        ("loadlens-live.json", "an expression", change_expr),
+        ("loadlens-live.json", "an annotation", drop_annotation),
+        ("loadlens-live-cw.json", "a panel in a collapsed row", drop_panel),
+    ]
+
+
+class TestGenerator:
+    """The committed JSON is the output of dashboards/generate.py (grafana-foundation-sdk)."""
+
+    def test_committed_files_are_the_generators_output(self) -> None:
+        """Each file in dashboards/ is, byte for byte, what the generator makes in memory, and it makes no other."""
+        made = generate.render()
+        assert sorted(made) == sorted(p.name for p in dash.files())
+        for name, text in made.items():
+            assert (dash.DASHBOARD_DIR / name).read_text(encoding="utf-8") == text, (
+                f"{name}: edited by hand, or the generator changed: run `make dashboards`"
+            )
+
+    def test_check_mode_fails_on_a_stale_file(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--check exits 0 on the generator's output, and 1 naming the file when one differs, writing nothing."""
+        for name, text in generate.render().items():
+            (tmp_path / name).write_text(text, encoding="utf-8")
+        assert generate.main(["--check", "--out", str(tmp_path)]) == 0
+        stale = tmp_path / "loadlens-runs.json"
+        stale.write_text(stale.read_text(encoding="utf-8").replace('"1m"', '"5m"'), encoding="utf-8")
+        assert generate.main(["--check", "--out", str(tmp_path)]) == 1
+        assert "loadlens-runs.json" in capsys.readouterr().err
+        assert '"5m"' in stale.read_text(encoding="utf-8")  # --check writes nothing
+        assert generate.main(["--out", str(tmp_path)]) == 0
+        assert generate.main(["--check", "--out", str(tmp_path)]) == 0  # rewritten
+
+    def test_check_on_the_committed_folder_as_make_runs_it(self) -> None:
+        """`python -m dashboards.generate --check`, on its default folder, passes on the committed files."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "dashboards.generate", "--check"],
+            cwd=REPO,
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+
+    @pytest.mark.parametrize(("name", "what", "mutate"), _mutations(), ids=[m[1] for m in _mutations()])
+    def test_comparison_names_every_change(self, name: str, what: str, mutate: Any) -> None:
+        """dashboards.compare finds no difference between the files and the generator, and names a change of any kind."""
+        committed = dash.load(dash.DASHBOARD_DIR / name)
+        assert compare.differences(committed, json.loads(generate.render()[name])) == []
+        changed = json.loads(json.dumps(committed))
+        mutate(changed)
+        assert compare.differences(changed, committed), f"a change of {what} went unnoticed"
+
+    def test_comparison_ignores_only_grafanas_defaults(self) -> None:
+        """A key left out at Grafana's default is no difference; the same key at another value is one."""
+        doc = dash.load(dash.DASHBOARD_DIR / "loadlens-live.json")
+        panel = json.loads(json.dumps(doc))
+        panel["panels"][1].pop("transparent", None)
+        assert compare.differences(panel, doc) == []
+        panel["panels"][1]["transparent"] = True
+        assert compare.differences(panel, doc)
+
+    def test_cloudwatch_variant_shares_whole_client_panels(self) -> None:
+        """Beyond the queries: each client panel of the CloudWatch variant is the live one's, options, units and overrides included."""
+
+        def client(uid: str) -> list[dict[str, Any]]:
+            out = []
+            for _, p in dash.rows_and_children(DOCS[uid]):
+                if dash.kind_of(p["datasource"]) != dash.PROMETHEUS:
+                    continue
+                if any("loadlens_server_metric" in t["expr"] for t in p["targets"]):
+                    continue
+                out.append({k: v for k, v in p.items() if k not in ("id", "gridPos")})
+            return out
+
+        assert client(LIVE_CW) == client(LIVE)
 
 
 # -- PromQL against the real run -------------------------------------------------------------------

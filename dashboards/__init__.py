@@ -1,0 +1,1 @@
+"""The Grafana dashboards beside this file, generated from Python (dev-time only: see generate.py)."""

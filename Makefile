@@ -25,8 +25,8 @@ test: install components
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check runner exporters tests
-	$(VENV)/bin/ruff format --check runner exporters tests
+	$(VENV)/bin/ruff check runner exporters tests dashboards
+	$(VENV)/bin/ruff format --check runner exporters tests dashboards
 	$(VENV)/bin/mypy
 
 # The Grafana JSON in dashboards/ is generated: edit dashboards/*.py, then regenerate.

@@ -94,8 +94,8 @@ def first_breach(
 
     A target with fewer than ``min_requests`` requests in an interval is not judged there: below 20
     requests an interval's p95 is its slowest request, and one failure is a 5 % error rate. Endpoint
-    p95s come from ``Interval.endpoint_p95_ms`` (exact per interval; coarser when a long run's
-    timeline merged neighbours, then the worse half's). When several limits break in the same
+    p95s come from ``Interval.endpoint_p95_ms``, exact per interval and still exact when a long
+    run's timeline merged neighbours (their histograms add). When several limits break in the same
     interval, the one exceeded by the largest ratio is the finding and the rest are in ``also``.
     None when nothing broke.
 

@@ -32,6 +32,7 @@ USERS = "loadlens_users"
 RUN_INFO = "loadlens_run_info"
 CRITERION = "loadlens_criterion_status"
 SERVER = "loadlens_server_metric"
+SERVER_MISSING = "loadlens_server_metric_missing"
 OVERFLOW = "loadlens_exporter_overflow_requests_total"
 FOLDED = "loadlens_exporter_folded_label_sets"
 SCRAPES = "loadlens_exporter_scrapes_total"
@@ -54,6 +55,11 @@ FAMILIES: tuple[tuple[str, str, str], ...] = (
         "Each criterion judged on the running window: 0 pass, 1 warn, 2 fail, 3 inconclusive.",
     ),
     (SERVER, "gauge", "Latest point of each server-side series (CloudWatch, Prometheus, process)."),
+    (
+        SERVER_MISSING,
+        "gauge",
+        "1 per server metric the latest poll got no data for; the reason is in summary.json server.missing.",
+    ),
     (OVERFLOW, "counter", 'Requests reported under endpoint="(other)" because of a name cap.'),
     (FOLDED, "gauge", "Label values folded away by this exporter's caps: endpoint names, status codes."),
     (SCRAPES, "counter", "Scrapes of this /metrics endpoint served so far."),
@@ -149,6 +155,12 @@ class TextExposition:
                     f'metric="{escape(series.metric)}",stat="{escape(series.stat)}"}} '
                     f"{_number(series.points[-1][1])}\n"
                 )
+        out.append(_HEADER[SERVER_MISSING])
+        for m in _last_per_key(state.server_missing, lambda m: (m.source, m.resource, m.metric, m.stat)):
+            out.append(
+                f'{SERVER_MISSING}{{{rid},source="{escape(m.source)}",resource="{escape(m.resource)}",'
+                f'metric="{escape(m.metric)}",stat="{escape(m.stat)}"}} 1\n'
+            )
         out += (
             _HEADER[OVERFLOW],
             f"{OVERFLOW}{{{rid}}} {folded.overflow_requests}\n",

@@ -449,6 +449,7 @@ class Bridge:
             phase=self.phase,
             results=self._live_results,
             server=self.server.live_series() if self.server is not None else (),
+            server_missing=self.server.live_missing() if self.server is not None else (),
             overflowed_requests=self.store.overflowed_requests,
         )
 

@@ -343,6 +343,8 @@ class LiveState:
     phase: str  # "starting", "ramp-up", "steady", "ramp-down", "stopped"
     results: tuple[Result, ...] = ()  # criteria judged on the running window
     server: tuple[Series, ...] = ()  # latest server-side series, when a source is configured
+    # The latest poll's metrics a source could not answer (their reasons: summary.json and the log).
+    server_missing: tuple[Missing, ...] = ()
     overflowed_requests: int = 0  # requests whose name was folded into "(other)" by the cap
 
 

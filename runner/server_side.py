@@ -16,7 +16,7 @@ from typing import Any
 from runner.config import Config
 from runner.errors import SourceError
 from runner.logs import get_logger
-from runner.model import Result, Series, Status
+from runner.model import Missing, Result, Series, Status
 from runner.server_criteria import ServerCriteriaLimits, judge_server, source_failed
 from runner.sources.base import MetricSource, SettlingSource, SourceResult
 
@@ -165,6 +165,7 @@ class ServerSide:
         self.notes: list[str] = []
         self._sampler: Any = None
         self._latest: tuple[Series, ...] = ()
+        self._latest_missing: tuple[Missing, ...] = ()
         self._abort_streak: dict[str, int] = {}
         self._seen_points: dict[str, float] = {}
         self.safety_stop: str | None = None
@@ -231,16 +232,25 @@ class ServerSide:
         return a safety-stop reason when a metric stayed above its abort limit long enough."""
         now = self._clock()
         series: list[Series] = []
+        missing: list[Missing] = []
         for source in self.sources:
             try:
-                series += source.fetch(start, now).series
+                result = source.fetch(start, now)
             except SourceError as exc:
                 log.warning("live server poll failed", source=source.name, reason=str(exc))
+                continue
+            series += result.series
+            missing += result.missing
         self._latest = tuple(series)
+        self._latest_missing = tuple(missing)
         return self._check_abort(series)
 
     def live_series(self) -> tuple[Series, ...]:
         return self._latest
+
+    def live_missing(self) -> tuple[Missing, ...]:
+        """The metrics the latest poll asked for and got no answer to (live export)."""
+        return self._latest_missing
 
     def _check_abort(self, series: list[Series]) -> str | None:
         plan = self.plan

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -10,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporters.buckets import LATENCY_BOUNDS_S
 from exporters.cardinality import LabelFolder
 from exporters.exposition import FAMILIES, ScrapeHealth, TextExposition
-from runner.model import LiveState, RunInfo, Series, Status
+from runner.model import LiveState, Missing, RunInfo, Series, Status
 from runner.stats import OVERFLOW_NAME, StatsStore
 from tests.support.live_states import INFO, fed_store, live_state, result
 from tests.support.procs import require
@@ -96,6 +97,7 @@ class TestNamesAndLabels:
             "loadlens_run_info": "gauge",
             "loadlens_criterion_status": "gauge",
             "loadlens_server_metric": "gauge",
+            "loadlens_server_metric_missing": "gauge",
             "loadlens_exporter_overflow_requests": "counter",
             "loadlens_exporter_folded_label_sets": "gauge",
             "loadlens_exporter_scrapes": "counter",
@@ -130,6 +132,51 @@ class TestNamesAndLabels:
             },
             55.5,
         )
+
+    def test_each_missing_server_metric_is_a_gauge_without_its_reason(self) -> None:
+        """The latest poll's missing metrics are loadlens_server_metric_missing 1, one per
+        (source, resource, metric, stat); the free-text reason stays out of the labels (it is in
+        summary.json and the log), and the HELP line says so."""
+        reason = 'no datapoints for AWS/RDS "FreeableMemory" DBInstanceIdentifier=db-1: check the names'
+        missing = [
+            Missing("cloudwatch", "rds:db-1", "FreeableMemory", "Minimum", "AWS/RDS ...", reason),
+            Missing("cloudwatch", "alb:app/a/1", "HTTPCode_Target_5XX_Count", "Sum", "AWS/ALB", "x", True),
+            Missing("cloudwatch", "rds:db-1", "FreeableMemory", "Minimum", "AWS/RDS ...", reason),
+        ]
+        text = _text(replace(_state_with_everything(), server_missing=tuple(missing)))
+        got = [(s.labels, s.value) for s in _samples(text) if s.name == "loadlens_server_metric_missing"]
+        assert got == [
+            (
+                {
+                    "run_id": INFO.run_id,
+                    "source": "cloudwatch",
+                    "resource": "rds:db-1",
+                    "metric": "FreeableMemory",
+                    "stat": "Minimum",
+                },
+                1.0,
+            ),
+            (
+                {
+                    "run_id": INFO.run_id,
+                    "source": "cloudwatch",
+                    "resource": "alb:app/a/1",
+                    "metric": "HTTPCode_Target_5XX_Count",
+                    "stat": "Sum",
+                },
+                1.0,
+            ),
+        ]
+        assert "no datapoints" not in text
+        (family,) = [
+            f for f in text_string_to_metric_families(text) if f.name == "loadlens_server_metric_missing"
+        ]
+        assert "summary.json" in family.documentation
+
+    def test_no_missing_entry_means_an_empty_missing_family(self) -> None:
+        """A poll that answered every metric leaves the family with no samples."""
+        samples = _samples(_text(_state_with_everything()))
+        assert [s for s in samples if s.name == "loadlens_server_metric_missing"] == []
 
     def test_all_four_criterion_states_have_their_codes(self) -> None:
         """pass 0, warn 1, fail 2, inconclusive 3."""

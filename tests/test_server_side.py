@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from runner.model import Status
+from runner.model import Missing, Series, Status
 from runner.server_side import ServerPlan, ServerSide
 from runner.sources.base import SourceResult
 from runner.sources.process import ProcessSource
@@ -21,6 +21,36 @@ class BrokenSource:
 
     def fetch(self, start: float, end: float) -> SourceResult:
         raise TypeError("'str' object is not callable")
+
+
+class AnsweringSource:
+    """Fake: a source answering the same result at every poll (the real ones are tested with
+    their own fakes of CloudWatch and Prometheus)."""
+
+    name = "cloudwatch"
+
+    def __init__(self, result: SourceResult) -> None:
+        self.result = result
+
+    def fetch(self, start: float, end: float) -> SourceResult:
+        return self.result
+
+
+class TestLivePoll:
+    def test_the_latest_polls_missing_entries_are_live_next_to_its_series(self) -> None:
+        """Each poll replaces the live series and the live missing entries of every source."""
+        cpu = Series("cloudwatch", "ecs:c/s", "CPUUtilization", "Average", "Percent", ((1.0, 20.0),))
+        gone = Missing("cloudwatch", "rds:db-1", "FreeableMemory", "Minimum", "AWS/RDS", "no datapoints")
+        source = AnsweringSource(SourceResult(series=(cpu,), missing=(gone,)))
+        side = ServerSide(ServerPlan(), clock=lambda: 100.0)
+        assert side.live_missing() == ()
+        side.sources = [source]  # type: ignore[list-item]
+        side.poll(0.0)
+        assert side.live_series() == (cpu,)
+        assert side.live_missing() == (gone,)
+        source.result = SourceResult(series=(cpu,))
+        side.poll(0.0)
+        assert side.live_missing() == ()
 
 
 class TestFinish:

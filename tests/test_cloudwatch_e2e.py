@@ -3,14 +3,17 @@ moto server process on 127.0.0.1 (the AWS API stand-in) seeded with metrics for 
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import aws_stack
-from tests.support.procs import moto_server
+from tests.support.procs import free_port, moto_server, prometheus
 from tests.support.runs import LOCUSTFILES, criteria, loadlens_cmd, only_run_dir, run, summary
 
 BASIC = str(LOCUSTFILES / "basic.py")
@@ -297,6 +300,30 @@ class TestDefaults:
             ("TargetConnectionErrorCount", "Sum"),
         ):
             assert (metric, stat) in found or missing[(metric, stat)]["reason"], (metric, stat)
+
+    def test_a_metric_without_data_is_named_live_in_prometheus(
+        self, tmp_path: Path, target: str, aws
+    ) -> None:
+        """While the run goes on, a metric the source queried and got nothing for (moto cannot answer
+        the ALB p95) is exported as loadlens_server_metric_missing, and a real Prometheus scraping the
+        run stores it beside the series that did answer."""
+        stack = aws_stack.build_web_stack(aws_stack.plain_session())
+        seed_seconds(stack, cpu=40)
+        port = free_port()
+        with prometheus(tmp_path, [f"127.0.0.1:{port}"]) as prom:
+            proc, out = run_correlated(
+                tmp_path, target, aws, stack, "--prometheus-port", str(port), "--prometheus-bind", "127.0.0.1"
+            )
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            query = urllib.parse.urlencode({"query": "last_over_time(loadlens_server_metric_missing[10m])"})
+            with urllib.request.urlopen(f"{prom}/api/v1/query?{query}", timeout=10) as resp:
+                found = json.load(resp)["data"]["result"]
+        missing = {(r["metric"]["metric"], r["metric"]["stat"]) for r in found}
+        assert ("TargetResponseTime", "p95") in missing, found
+        assert all(r["value"][1] == "1" for r in found)
+        assert ("CPUUtilization", "Average") not in missing  # seeded: a series, not missing
+        doc = summary(only_run_dir(out))["server"]
+        assert ("TargetResponseTime", "p95") in {(m["metric"], m["stat"]) for m in doc["missing"]}
 
 
 class TestSoak:

@@ -9,15 +9,15 @@ import math
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
+from tests.support.procs import local_http
 from tests.support.runs import (
     LOCUSTFILES,
     REPO,
@@ -465,13 +465,8 @@ class _RateLimiting(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def rate_limiting_target() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 that refuses 90 % of requests fast with 429."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RateLimiting)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with local_http(_RateLimiting) as url:
+        yield url
 
 
 class TestExpectedStatuses:
@@ -573,23 +568,17 @@ class TestTimelineMerging:
         """With ticks every 5 ms a 6 s run passes the timeline's 720 points (its default), so
         neighbours merge; a merged point's endpoint p95 is its histogram's (equal to the point's own
         p95 for a one-endpoint run), not the slowest of the merged p95s (60 ms)."""
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RarelySlow)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
+        with local_http(_RarelySlow) as target:
             cfg = write_config(
                 tmp_path, "[run]\ninterval = 0.002\nprogress = 0\n[thresholds]\np95_ms = 5000\n"
             )
             out = tmp_path / "out"
             cmd = loadlens_cmd(
-                "run", "-f", str(LOCUSTFILES / "no_wait.py"), "-H", f"http://127.0.0.1:{server.server_address[1]}",
+                "run", "-f", str(LOCUSTFILES / "no_wait.py"), "-H", target,
                 "--headless", "-u", "8", "-r", "50", "-t", "8s", "--only-summary",
                 "--loadlens-config", str(cfg), "--out", str(out),
             )  # fmt: skip
             proc = run(cmd, cwd=tmp_path)
-        finally:
-            server.shutdown()
-            server.server_close()
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         timeline = summary(only_run_dir(out))["client"]["timeline"]
         assert 360 <= len(timeline) <= 720  # merged at least once, and bounded
@@ -618,23 +607,17 @@ class TestExactRatios:
     def test_seven_failures_in_100_are_at_both_limits(self, tmp_path: Path) -> None:
         """Exactly 7 failures in 100 against error_rate <= 0.07 and success_rate >= 0.93: both rows
         are at their limit (WARN), exit 0; the float 1 - 7/100 used to FAIL the success rate."""
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FailOnRequest)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
+        with local_http(_FailOnRequest) as target:
             cfg = write_config(
                 tmp_path, "[thresholds]\nerror_rate = 0.07\nsuccess_rate = 0.93\nper_endpoint = false\n"
             )
             out = tmp_path / "out"
             cmd = loadlens_cmd(
-                "run", "-f", str(LOCUSTFILES / "seven_in_100.py"), "-H", f"http://127.0.0.1:{server.server_address[1]}",
+                "run", "-f", str(LOCUSTFILES / "seven_in_100.py"), "-H", target,
                 "--headless", "-u", "1", "-r", "10", "-t", "3s", "--only-summary",
                 "--loadlens-config", str(cfg), "--out", str(out),
             )  # fmt: skip
             proc = run(cmd, cwd=tmp_path)
-        finally:
-            server.shutdown()
-            server.server_close()
         doc = summary(only_run_dir(out))
         total = doc["client"]["total"]
         assert (total["requests"], total["failures"]) == (100, 7), total
@@ -711,12 +694,8 @@ class _CountingHandler(BaseHTTPRequestHandler):
 def counting_target():
     """A real HTTP server on 127.0.0.1 that counts the requests it received."""
     handler = type("Counting", (_CountingHandler,), {"received": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", handler.received
-    server.shutdown()
+    with local_http(handler) as url:
+        yield url, handler.received
 
 
 def _start(tmp_path: Path, target: str, config: str, *extra: str, env=None) -> tuple[subprocess.Popen, Path]:

@@ -427,4 +427,7 @@ class TestShutdownBounded:
         gave_up = [ln for ln in err.splitlines() if "stopped waiting for the backend" in ln]
         assert len(gave_up) == 1, err[-3000:]
         assert "otlp" in gave_up[0] and "3 s" in gave_up[0], gave_up
-        assert summary(only_run_dir(out))["verdict"] == "pass"
+        doc = summary(only_run_dir(out))  # the verdict is the run's, untouched by the exporter
+        assert doc["exit_code"] == 0 and not [
+            r for r in doc["criteria"] if r["status"] in ("fail", "inconclusive") and r.get("required", True)
+        ]

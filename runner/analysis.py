@@ -117,7 +117,8 @@ def analyse(
         section["cpu_seconds_per_1000_requests"] = cost
         section["cpu_cores_basis"] = cores
         if cost is not None:
-            basis = "cores" if cpu.source != "cloudwatch" else "reserved vCPUs (1 when unknown)"
+            unit = "core" if cores == 1 else "cores"
+            basis = unit if cpu.source != "cloudwatch" else "reserved vCPUs (1 when unknown)"
             sentences.append(f"{ref.label}: {cost:.3g} CPU-seconds per 1,000 requests ({cores:g} {basis})")
         section["periods"] = [
             {

@@ -1,7 +1,7 @@
 """Coarse latency buckets for exposition, derived at export time from the fine log histogram.
 
 Nothing is recorded twice: the store keeps one fine histogram per endpoint (0.5% relative
-accuracy, see runner/histogram.py) and this module folds it into the ~16 buckets dashboards want,
+accuracy, see runner/stats/histogram.py) and this module folds it into the ~16 buckets dashboards want,
 only when a scrape or an export asks. Each coarse bound is mapped once to the fine bucket that
 holds it; a fine bucket counts towards ``le=bound`` when its index is at or below that one, the
 same rule as ``Histogram.count_at_or_below`` (which the criteria use). So a bound is exact to
@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from runner.histogram import BUCKETS, Histogram, bucket_index
+from runner.stats.histogram import BUCKETS, Histogram, bucket_index
 
 # HTTP latencies from 1 ms to 60 s, in seconds (the Prometheus and OTLP unit).
 LATENCY_BOUNDS_S: tuple[float, ...] = (

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from runner.model import EndpointStats, Snapshot
-from runner.stats import OVERFLOW_NAME
+from runner.stats.store import OVERFLOW_NAME
 
 SUCCESS = "success"
 FAILURE = "failure"

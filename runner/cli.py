@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from runner import __version__
 from runner.errors import LoadlensError, UsageError
-from runner.verdict import EXIT_USAGE
+from runner.judge.verdict import EXIT_USAGE
 
 USAGE = """usage: loadlens COMMAND [ARGS]
 
@@ -62,21 +62,21 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         return 0 if argv else EXIT_USAGE
     command, rest = argv[0], argv[1:]
     if command == "run":
-        from runner.run_command import run
+        from runner.commands.run import run
 
         return run(rest, env=env)
     if command == "demo":
-        from runner.demo.launcher import demo
+        from runner.commands.demo import demo
 
         return demo(rest, env=env)
     if command == "verdict":
         return _verdict(rest, env)
     if command == "cloudwatch":
-        from runner.preflight_command import cloudwatch_command
+        from runner.commands.cloudwatch import cloudwatch_command
 
         return cloudwatch_command(rest, env=env, out=sys.stdout)
     if command == "grafana":
-        from runner.grafana_push import grafana_command
+        from runner.commands.grafana import grafana_command
 
         return grafana_command(rest, env=env, out=sys.stdout, err=sys.stderr)
     if command == "scenarios":
@@ -107,7 +107,7 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
     parser.add_argument("--aws-region", metavar="REGION", default=None)
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
-    from runner.rejudge import rejudge
+    from runner.commands.verdict import rejudge
 
     return rejudge(
         args.run_dir,
@@ -125,8 +125,8 @@ def _scenarios(argv: list[str], env: Mapping[str, str]) -> int:
     parser = _Parser(prog="loadlens scenarios")
     parser.add_argument("--loadlens-config", metavar="FILE", default=None)
     args = parser.parse_args(argv)
-    from runner.config import load_config
-    from runner.scenarios import format_duration
+    from runner.config.load import load_config
+    from runner.config.scenarios import format_duration
 
     cfg = load_config(Path(args.loadlens_config) if args.loadlens_config else None, env=env)
     rows: list[tuple[str, ...]] = [("scenario", "users", "spawn rate", "run time", "stages", "description")]

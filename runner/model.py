@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.histogram import Histogram, bucket_value_ms
+from runner.stats.histogram import Histogram, bucket_value_ms
 
 TOTAL_NAME = "all requests"
 
@@ -367,7 +367,7 @@ class RunRecord:
     command: tuple[str, ...] = ()  # the command line, secrets redacted
     config_path: str | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
-    # Client-vs-server analysis and soak trends (runner.analysis), JSON-ready; "findings" holds the
+    # Client-vs-server analysis and soak trends (runner.judge.analysis), JSON-ready; "findings" holds the
     # sentences a person reads ("p95 of POST /jobs crossed 500 ms at 14:03:10 UTC while ECS CPU was 83 %").
     analysis: Mapping[str, Any] = field(default_factory=dict)
     # Every server metric a source was asked for and could not answer, with the reason: with

@@ -13,6 +13,6 @@ run ends with the same verdict, run directory and exit code as `loadlens run`. T
 no User and no LoadTestShape, so Locust finds nothing else in it.
 """
 
-from runner.locust_bridge import install as _install
+from runner.locust.bridge import install as _install
 
 _install()

@@ -14,7 +14,7 @@ from runner.model import Result, RunRecord, Status
 from runner.reports.atomic import write_atomic
 from runner.reports.redact import redacted_record
 from runner.reports.tables import observed_and_limit, verdict_line
-from runner.reports.timefmt import iso_utc
+from runner.timefmt import iso_utc
 
 FILE_NAME = "junit.xml"
 SUITE_NAME = "loadlens"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import RunDirError
-from runner.histogram import RELATIVE_ACCURACY, Histogram
+from runner.judge.verdict import incomplete_reasons
 from runner.model import (
     EndpointKey,
     EndpointStats,
@@ -30,8 +30,8 @@ from runner.model import (
     Verdict,
 )
 from runner.reports.summary_json import FILE_NAME, HISTOGRAM_SCHEME, SCHEMA_VERSION
-from runner.reports.timefmt import parse_iso_utc
-from runner.verdict import incomplete_reasons
+from runner.stats.histogram import RELATIVE_ACCURACY, Histogram
+from runner.timefmt import parse_iso_utc
 
 _OPT_NUMBER = (int, float, type(None))
 _OPT_STR = (str, type(None))

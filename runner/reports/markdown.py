@@ -10,8 +10,8 @@ from runner.model import RunRecord, Status
 from runner.reports.atomic import write_atomic
 from runner.reports.redact import redacted_record
 from runner.reports.tables import ENDPOINT_HEADER, endpoint_table, observed_and_limit, verdict_line
-from runner.reports.timefmt import iso_utc, quantize_s
-from runner.reports.units import format_value
+from runner.timefmt import iso_utc, quantize_s
+from runner.units import format_value
 
 FILE_NAME = "verdict.md"
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"

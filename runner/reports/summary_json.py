@@ -17,11 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from runner.histogram import RELATIVE_ACCURACY
 from runner.model import EndpointKey, EndpointStats, Interval, Missing, Result, RunRecord, Series
 from runner.reports.atomic import write_atomic
 from runner.reports.redact import redacted_record
-from runner.reports.timefmt import iso_utc, quantize_s
+from runner.stats.histogram import RELATIVE_ACCURACY
+from runner.timefmt import iso_utc, quantize_s
 
 SCHEMA_VERSION = 1
 FILE_NAME = "summary.json"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runner.model import TOTAL_NAME, EndpointStats, Result, Snapshot, Status, Verdict
-from runner.reports.units import format_value
+from runner.units import format_value
 
 ENDPOINT_HEADER = ("endpoint", "requests", "failures", "errors", "p50", "p95", "p99", "rps")
 _OUTCOME_WORDS = ((Status.FAIL, "failed"), (Status.INCONCLUSIVE, "inconclusive"), (Status.WARN, "warned"))

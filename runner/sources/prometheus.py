@@ -4,7 +4,7 @@ For teams on Kubernetes, or anything with node-exporter / cAdvisor: each configu
 (``name = PromQL``) becomes one ``Series`` per result series, ``metric`` = the query's name,
 ``resource`` = the result's labels (``{instance="…",job="…"}``), ``stat`` = "value", ``period_s`` =
 the step. Queries named ``cpu_percent`` and ``memory_percent`` are judged against the ``[server]``
-limits by ``runner.server_criteria``.
+limits by ``runner.judge.server``.
 
 HTTP through the standard library (urllib); under Locust its sockets are gevent-patched, so a
 fetch from a greenlet does not stall the users.

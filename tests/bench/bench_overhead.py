@@ -77,7 +77,7 @@ def export_available() -> tuple[bool, str]:
             [
                 sys.executable,
                 "-c",
-                "from runner.options import pre_parser;"
+                "from runner.config.options import pre_parser;"
                 "print(' '.join(o for a in pre_parser()._actions for o in a.option_strings))",
             ],
             capture_output=True,

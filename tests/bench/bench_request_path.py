@@ -30,9 +30,9 @@ if str(ROOT) not in sys.path:  # run as a script: make `runner` importable
 
 from locust.event import Events  # noqa: E402
 
-from runner.locust_bridge import Bridge  # noqa: E402
+from runner.locust.bridge import Bridge  # noqa: E402
 from runner.model import RunInfo  # noqa: E402
-from runner.stats import StatsStore  # noqa: E402
+from runner.stats.store import StatsStore  # noqa: E402
 
 
 class _Inner:

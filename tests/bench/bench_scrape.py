@@ -32,7 +32,7 @@ if str(REPO) not in sys.path:
 
 
 def fill_store(endpoints: int, per_endpoint: int):  # type: ignore[no-untyped-def]
-    from runner.stats import StatsStore
+    from runner.stats.store import StatsStore
 
     store = StatsStore(max_endpoints=max(500, endpoints))
     rng = random.Random(11)

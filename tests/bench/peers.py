@@ -2,7 +2,7 @@
 
 - ``OtlpSink``: a tiny HTTP server on 127.0.0.1 that answers 200 to every POST (what an OTLP/HTTP
   collector does when it accepts a batch) and counts them. It is a stand-in, since no collector
-  can be installed here; decoding is not its job (tests/test_exporter_otlp.py does that).
+  can be installed here; decoding is not its job (tests/exporters/test_otlp.py does that).
 - ``Scraper``: a thread that GETs /metrics once a second, as a Prometheus with
   ``scrape_interval: 1s`` would, for a bounded number of times.
 

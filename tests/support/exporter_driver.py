@@ -36,7 +36,7 @@ from exporters.base import Exporter
 from exporters.build import build_exporters
 from exporters.settings import OtlpSettings, PrometheusSettings, PushgatewaySettings
 from runner.model import LiveState, Result, RunInfo, Series, Status
-from runner.stats import StatsStore
+from runner.stats.store import StatsStore
 
 _native_thread_id = monkey.get_original("_thread", "get_ident")
 METHODS = ("GET", "GET", "GET", "POST")

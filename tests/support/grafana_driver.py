@@ -1,4 +1,4 @@
-"""Drives a GrafanaAnnotator the way a Locust run does, for tests/test_grafana.py (a subprocess script).
+"""Drives a GrafanaAnnotator the way a Locust run does, for tests/exporters/test_grafana.py (a subprocess script).
 
 ``import locust`` comes first, so gevent monkey-patches this process exactly as under Locust; the
 pytest process is never patched. A "load" greenlet ticks every millisecond for the whole script,
@@ -24,7 +24,7 @@ from typing import Any
 import gevent
 import structlog
 
-from exporters.grafana import GrafanaAnnotator
+from exporters.grafana.annotations import GrafanaAnnotator
 from exporters.ratelimit import RateLimitedLog
 from runner.model import LiveState, RunInfo, Snapshot
 

@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 
 from runner.model import LiveState, Result, RunInfo, Series, Status
-from runner.stats import StatsStore
+from runner.stats.store import StatsStore
 
 INFO = RunInfo(
     run_id="run-42", scenario="load", host="https://api.example.com:8443", started_at=1_700_000_000.0

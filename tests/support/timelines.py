@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from runner.model import Interval, Series
-from runner.stats import StatsStore, Timeline
+from runner.stats.store import StatsStore, Timeline
 
 Latency = Callable[[float], float]  # request time (epoch s) -> response time (ms)
 

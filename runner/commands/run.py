@@ -1,0 +1,178 @@
+"""`loadlens run`: validate everything loadlens owns, then hand the command line to Locust.
+
+Locust's options pass through unchanged. loadlens adds ``--csv`` and ``--html`` pointing into the
+run directory unless the user gave their own, and tells Locust to skip its logging set-up only when
+JSON logs are asked for (so one stream carries both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from runner.config.options import pre_parser
+from runner.errors import UsageError
+
+_LOCUSTFILE_FLAGS = ("-f", "--locustfile")
+_HOST_FLAGS = ("-H", "--host")
+LOOPBACK = "127.0.0.1"
+
+
+def _has_flag(args: Sequence[str], *flags: str) -> bool:
+    for a in args:
+        for f in flags:
+            if (
+                a == f
+                or a.startswith(f + "=")
+                or (len(f) == 2 and a.startswith(f) and not a.startswith("--"))
+            ):
+                return True
+    return False
+
+
+def _flag_value(args: Sequence[str], *flags: str) -> str | None:
+    """The value of the last occurrence of a flag (as argparse takes it)."""
+    found = None
+    for i, a in enumerate(args):
+        for f in flags:
+            if a == f and i + 1 < len(args):
+                found = args[i + 1]
+            elif a.startswith(f + "="):
+                found = a.split("=", 1)[1]
+            elif len(f) == 2 and a.startswith(f) and len(a) > 2 and not a.startswith("--"):
+                found = a[2:]
+    return found
+
+
+def _check_locustfiles(value: str) -> None:
+    for entry in value.split(","):
+        entry = entry.strip()
+        if not entry or "://" in entry:
+            continue  # Locust also loads locustfiles from URLs
+        path = Path(entry)
+        if not (path.exists() or path.with_suffix(".py").exists()):
+            raise UsageError(f"locustfile not found: {entry}")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        raise UsageError(message)
+
+
+def _validate_locust_args(args: list[str]) -> None:
+    """Catch bad values of Locust's own options (``-u abc``) as one line before Locust starts.
+    Unknown options are left alone: a locustfile may add its own."""
+    from locust.argument_parser import get_parser
+
+    parser = get_parser()
+    parser.error = _Parser().error  # type: ignore[method-assign]
+    parser.exit = lambda status=0, message=None: None
+    try:
+        parser.parse_known_args(args)
+    except UsageError as exc:
+        raise UsageError(f"bad Locust option: {exc}") from None
+
+
+def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on workers and for --help
+    if any(a in ("-h", "--help") for a in argv):
+        from runner.locust.bridge import install
+
+        install()  # so Locust's --help lists loadlens's options too
+        return _locust_main(["--help"])
+    ours_parser = pre_parser()
+    ours_parser.error = _Parser().error  # type: ignore[method-assign]
+    ours, rest = ours_parser.parse_known_args(argv)
+
+    # Import Locust (and so gevent's monkey patching) before anything that opens sockets or ssl.
+    import locust  # noqa: F401
+
+    from runner import logs
+    from runner.config.plan import plan_from_options, with_run_dir
+    from runner.locust.bridge import install
+
+    _validate_locust_args(rest)
+    given_locustfile = _flag_value(rest, *_LOCUSTFILE_FLAGS)
+    if _has_flag(rest, "--worker"):
+        role = "worker"
+    elif _has_flag(rest, "--master", "--processes"):
+        role = "master"
+    else:
+        role = "standalone"
+    plan = plan_from_options(ours, env=env, role=role, command=("loadlens", "run", *argv), create_dir=False)
+    locustfile = given_locustfile or plan.locustfile
+    if locustfile:
+        _check_locustfiles(locustfile)
+    args = list(rest)
+    if given_locustfile is None and plan.locustfile:
+        args = ["-f", plan.locustfile, *args]
+    plan = with_run_dir(plan)  # only now: a rejected command line leaves no run directory behind
+    if not _has_flag(args, *_HOST_FLAGS) and plan.host:
+        args += ["--host", plan.host]
+    asked_bind_host = _has_flag(args, "--master-bind-host") or "LOCUST_MASTER_BIND_HOST" in env
+    if _has_flag(args, "--processes") and not asked_bind_host:
+        # Forked workers connect over loopback; Locust's default ("*") would open its
+        # unauthenticated master port on every interface.
+        args += ["--master-bind-host", LOOPBACK]
+    if plan.run_dir is not None:
+        args += ["--loadlens-run-dir", str(plan.run_dir)]
+        if not _has_flag(args, "--csv"):
+            args += ["--csv", str(plan.run_dir / "locust")]
+        if not _has_flag(args, "--html"):
+            args += ["--html", str(plan.run_dir / "locust.html")]
+    if ours.loadlens_config:
+        args += ["--loadlens-config", str(Path(ours.loadlens_config).resolve())]
+    if plan.log_format == "json":
+        if not _has_flag(args, "--skip-log-setup"):
+            args.append("--skip-log-setup")
+        logs.configure(fmt="json", level=_flag_value(args, "--loglevel", "-L") or "INFO")
+    else:
+        logs.configure(fmt="console")
+    bridge = install(plan=plan)
+    code = int(_locust_main(args) or 0)
+    if bridge.role == "worker":
+        # A worker's last stats report may still sit in ZeroMQ's I/O thread: a normal exit lets the
+        # context linger and deliver it.
+        return code
+    if bridge.record is None and code != 0:
+        # Locust stopped before loadlens reached a verdict (locustfile error, no User class...):
+        # that is a usage problem, not a failed criterion.
+        code = 2
+    exit_now(code)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the judging process without interpreter finalisation.
+
+    Everything is on disk by now (written atomically) and atexit handlers still run (Locust's,
+    which reap --processes children, and logging's flush). What is skipped is the tear-down of
+    modules while exporter threads that own a gevent hub of their own may still exist: that
+    tear-down can crash the interpreter, turning a clean verdict's exit code into a signal.
+    Never used on workers (see above).
+    """
+    import atexit
+    import contextlib
+    import os
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+def _locust_main(args: list[str]) -> int:
+    from locust.main import main as locust_main
+
+    saved = sys.argv
+    sys.argv = ["locust", *args]
+    try:
+        locust_main()
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    finally:
+        sys.argv = saved
+    return 0

@@ -1,0 +1,194 @@
+"""A run's plan: the configuration (file < LOADLENS_* < flags) resolved into what the bridge needs.
+
+Built once by `loadlens run` before Locust starts (so every mistake is exit 2 with one line), or in
+Locust's ``init`` when loadlens is loaded as a plugin into plain `locust`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from runner.config.load import Config, Thresholds, load_config
+from runner.config.scenarios import Scenario, parse_duration_s
+from runner.errors import UsageError
+from runner.logs import redact_text
+from runner.reports.rundir import create_run_dir
+from runner.sources.server import ServerPlan, server_plan
+
+ADHOC = "adhoc"  # the scenario name of a run that names none
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything static about a run, decided before the first request."""
+
+    run_id: str
+    scenario_name: str
+    scenario: Scenario | None
+    thresholds: Thresholds
+    expected_statuses: frozenset[int]
+    run_dir: Path | None  # None on workers (they judge and write nothing), or not created yet
+    out_dir: Path = Path("results")
+    role: str = "standalone"
+    warmup_s: float = 0.0
+    cooldown_s: float = 0.0
+    interval_s: float = 5.0
+    progress_s: float = 5.0
+    max_endpoints: int = 500
+    max_timeline_points: int = 720
+    log_format: str = "console"
+    locustfile: str | None = None
+    host: str | None = None
+    command: tuple[str, ...] = ()
+    config_path: Path | None = None
+    config: Config = field(default_factory=Config)
+    server: ServerPlan = field(default_factory=ServerPlan)
+
+    def build_annotator(self, *, environ: Mapping[str, str]) -> Any:
+        """The Grafana annotator when a Grafana URL is configured (never on workers), else None."""
+        g = self.config.grafana
+        if g.url is None or self.role == "worker":
+            return None
+        from exporters.grafana.annotations import GrafanaAnnotator
+        from exporters.grafana.api import resolve_token
+
+        return GrafanaAnnotator(g.url, token=resolve_token(environ), dashboard_uid=g.dashboard_uid)
+
+    def build_exporters(self, *, environ: Mapping[str, str] | None = None) -> list[Any]:
+        """The live exporters this plan asks for, not started (workers get none)."""
+        from exporters.build import build_exporters
+        from exporters.settings import OtlpSettings, PrometheusSettings, PushgatewaySettings
+
+        ex = self.config.exporters
+        prom = push = otlp = None
+        if ex.prometheus.enabled:
+            assert ex.prometheus.port is not None
+            prom = PrometheusSettings(
+                port=ex.prometheus.port,
+                bind=ex.prometheus.bind,
+                linger_s=ex.prometheus.linger_s,
+                max_names=ex.prometheus.max_names,
+                max_statuses=ex.prometheus.max_statuses,
+            )
+        if ex.pushgateway.enabled:
+            assert ex.pushgateway.url is not None
+            push = PushgatewaySettings(
+                url=ex.pushgateway.url,
+                interval_s=ex.pushgateway.interval_s,
+                job=ex.pushgateway.job,
+                delete_on_finish=ex.pushgateway.delete_on_finish,
+            )
+        if ex.otlp.enabled:
+            otlp = OtlpSettings(
+                endpoint=ex.otlp.endpoint,
+                protocol=ex.otlp.protocol,
+                interval_s=ex.otlp.interval_s,
+                headers=ex.otlp.headers,
+            )
+        return build_exporters(
+            prometheus=prom,
+            pushgateway=push,
+            otlp=otlp,
+            role=self.role,
+            expected_statuses=self.expected_statuses,
+            environ=environ,
+        )
+
+
+def plan_from_options(
+    options: Any,
+    *,
+    env: Mapping[str, str],
+    role: str,
+    command: Sequence[str] = (),
+    now: float | None = None,
+    create_dir: bool = True,
+) -> RunPlan:
+    """Resolve loadlens's options (an argparse namespace, from `loadlens run` or Locust's parser).
+    With ``create_dir=False`` the run directory is left for ``with_run_dir`` to create."""
+    config_file = getattr(options, "loadlens_config", None)
+    cfg = load_config(Path(config_file) if config_file else None, env=env)
+    cfg = cfg.with_overrides(
+        scenario=getattr(options, "scenario", None),
+        out=getattr(options, "out", None),
+        prometheus_port=getattr(options, "prometheus_port", None),
+        prometheus_bind=getattr(options, "prometheus_bind", None),
+        pushgateway_url=getattr(options, "pushgateway", None),
+        otlp=getattr(options, "otlp", None),
+        otlp_endpoint=getattr(options, "otlp_endpoint", None),
+        grafana_url=getattr(options, "grafana_url", None),
+    )
+    scenario = cfg.selected_scenario()
+    name = scenario.name if scenario is not None else ADHOC
+    warmup_s = cfg.run.warmup_s
+    if getattr(options, "warmup", None):
+        try:
+            warmup_s = parse_duration_s(options.warmup)
+        except ValueError as exc:
+            raise UsageError(f"--warmup: {exc}") from None
+    expected = set(cfg.thresholds.expected_statuses)
+    if scenario is not None:
+        expected |= scenario.expected_statuses
+    for code in getattr(options, "expect_status", None) or ():
+        if not 100 <= code <= 599:
+            raise UsageError(f"--expect-status: expected an HTTP status 100..599, got {code}")
+        expected.add(code)
+    settle_s = None
+    if getattr(options, "cloudwatch_settle", None):
+        try:
+            settle_s = parse_duration_s(options.cloudwatch_settle)
+        except ValueError as exc:
+            raise UsageError(f"--cloudwatch-settle: {exc}") from None
+    if getattr(options, "process_pid", None) is not None and getattr(options, "process_name", None):
+        raise UsageError("--process-pid and --process-name exclude each other")
+    server = server_plan(
+        cfg,
+        correlate=bool(getattr(options, "correlate_cloudwatch", False)),
+        require=bool(getattr(options, "require_server_metrics", False)),
+        aws_profile=getattr(options, "aws_profile", None),
+        aws_region=getattr(options, "aws_region", None),
+        settle_s=settle_s,
+        process_pid=getattr(options, "process_pid", None),
+        process_name=getattr(options, "process_name", None),
+    )
+    given_dir = getattr(options, "loadlens_run_dir", None)
+    plan = RunPlan(
+        run_id=f"{name}-worker",
+        scenario_name=name,
+        scenario=scenario,
+        thresholds=replace(cfg.thresholds, include_expected=True)
+        if getattr(options, "include_expected", None)
+        else cfg.thresholds,
+        expected_statuses=frozenset(expected),
+        run_dir=Path(given_dir) if given_dir else None,
+        out_dir=cfg.run.out,
+        role=role,
+        warmup_s=warmup_s,
+        cooldown_s=cfg.run.cooldown_s,
+        interval_s=cfg.run.interval_s,
+        progress_s=cfg.run.progress_s,
+        max_endpoints=cfg.run.max_endpoints,
+        log_format=getattr(options, "log_format", None) or env.get("LOADLENS_LOG_FORMAT") or "console",
+        locustfile=cfg.run.locustfile,
+        host=cfg.run.host,
+        command=tuple(redact_text(c) for c in command),
+        config_path=cfg.source_path,
+        config=cfg,
+        server=server,
+    )
+    return with_run_dir(plan, now=now) if create_dir else plan
+
+
+def with_run_dir(plan: RunPlan, *, now: float | None = None) -> RunPlan:
+    """Create the plan's run directory (not on workers: they write nothing) and name the run after it."""
+    if plan.role == "worker":
+        return plan
+    if plan.run_dir is not None:  # given by `loadlens run` to the processes it starts
+        plan.run_dir.mkdir(parents=True, exist_ok=True)
+        return replace(plan, run_id=plan.run_dir.name)
+    run_dir = create_run_dir(plan.out_dir, plan.scenario_name, time.time() if now is None else now)
+    return replace(plan, run_dir=run_dir, run_id=run_dir.name)

@@ -1,0 +1,348 @@
+"""The server side of a run: which sources to read, live polling, the safety stop, and the final
+pull and judgement of the test window.
+
+No Locust here: the bridge drives it from its greenlets. Sources that cannot start (no
+credentials, unknown service, unreachable endpoint) become one log line and one INCONCLUSIVE row;
+the load test still runs unless server metrics are required, in which case nothing runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.config.load import Config
+from runner.errors import SourceError
+from runner.judge.server import ServerCriteriaLimits, judge_server, source_failed
+from runner.logs import get_logger
+from runner.model import Missing, Result, Series, Status
+from runner.sources.base import MetricSource, SettlingSource, SourceResult
+
+log = get_logger("loadlens.server")
+
+CPU_METRICS = {("cloudwatch", "CPUUtilization"), ("process", "cpu_percent"), ("prometheus", "cpu_percent")}
+MEMORY_METRICS = {
+    ("cloudwatch", "MemoryUtilization"),
+    ("process", "memory_percent"),
+    ("prometheus", "memory_percent"),
+}
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    """What to read on the server side, and the limits to judge it by."""
+
+    cloudwatch: Any = None  # runner.sources.cloudwatch_catalog.CloudWatchTarget, when correlating
+    aws_profile: str | None = None
+    aws_region: str | None = None
+    settle_s: float = 300.0
+    prometheus_url: str | None = None
+    prometheus_queries: Mapping[str, str] = field(default_factory=dict)
+    prometheus_step_s: float = 15.0
+    process_pid: int | None = None
+    process_name: str | None = None
+    process_interval_s: float = 1.0
+    limits: ServerCriteriaLimits = field(default_factory=ServerCriteriaLimits)
+    leak_warn_per_hour: float | None = None
+    leak_fail_per_hour: float | None = None
+    leak_min_duration_s: float = 1800.0
+    abort_cpu_percent: float | None = None
+    abort_memory_percent: float | None = None
+    abort_periods: int = 3
+    required: bool = False
+    poll_s: float = 60.0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.cloudwatch or self.prometheus_url or self.process_pid or self.process_name)
+
+
+def server_plan(
+    cfg: Config,
+    *,
+    correlate: bool = False,
+    require: bool = False,
+    aws_profile: str | None = None,
+    aws_region: str | None = None,
+    settle_s: float | None = None,
+    process_pid: int | None = None,
+    process_name: str | None = None,
+) -> ServerPlan:
+    """Map the configuration and flags onto a ServerPlan (CloudWatch only when correlating)."""
+    from runner.errors import UsageError
+
+    target = None
+    cw = cfg.cloudwatch
+    if correlate or cw.correlate:
+        if not cw.configured:
+            raise UsageError(
+                "--correlate-cloudwatch needs [cloudwatch] ecs_cluster and ecs_service, rds_instance, "
+                "rds_cluster or load_balancer in loadlens.toml"
+            )
+        from runner.sources.cloudwatch_catalog import CloudWatchTarget
+
+        target = CloudWatchTarget(
+            ecs_cluster=cw.ecs_cluster,
+            ecs_service=cw.ecs_service,
+            rds_instance=cw.rds_instance,
+            rds_cluster=cw.rds_cluster,
+            load_balancer=cw.load_balancer,
+            target_groups=cw.target_groups,
+            period_s=cw.period_s,
+            preroll_s=cw.preroll_s,
+            container_insights=cw.container_insights,
+        )
+    proc = cfg.process
+    pid = process_pid if process_pid is not None else (None if process_name else proc.pid)
+    name = process_name if process_name is not None else (None if process_pid else proc.name)
+    server = cfg.server
+    limits = ServerCriteriaLimits(
+        cpu_percent=server.cpu_percent,
+        memory_percent=server.memory_percent,
+        rds_cpu_percent=server.rds_cpu_percent,
+        rds_connections=server.rds_connections,
+        alb_5xx=server.alb_5xx,
+        process_cpu_percent=proc.cpu_percent,
+        process_memory_percent=proc.memory_percent,
+        warn_ratio=cfg.thresholds.warn_ratio,
+    )
+    polls = [cw.period_s] if target is not None else []
+    if cfg.prometheus_source.url:
+        polls.append(cfg.prometheus_source.step_s)
+    if pid or name:
+        polls.append(5.0)
+    return ServerPlan(
+        cloudwatch=target,
+        aws_profile=aws_profile or cw.profile,
+        aws_region=aws_region or cw.region,
+        settle_s=cw.settle_s if settle_s is None else settle_s,
+        prometheus_url=cfg.prometheus_source.url,
+        prometheus_queries=dict(cfg.prometheus_source.queries),
+        prometheus_step_s=cfg.prometheus_source.step_s,
+        process_pid=pid,
+        process_name=name,
+        limits=limits,
+        leak_warn_per_hour=server.leak_warn_percent_per_hour,
+        leak_fail_per_hour=server.leak_fail_percent_per_hour,
+        leak_min_duration_s=server.leak_min_duration_s,
+        abort_cpu_percent=server.abort_cpu_percent,
+        abort_memory_percent=server.abort_memory_percent,
+        abort_periods=server.abort_periods,
+        required=require or cw.require,
+        poll_s=min(polls) if polls else 60.0,
+    )
+
+
+@dataclass(frozen=True)
+class ServerOutcome:
+    """The server side of a finished run: the series read, the criteria judged, and notes."""
+
+    result: SourceResult
+    results: tuple[Result, ...]
+    notes: tuple[str, ...]
+    safety_stop: str | None = None
+
+
+def metric_kind(series: Series) -> str | None:
+    key = (series.source, series.metric)
+    if key in CPU_METRICS:
+        return "cpu"
+    if key in MEMORY_METRICS:
+        return "memory"
+    return None
+
+
+class ServerSide:
+    """Sources for one run; call ``start`` in the process that judges (after any fork)."""
+
+    def __init__(self, plan: ServerPlan, *, clock: Callable[[], float] = time.time) -> None:
+        self.plan = plan
+        self._clock = clock
+        self.sources: list[MetricSource] = []
+        self.failures: list[Result] = []
+        self.notes: list[str] = []
+        self._sampler: Any = None
+        self._latest: tuple[Series, ...] = ()
+        self._latest_missing: tuple[Missing, ...] = ()
+        self._abort_streak: dict[str, int] = {}
+        self._seen_points: dict[str, float] = {}
+        self.safety_stop: str | None = None
+
+    # -- set-up -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open every configured source. A source that cannot start is logged once and judged
+        INCONCLUSIVE; with ``required`` its error is raised instead (nothing should run)."""
+        plan = self.plan
+        if plan.process_pid or plan.process_name:
+            self._open("process", self._open_process)
+        if plan.prometheus_url:
+            self._open("prometheus", self._open_prometheus)
+        if plan.cloudwatch is not None:
+            self._open("cloudwatch", self._open_cloudwatch)
+
+    def _open(self, name: str, opener: Callable[[], MetricSource]) -> None:
+        try:
+            self.sources.append(opener())
+        except SourceError as exc:
+            if self.plan.required:
+                raise
+            log.warning("server metrics unavailable", source=name, reason=str(exc))
+            self.failures.append(source_failed(name, str(exc), required=False))
+
+    def _open_process(self) -> MetricSource:
+        from runner.sources.process import GeventSampler, ProcessSource
+
+        source = ProcessSource(
+            pid=self.plan.process_pid, name=self.plan.process_name, interval_s=self.plan.process_interval_s
+        )
+        source.sample_and_record()  # fails now, with its reason, if the process is not there
+        self._sampler = GeventSampler(source)
+        self._sampler.start()
+        log.info("watching process", resource=source.resource)
+        return source
+
+    def _open_prometheus(self) -> MetricSource:
+        from runner.sources.prometheus import PrometheusSource
+
+        assert self.plan.prometheus_url is not None
+        source = PrometheusSource(
+            self.plan.prometheus_url, self.plan.prometheus_queries, step_s=self.plan.prometheus_step_s
+        )
+        log.info(
+            "reading Prometheus", url=self.plan.prometheus_url, queries=",".join(self.plan.prometheus_queries)
+        )
+        return source
+
+    def _open_cloudwatch(self) -> MetricSource:
+        from runner.sources.aws import AwsApi, make_session
+        from runner.sources.cloudwatch import CloudWatchSource
+
+        api = AwsApi(make_session(profile=self.plan.aws_profile, region=self.plan.aws_region))
+        source = CloudWatchSource(self.plan.cloudwatch, api=api)
+        discovery = source.discover()
+        for line in discovery.lines():
+            log.info("cloudwatch: " + line)
+        return source
+
+    # -- during the run ---------------------------------------------------------------------------
+    def poll(self, start: float) -> str | None:
+        """Read every source from ``start`` to now, keep the latest series for live export, and
+        return a safety-stop reason when a metric stayed above its abort limit long enough."""
+        now = self._clock()
+        series: list[Series] = []
+        missing: list[Missing] = []
+        for source in self.sources:
+            try:
+                result = source.fetch(start, now)
+            except SourceError as exc:
+                log.warning("live server poll failed", source=source.name, reason=str(exc))
+                continue
+            series += result.series
+            missing += result.missing
+        self._latest = tuple(series)
+        self._latest_missing = tuple(missing)
+        return self._check_abort(series)
+
+    def live_series(self) -> tuple[Series, ...]:
+        return self._latest
+
+    def live_missing(self) -> tuple[Missing, ...]:
+        """The metrics the latest poll asked for and got no answer to (live export)."""
+        return self._latest_missing
+
+    def _check_abort(self, series: list[Series]) -> str | None:
+        plan = self.plan
+        if self.safety_stop is not None:
+            return self.safety_stop
+        for s in series:
+            kind = metric_kind(s)
+            limit = (
+                plan.abort_cpu_percent
+                if kind == "cpu"
+                else plan.abort_memory_percent
+                if kind == "memory"
+                else None
+            )
+            if limit is None or not s.points:
+                continue
+            key = f"{s.source}:{s.resource}:{s.metric}:{s.stat}"
+            t, value = s.points[-1]
+            if self._seen_points.get(key) == t:
+                continue  # no new period since the last poll
+            self._seen_points[key] = t
+            streak = self._abort_streak.get(key, 0) + 1 if value > limit else 0
+            self._abort_streak[key] = streak
+            if streak >= plan.abort_periods:
+                self.safety_stop = (
+                    f"safety stop: {s.metric} of {s.resource} stayed above {limit:g} % for {streak} "
+                    f"consecutive periods (last {value:.1f} %)"
+                )
+                return self.safety_stop
+        return None
+
+    # -- the end ----------------------------------------------------------------------------------
+    def finish(
+        self,
+        *,
+        run_start: float,
+        run_end: float,
+        window_start: float,
+        window_end: float,
+        settle: bool,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> ServerOutcome:
+        """Pull the run's window from every source (waiting for CloudWatch to settle when asked) and
+        judge the server criteria."""
+        if self._sampler is not None:
+            self._sampler.stop()
+        results = SourceResult()
+        rows: list[Result] = list(self.failures)
+        notes = list(self.notes)
+        for source in self.sources:
+            try:
+                if settle and isinstance(source, SettlingSource) and self.plan.settle_s > 0:
+                    got = source.wait_settled(
+                        run_start,
+                        run_end,
+                        settle_s=self.plan.settle_s,
+                        on_progress=(lambda p: on_progress(p.message)) if on_progress else None,
+                    )
+                else:
+                    got = source.fetch(run_start, run_end)
+            except SourceError as exc:
+                log.warning("server metrics unavailable", source=source.name, reason=str(exc))
+                rows.append(source_failed(source.name, str(exc), required=self.plan.required))
+                continue
+            except Exception as exc:  # a bug in one source must cost neither the others nor `required`
+                reason = f"loadlens could not read {source.name}: {type(exc).__name__}: {exc}"
+                log.error("server metrics could not be read", source=source.name, error=reason)
+                rows.append(source_failed(source.name, reason, required=self.plan.required))
+                continue
+            results = results.merge(got)
+        notes += list(results.notes)
+        if self.sources:
+            rows += judge_server(
+                results,
+                window_start=window_start,
+                window_end=window_end,
+                limits=self.plan.limits,
+                required=self.plan.required,
+                run_s=run_end - run_start,
+            )
+        if self.safety_stop:
+            rows.append(
+                Result(
+                    name="server safety stop",
+                    criterion="no abort limit held for its periods",
+                    observed=None,
+                    limit=None,
+                    status=Status.FAIL,
+                    reason=self.safety_stop,
+                    scope="server",
+                )
+            )
+        return ServerOutcome(
+            result=results, results=tuple(rows), notes=tuple(notes), safety_stop=self.safety_stop
+        )

@@ -43,6 +43,7 @@ def cloudwatch_command(argv: list[str], *, env: Mapping[str, str], out: TextIO) 
         raise UsageError(f"--lookback: {exc}") from None
     cfg = load_config(Path(args.loadlens_config) if args.loadlens_config else None, env=env)
     plan = server_plan(cfg, correlate=True, aws_profile=args.aws_profile, aws_region=args.aws_region)
+    assert plan.cloudwatch is not None  # correlate=True plans CloudWatch or raises a UsageError
 
     from runner.sources.aws import AwsApi, make_session
     from runner.sources.preflight import preflight

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Protocol
 
+from runner.judge.verdict import in_warn_band
 from runner.model import TOTAL_NAME, EndpointKey, EndpointStats, Result, Snapshot, Status
 from runner.units import format_value
 
@@ -157,11 +158,13 @@ class _Merged:
 
 def _merge(default: Limits, own: Limits | None) -> Limits:
     def pick(key: str) -> float | None:
-        if own is not None and getattr(own, key) is not None:
-            return getattr(own, key)
+        mine: float | None = getattr(own, key) if own is not None else None
+        if mine is not None:
+            return mine
         if key == "min_rps":
             return None  # the global min_rps is for the whole run, not each endpoint
-        return getattr(default, key)
+        inherited: float | None = getattr(default, key)
+        return inherited
 
     min_samples = own.min_samples if own is not None and own.min_samples is not None else default.min_samples
     return _Merged(
@@ -292,15 +295,13 @@ def _judge(
     lim_x, warn_x = _exact(limit), _exact(warn_ratio)
     if m.upper:
         broken = exact > lim_x
-        # WARN when at or above warn_ratio of the limit (a zero limit has no warning band).
-        near = lim_x > 0 and exact >= warn_x * lim_x
+        near = in_warn_band(exact, lim_x, warn_x)
     elif m.unit == "ratio":  # success rate: the warning band is on the error budget
         broken = exact < lim_x
-        budget = 1 - lim_x
-        near = budget > 0 and (1 - exact) >= warn_x * budget
+        near = in_warn_band(1 - exact, 1 - lim_x, warn_x)
     else:  # throughput: warn when the limit is at or above warn_ratio of what was observed
         broken = exact < lim_x
-        near = lim_x > 0 and lim_x >= warn_x * exact
+        near = in_warn_band(lim_x, exact, warn_x)
     if broken:
         if m.upper and limit > 0:
             how = f"exceeds {lim} by {(observed / limit - 1) * 100:.0f}%"

@@ -28,32 +28,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from runner.model import Result, Series, Status
+from runner.judge.verdict import in_warn_band
+from runner.model import Result, Series, ServerCriteriaLimits, ServerReadings, Status
 from runner.sources.base import Missing, SourceResult, describe_series, no_whole_period, window_points
 from runner.sources.cloudwatch_catalog import ALB, ECS, RDS_CLUSTER, RDS_INSTANCE
 
 PERCENT = "percent"
 COUNT = "count"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerCriteriaLimits:
-    """Limits on server-side metrics (the ``[server]`` table), whatever the source.
-
-    ``None`` switches a criterion off. The process limits fall back to ``cpu_percent`` and
-    ``memory_percent``. ``warn_ratio``: WARN from this fraction of a limit upwards.
-    """
-
-    cpu_percent: float = 70.0
-    memory_percent: float = 80.0
-    rds_cpu_percent: float | None = None
-    rds_connections: float | None = None
-    alb_5xx: float | None = 0.0
-    process_cpu_percent: float | None = None
-    process_memory_percent: float | None = None
-    warn_ratio: float = 0.9
 
 
 def judge_server(
@@ -110,6 +92,42 @@ def judge_server(
     return tuple(rows)
 
 
+def judge_readings(
+    readings: ServerReadings,
+    *,
+    window_start: float,
+    window_end: float,
+    limits: ServerCriteriaLimits,
+    required: bool = False,
+    run_s: float | None = None,
+) -> tuple[Result, ...]:
+    """Every server row of a run: one INCONCLUSIVE row per source that failed (in the order they
+    failed), the criteria judged on what was read (``judge_server``), and a FAIL row when the safety
+    stop ended the run."""
+    rows = [source_failed(f.source, f.reason, required=required) for f in readings.failures]
+    rows += judge_server(
+        SourceResult(series=readings.series, missing=readings.missing),
+        window_start=window_start,
+        window_end=window_end,
+        limits=limits,
+        required=required,
+        run_s=run_s,
+    )
+    if readings.safety_stop:
+        rows.append(
+            Result(
+                name="server safety stop",
+                criterion="no abort limit held for its periods",
+                observed=None,
+                limit=None,
+                status=Status.FAIL,
+                reason=readings.safety_stop,
+                scope="server",
+            )
+        )
+    return tuple(rows)
+
+
 def source_failed(source: str, reason: str, *, required: bool = False) -> Result:
     """The one row to show when a whole source could not answer (its ``SourceError`` message)."""
     return Result(
@@ -128,7 +146,7 @@ def status_for(observed: float, limit: float, warn_ratio: float) -> Status:
     """FAIL above ``limit``, WARN at or above ``warn_ratio * limit`` (not for a limit of 0), else PASS."""
     if observed > limit:
         return Status.FAIL
-    if limit > 0 and observed >= warn_ratio * limit:
+    if in_warn_band(observed, limit, warn_ratio):
         return Status.WARN
     return Status.PASS
 

@@ -1,0 +1,166 @@
+"""How the verdict is made: one pure function from a run's measurements to its judgement.
+
+``loadlens run`` (the Locust adapter gathers the measurements at the end of the run) and
+``loadlens verdict RUN_DIR`` (it reads them back from summary.json) both call ``judge_run``, so a
+re-judged run with the run's own config gives the run's own rows. In order: the judged window
+(steady state, or the whole run with a note), client criteria, server criteria (from the series
+read, the metrics missing, the sources that failed and the safety stop), the analysis (first
+breach, headroom, trends) with the leak criterion, and the overall status with its notes.
+
+No Locust, no I/O: frozen data in, frozen data out. A failure while judging the server side or
+analysing becomes an INCONCLUSIVE row or a note, never a lost verdict and never a pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from runner.judge.analysis import Analysis, LeakLimits, analyse
+from runner.judge.client import ThresholdSet, expected_note, judge_client
+from runner.judge.server import judge_readings, source_failed
+from runner.judge.verdict import decide
+from runner.logs import get_logger
+from runner.model import Interval, Result, ServerCriteriaLimits, ServerReadings, Snapshot, Verdict
+from runner.stats.window import JudgedWindow, choose_window
+
+if TYPE_CHECKING:
+    from runner.sources.server import ServerPlan
+
+log = get_logger("loadlens")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowMarks:
+    """The cumulative snapshots a live run took: at its end, and where the steady state began and
+    (with a cool-down) ended; None when that moment never came."""
+
+    final: Snapshot
+    steady_start: Snapshot | None = None
+    steady_end: Snapshot | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Measurements:
+    """Everything a run measured, before any judging.
+
+    ``window`` is the marks of a live run (the window is chosen here) or, for a run read back from
+    its summary, the window it judged. ``server`` is None when no server side was configured.
+    ``incomplete``: why the run is incomplete (interrupted, a worker lost); ``notes``: what the
+    measuring has to say (a cool-down before the steady state, names over the cap)."""
+
+    run_start: float
+    run_end: float
+    window: WindowMarks | JudgedWindow
+    timeline: tuple[Interval, ...] = ()
+    server: ServerReadings | None = None
+    interrupted: bool = False
+    incomplete: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunCriteria:
+    """The limits a run is judged by: ``[thresholds]``, ``[server]`` (``required`` copies
+    --require-server-metrics onto every server row) and the leak levels."""
+
+    thresholds: ThresholdSet
+    server: ServerCriteriaLimits = field(default_factory=ServerCriteriaLimits)
+    required: bool = False
+    leak: LeakLimits = field(default_factory=LeakLimits)
+
+    @staticmethod
+    def of(thresholds: ThresholdSet, plan: ServerPlan) -> RunCriteria:
+        """The criteria of a run planned with ``thresholds`` and the server plan ``plan``."""
+        return RunCriteria(
+            thresholds=thresholds,
+            server=plan.limits,
+            required=plan.required,
+            leak=LeakLimits(
+                warn_per_h=plan.leak_warn_per_hour,
+                fail_per_h=plan.leak_fail_per_hour,
+                min_duration_s=plan.leak_min_duration_s,
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The verdict of one run, the window it judged, the analysis, and the server readings judged."""
+
+    window: JudgedWindow
+    verdict: Verdict
+    analysis: Analysis
+    server: ServerReadings
+
+
+def judge_run(measured: Measurements, criteria: RunCriteria) -> Judgement:
+    """Judge one run (see the module docstring for the order)."""
+    window = _window(measured)
+    judged = window.judged
+    notes = [*window.notes, *measured.notes]
+    incomplete = list(measured.incomplete)
+    if window.incomplete and not measured.interrupted:
+        incomplete.append(window.incomplete)
+    results: list[Result] = judge_client(judged, criteria.thresholds, window=window.label)
+    if (note := expected_note(judged, criteria.thresholds)) is not None:
+        notes.append(note)
+    readings = measured.server or ServerReadings()
+    if measured.server is not None:
+        try:
+            results += judge_readings(
+                readings,
+                window_start=judged.start,
+                window_end=judged.end,
+                limits=criteria.server,
+                required=criteria.required,
+                run_s=measured.run_end - measured.run_start,
+            )
+        except Exception as exc:  # a bug on the server side must not cost the client verdict
+            reason = f"loadlens could not judge server metrics: {type(exc).__name__}: {exc}"
+            log.error("server metrics could not be judged", error=reason)
+            results.append(source_failed("server", reason, required=criteria.required))
+            readings = ServerReadings()
+        notes += readings.notes
+    found = _analyse(measured, judged, readings, criteria, notes)
+    results += found.results
+    verdict = decide(results, interrupted=measured.interrupted, notes=notes, incomplete=incomplete)
+    return Judgement(window=window, verdict=verdict, analysis=found, server=readings)
+
+
+def _window(measured: Measurements) -> JudgedWindow:
+    if isinstance(measured.window, JudgedWindow):
+        return measured.window
+    marks = measured.window
+    return choose_window(
+        marks.final,
+        run_start=measured.run_start,
+        run_end=measured.run_end,
+        steady_start=marks.steady_start,
+        steady_end=marks.steady_end,
+    )
+
+
+def _analyse(
+    measured: Measurements,
+    judged: Snapshot,
+    readings: ServerReadings,
+    criteria: RunCriteria,
+    notes: list[str],
+) -> Analysis:
+    """Correlation and soak analysis; a failure here is a note, never a lost verdict."""
+    try:
+        return analyse(
+            timeline=measured.timeline,
+            server=readings.series,
+            window_start=judged.start,
+            window_end=judged.end,
+            thresholds=criteria.thresholds,
+            cpu_limit_percent=criteria.server.cpu_percent,
+            memory_limit_percent=criteria.server.memory_percent,
+            leak=criteria.leak,
+        )
+    except Exception as exc:
+        log.error("the run's analysis failed", error=str(exc), exc_info=True)
+        notes.append(f"the analysis failed: {exc}")
+        return Analysis()

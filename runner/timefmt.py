@@ -7,6 +7,7 @@ the same text.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -39,3 +40,22 @@ def parse_iso_utc(text: str) -> float:
     if moment.tzinfo is None:
         raise ValueError(f"time {text!r} has no UTC offset")
     return ((moment - _EPOCH) // _ONE_US) / 1_000_000
+
+
+def clock_utc(epoch_s: float) -> str:
+    """``12:00:05 UTC``: a moment of a run in a sentence (the first breach, an interruption)."""
+    return f"{_whole_second(epoch_s):%H:%M:%S} UTC"
+
+
+def clock_z(epoch_s: float) -> str:
+    """``12:00:05Z``: a moment in a criterion's reason (a server peak, a window's bounds)."""
+    return f"{_whole_second(epoch_s):%H:%M:%S}Z"
+
+
+def iso_utc_s(epoch_s: float) -> str:
+    """``2026-11-03T12:00:05Z``: a moment to the second in a criterion's details."""
+    return f"{_whole_second(epoch_s):%Y-%m-%dT%H:%M:%S}Z"
+
+
+def _whole_second(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(math.floor(epoch_s), tz=UTC)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from runner.judge.verdict import in_warn_band
 from runner.model import TOTAL_NAME, EndpointKey, EndpointStats, Result, Snapshot, Status
@@ -77,6 +77,7 @@ _METRICS = (
     _Metric("min_rps", "rps", "rps", False),
 )
 _QUANTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
+_V = TypeVar("_V")
 DEFAULT_MIN_SAMPLES = 20  # below this a p95 is the slowest request or two, not a percentile
 
 
@@ -86,6 +87,12 @@ def parse_endpoint(text: str) -> EndpointKey:
     if sep and method.isupper():
         return EndpointKey(method, name)
     return EndpointKey("", text)
+
+
+def by_endpoint(table: Mapping[str, _V]) -> dict[EndpointKey, _V]:
+    """An ``[thresholds.endpoints]``-style table keyed by endpoint: where client criteria and the
+    first-breach analysis both look an endpoint's own limits up."""
+    return {parse_endpoint(k): v for k, v in table.items()}
 
 
 def judge_client(
@@ -106,7 +113,7 @@ def judge_client(
         min_samples=thresholds.default.min_samples,
     )
 
-    overrides = {parse_endpoint(k): v for k, v in thresholds.endpoints.items()}
+    overrides = by_endpoint(thresholds.endpoints)
     keys = set(overrides)
     if thresholds.per_endpoint:
         keys |= set(snapshot.endpoints)

@@ -26,13 +26,13 @@ or as a ``Missing``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from runner.judge.verdict import in_warn_band
 from runner.model import Result, Series, ServerCriteriaLimits, ServerReadings, Status
 from runner.sources.base import Missing, SourceResult, describe_series, no_whole_period, window_points
 from runner.sources.cloudwatch_catalog import ALB, ECS, RDS_CLUSTER, RDS_INSTANCE
+from runner.timefmt import clock_z, iso_utc_s
 
 PERCENT = "percent"
 COUNT = "count"
@@ -246,10 +246,10 @@ class _Judge:
         resources = ", ".join(dict.fromkeys(s.resource for s in series))
         if not inside:
             last = max((s.points[-1][0] for s in series if s.points), default=None)
-            after = f" (the last at {_hms(last)})" if last is not None else ""
+            after = f" (the last at {clock_z(last)})" if last is not None else ""
             reason = self._no_whole_period(series) or (
                 f"no datapoints for {describe_series(first)} inside the judged window "
-                f"{_hms(self.start)}-{_hms(self.end)}{after}"
+                f"{clock_z(self.start)}-{clock_z(self.end)}{after}"
             )
             return self._row(
                 name, text, None, limit, Status.INCONCLUSIVE, reason, unit, {"resource": resources}
@@ -259,7 +259,7 @@ class _Judge:
         status = status_for(v_max, limit, self.limits.warn_ratio)
         sym = " %" if unit == PERCENT else ""
         where = f" on {at_series.resource}" if len(series) > 1 else ""
-        seen = f"max {_num(v_max)}{sym} at {_hms(t_max)}{where}"
+        seen = f"max {_num(v_max)}{sym} at {clock_z(t_max)}{where}"
         if status is Status.FAIL:
             verdict = f"{seen} is above the limit {_num(limit)}{sym}"
         elif status is Status.WARN:
@@ -269,7 +269,7 @@ class _Judge:
             verdict = f"{seen}, under the limit {_num(limit)}{sym}"
         details: dict[str, object] = {
             "resource": at_series.resource,
-            "at": _iso(t_max),
+            "at": iso_utc_s(t_max),
             "window_average": round(mean, 3),
             "points": len(inside),
             "period_s": first.period_s,
@@ -358,9 +358,9 @@ class _Judge:
         worst_txt = ""
         if per_period and max(per_period.values()) > 0:
             worst_t, worst_n = max(per_period.items(), key=lambda kv: kv[1])
-            details["worst_period_at"] = _iso(worst_t)
+            details["worst_period_at"] = iso_utc_s(worst_t)
             details["worst_period_5xx"] = worst_n
-            worst_txt = f", most at {_hms(worst_t)}"
+            worst_txt = f", most at {clock_z(worst_t)}"
         if reasons and known <= limit:
             return self._row(name, text, None, limit, Status.INCONCLUSIVE, reasons[0], COUNT, details)
         status = status_for(known, limit, self.limits.warn_ratio)
@@ -402,11 +402,3 @@ def _criterion(metric: str, source: str, unit: str, limit: float, period_s: floa
 
 def _num(x: float) -> str:
     return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
-
-
-def _hms(t: float) -> str:
-    return time.strftime("%H:%M:%SZ", time.gmtime(t))
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

@@ -69,6 +69,18 @@ class TestRooms:
         assert spelled == ["model.py"]
 
 
+    def test_times_in_sentences_are_formatted_in_one_place(self) -> None:
+        """The judge, the Locust room and the sources format a moment with runner.timefmt only."""
+        rooms = [RUNNER / "judge", RUNNER / "locust", RUNNER / "sources"]
+        spelled = sorted(
+            p.relative_to(RUNNER).as_posix()
+            for room in rooms
+            for p in room.glob("*.py")
+            if "strftime" in p.read_text() or "gmtime" in p.read_text()
+        )
+        assert spelled == []
+
+
 class TestWarnBand:
     @pytest.mark.parametrize(
         ("observed", "limit", "near"),

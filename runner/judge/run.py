@@ -121,7 +121,7 @@ def judge_run(measured: Measurements, criteria: RunCriteria) -> Judgement:
             log.error("server metrics could not be judged", error=reason)
             results.append(source_failed("server", reason, required=criteria.required))
             readings = ServerReadings()
-        notes += readings.notes
+        notes += [n for n in readings.notes if n not in notes]  # a re-pull repeats the run's own
     found = _analyse(measured, judged, readings, criteria, notes)
     results += found.results
     verdict = decide(results, interrupted=measured.interrupted, notes=notes, incomplete=incomplete)

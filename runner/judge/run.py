@@ -13,7 +13,8 @@ analysing becomes an INCONCLUSIVE row or a note, never a lost verdict and never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from runner.judge.analysis import Analysis, LeakLimits, analyse
@@ -21,8 +22,18 @@ from runner.judge.client import ThresholdSet, expected_note, judge_client
 from runner.judge.server import judge_readings, source_failed
 from runner.judge.verdict import decide
 from runner.logs import get_logger
-from runner.model import Interval, Result, ServerCriteriaLimits, ServerReadings, Snapshot, Verdict
+from runner.model import (
+    EndpointStats,
+    Interval,
+    Result,
+    Series,
+    ServerCriteriaLimits,
+    ServerReadings,
+    Snapshot,
+    Verdict,
+)
 from runner.stats.window import JudgedWindow, choose_window
+from runner.timefmt import quantize_s
 
 if TYPE_CHECKING:
     from runner.sources.server import ServerPlan
@@ -95,8 +106,12 @@ class Judgement:
 
 
 def judge_run(measured: Measurements, criteria: RunCriteria) -> Judgement:
-    """Judge one run (see the module docstring for the order)."""
+    """Judge one run (see the module docstring for the order), on its times as summary.json keeps
+    them (``at_report_precision``)."""
+    measured = at_report_precision(measured)
     window = _window(measured)
+    # A window cut from marks has new extremes (bounded by its histogram): round them as stored.
+    window = replace(window, whole=_snapshot_ms(window.whole), judged=_snapshot_ms(window.judged))
     judged = window.judged
     notes = [*window.notes, *measured.notes]
     incomplete = list(measured.incomplete)
@@ -126,6 +141,68 @@ def judge_run(measured: Measurements, criteria: RunCriteria) -> Judgement:
     results += found.results
     verdict = decide(results, interrupted=measured.interrupted, notes=notes, incomplete=incomplete)
     return Judgement(window=window, verdict=verdict, analysis=found, server=readings)
+
+
+def at_report_precision(measured: Measurements) -> Measurements:
+    """``measured`` as summary.json stores it: every time rounded to the millisecond, latency
+    extremes (min, max, an interval's endpoint p95) to the microsecond. A run and its re-judge then
+    see the same window bounds, the same server periods inside them, the same durations and the
+    same clamp of a percentile to the maximum (a process sample 0.3 ms from the window's edge must
+    not flip sides). Rounding what is already rounded changes nothing."""
+    window = measured.window
+    if isinstance(window, WindowMarks):
+        window = WindowMarks(
+            final=_snapshot_ms(window.final),
+            steady_start=None if window.steady_start is None else _snapshot_ms(window.steady_start),
+            steady_end=None if window.steady_end is None else _snapshot_ms(window.steady_end),
+        )
+    else:
+        window = replace(window, whole=_snapshot_ms(window.whole), judged=_snapshot_ms(window.judged))
+    server = measured.server
+    if server is not None:
+        server = replace(server, series=tuple(_series_ms(s) for s in server.series))
+    return replace(
+        measured,
+        run_start=quantize_s(measured.run_start),
+        run_end=quantize_s(measured.run_end),
+        window=window,
+        timeline=tuple(
+            replace(iv, start=quantize_s(iv.start), end=quantize_s(iv.end)) for iv in measured.timeline
+        ),
+        server=server,
+    )
+
+
+def _snapshot_ms(snapshot: Snapshot) -> Snapshot:
+    return replace(
+        snapshot,
+        start=quantize_s(snapshot.start),
+        end=quantize_s(snapshot.end),
+        endpoints={key: _stats_us(stats) for key, stats in snapshot.endpoints.items()},
+    )
+
+
+def _stats_us(stats: EndpointStats) -> EndpointStats:
+    return replace(stats, min_ms=_us(stats.min_ms), max_ms=_us(stats.max_ms))
+
+
+def _us(value_ms: float | None) -> float | None:
+    """A latency to the microsecond: summary.json's three decimals of a millisecond."""
+    return None if value_ms is None or not math.isfinite(value_ms) else round(value_ms, 3)
+
+
+def _interval_ms(interval: Interval) -> Interval:
+    return replace(
+        interval,
+        start=quantize_s(interval.start),
+        end=quantize_s(interval.end),
+        total=_stats_us(interval.total),
+        endpoint_p95_ms={key: round(p95, 3) for key, p95 in interval.endpoint_p95_ms.items()},
+    )
+
+
+def _series_ms(series: Series) -> Series:
+    return replace(series, points=tuple((quantize_s(t), v) for t, v in series.points))
 
 
 def _window(measured: Measurements) -> JudgedWindow:

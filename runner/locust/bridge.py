@@ -1,9 +1,10 @@
-"""The one module that touches Locust's API.
+"""loadlens attached to Locust: the Locust room's hub (phases, shape, workers and finish beside it).
 
 It registers loadlens's options with Locust's parser, listens to Locust's events, feeds the
-client statistics, merges worker data at the master, tracks the run's phases and window, drives
-the live exporters and progress line, and at the end judges, writes the run directory and sets
-the exit code. Everything it hands on is plain frozen data (runner.model).
+client statistics, merges worker data at the master, drives the run's phases, the live exporters
+and the progress line, and at the end gathers what the run measured, has ``runner.judge.run``
+judge it, writes the run directory and sets the exit code. Everything it hands on is plain frozen
+data (runner.model).
 
 Roles: standalone (records and judges), worker (records, sends a delta with every Locust report,
 judges nothing), master (merges the deltas, judges). ``--processes`` forks after option parsing,

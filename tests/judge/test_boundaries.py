@@ -68,7 +68,6 @@ class TestRooms:
         ]
         assert spelled == ["model.py"]
 
-
     def test_times_in_sentences_are_formatted_in_one_place(self) -> None:
         """The judge, the Locust room and the sources format a moment with runner.timefmt only."""
         rooms = [RUNNER / "judge", RUNNER / "locust", RUNNER / "sources"]

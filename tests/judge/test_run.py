@@ -149,3 +149,36 @@ class TestServer:
         assert leak.status is Status.INCONCLUSIVE
         assert [t.metric for t in judged.analysis.trends] == ["process memory", "client p95"]
         assert judged.analysis.section()["trends"][0]["metric"] == "process memory"
+
+
+class TestReportPrecision:
+    def test_a_run_judges_what_its_summary_keeps(self) -> None:
+        """Times are judged to the millisecond and latency extremes to the microsecond, as
+        summary.json keeps them: a server sample 0.2 ms before the window's unrounded start is
+        inside it, and re-judging the stored window gives the same rows."""
+        clock = FakeClock(T0)
+        store = StatsStore(clock=clock)
+        load(clock, store, seconds=10, latency_ms=500.0001234)
+        clock.t += 0.0004  # the steady state begins 0.4 ms after a whole second
+        start = store.snapshot(users=5)
+        final = load(clock, store, seconds=20, latency_ms=20.0004321)
+        cpu_series = Series(
+            "process", "pid:1", "cpu_percent", "Average", "Percent",
+            tuple((T0 + 10.0002 + i, 95.0 if i == 0 else 10.0) for i in range(19)), 1.0,
+        )  # fmt: skip
+        server = ServerReadings(series=(cpu_series,))
+        limits = Limits(p95_ms=100, p99_ms=100)
+        criteria = RunCriteria(thresholds=Thresholds(default=limits, per_endpoint=False))
+        live = judge_run(
+            Measurements(
+                run_start=T0, run_end=clock.t, window=WindowMarks(final, steady_start=start), server=server
+            ),
+            criteria,
+        )
+        assert by_name(live.verdict)["server process CPU"].observed == 95.0
+        stored = JudgedWindow(whole=live.window.whole, judged=live.window.judged, kind=live.window.kind)
+        again = judge_run(
+            Measurements(run_start=T0, run_end=round(clock.t, 3), window=stored, server=server), criteria
+        )
+        assert again.verdict.results == live.verdict.results
+        assert live.window.judged.total().max_ms == round(live.window.judged.total().max_ms or 0, 3)

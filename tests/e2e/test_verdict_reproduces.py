@@ -24,6 +24,8 @@ ROW_KEYS = ("name", "status", "observed", "limit", "required", "reason")
 THRESHOLDS = """
 [thresholds]
 p95_ms = 5000
+p99_ms = 5000
+min_rps = 1
 error_rate = 0.5
 expected_statuses = [429]
 [thresholds.endpoints."GET /health"]

@@ -11,10 +11,13 @@ import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from runner.config.options import pre_parser
 from runner.errors import UsageError
+
+if TYPE_CHECKING:
+    from runner.config.plan import RunPlan
 
 _LOCUSTFILE_FLAGS = ("-f", "--locustfile")
 _HOST_FLAGS = ("-H", "--host")
@@ -102,6 +105,7 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     else:
         role = "standalone"
     plan = plan_from_options(ours, env=env, role=role, command=("loadlens", "run", *argv), create_dir=False)
+    _require_packages(plan)
     locustfile = given_locustfile or plan.locustfile
     if locustfile:
         _check_locustfiles(locustfile)
@@ -141,6 +145,18 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
         # that is a usage problem, not a failed criterion.
         code = 2
     exit_now(code)
+
+
+def _require_packages(plan: RunPlan) -> None:
+    """Every package the plan's features need is importable, or one line and exit 2 now."""
+    from runner import installed
+
+    if plan.server.cloudwatch is not None:
+        installed.require(installed.AWS, used_by="CloudWatch ([cloudwatch], --correlate-cloudwatch)")
+    if plan.config.exporters.otlp.enabled:
+        installed.require(installed.OTLP, used_by="OTLP export ([exporters.otlp], --otlp)")
+    if plan.config.grafana.url is not None and plan.role != "worker":
+        installed.require(installed.GRAFANA, used_by="Grafana annotations ([grafana] url, --grafana-url)")
 
 
 def exit_now(code: int) -> NoReturn:

@@ -55,6 +55,5 @@ def require(extra: Extra, *, used_by: str) -> None:
     if module is not None:
         packages = " ".join(f"'{p}'" for p in extra.pip.split())
         raise UsageError(
-            f"{used_by} needs {extra.what}, not installed here (no module {module!r}): "
-            f"pip install {packages}"
+            f"{used_by} needs {extra.what}, not installed here (no module {module!r}): pip install {packages}"
         )

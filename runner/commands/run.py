@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from runner.commands.startup import check_host, discard_unstarted, locustfile_errors_as_one_line
 from runner.config.options import pre_parser
 from runner.errors import UsageError
 
@@ -112,6 +113,9 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     args = list(rest)
     if given_locustfile is None and plan.locustfile:
         args = ["-f", plan.locustfile, *args]
+    host = _flag_value(rest, *_HOST_FLAGS)
+    if host is not None or plan.host:
+        check_host(host or plan.host or "", where="-H/--host" if host is not None else "[run] host")
     plan = with_run_dir(plan)  # only now: a rejected command line leaves no run directory behind
     if not _has_flag(args, *_HOST_FLAGS) and plan.host:
         args += ["--host", plan.host]
@@ -135,7 +139,12 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     else:
         logs.configure(fmt="console")
     bridge = install(plan=plan)
-    code = int(_locust_main(args) or 0)
+    try:
+        with locustfile_errors_as_one_line():
+            code = int(_locust_main(args) or 0)
+    finally:
+        if bridge.record is None and bridge.role != "worker":
+            discard_unstarted(plan.run_dir)  # refused before any load: leave nothing behind
     if bridge.role == "worker":
         # A worker's last stats report may still sit in ZeroMQ's I/O thread: a normal exit lets the
         # context linger and deliver it.

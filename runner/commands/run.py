@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from runner.commands.startup import check_host, discard_unstarted, locustfile_errors_as_one_line
 from runner.config.options import pre_parser
 from runner.errors import UsageError
+from runner.locust.startup import discard_unstarted, locustfile_errors_as_one_line, otel_overlap
 
 if TYPE_CHECKING:
     from runner.config.plan import RunPlan
@@ -107,15 +107,18 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
         role = "standalone"
     plan = plan_from_options(ours, env=env, role=role, command=("loadlens", "run", *argv), create_dir=False)
     _require_packages(plan)
+    locust_otel = _has_flag(rest, "--otel") or env.get("LOCUST_ENABLE_OPENTELEMETRY", "").lower() in (
+        "1",
+        "true",
+    )
+    if note := otel_overlap(locust_otel=locust_otel, loadlens_otlp=plan.config.exporters.otlp.enabled):
+        sys.stderr.write(f"loadlens: {note}\n")
     locustfile = given_locustfile or plan.locustfile
     if locustfile:
         _check_locustfiles(locustfile)
     args = list(rest)
     if given_locustfile is None and plan.locustfile:
         args = ["-f", plan.locustfile, *args]
-    host = _flag_value(rest, *_HOST_FLAGS)
-    if host is not None or plan.host:
-        check_host(host or plan.host or "", where="-H/--host" if host is not None else "[run] host")
     plan = with_run_dir(plan)  # only now: a rejected command line leaves no run directory behind
     if not _has_flag(args, *_HOST_FLAGS) and plan.host:
         args += ["--host", plan.host]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.commands.startup import check_host, discard_unstarted
 from runner.errors import UsageError
+from runner.locust.startup import check_host, discard_unstarted
 from tests.support.runs import LOCUSTFILES, loadlens_cmd, run
 
 BASIC = str(LOCUSTFILES / "basic.py")
@@ -70,15 +70,20 @@ class TestHost:
         ],
     )
     def test_a_bad_host_flag_is_refused_before_any_load(self, tmp_path: Path, host: str, needle: str) -> None:
+        """HttpUser with a host it cannot use: one line, exit 2, no run directory, no request."""
+        out = tmp_path / "results"
         proc = run(
-            loadlens_cmd("run", "-f", BASIC, "-H", host, "--headless", "-u", "1", "-t", "3s"),
+            loadlens_cmd(
+                "run", "-f", BASIC, "-H", host, "--headless", "-u", "1", "-t", "3s", "--out", str(out)
+            ),
             cwd=tmp_path,
             timeout_s=60,
         )
-        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
-        assert lines[0].startswith(f"loadlens: -H/--host {host}: ") and needle in lines[0]
-        assert not (tmp_path / "results").exists()
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr, proc.stderr
+        lines = _loadlens_lines(proc.stderr)
+        assert len(lines) == 1 and lines[0].startswith(f"loadlens: -H/--host {host}: ") and needle in lines[0]
+        assert not out.exists() or not any(out.iterdir())
 
     def test_the_config_host_is_checked_too(self, tmp_path: Path) -> None:
         (tmp_path / "loadlens.toml").write_text('[run]\nhost = "localhost:8080"\n')
@@ -87,21 +92,38 @@ class TestHost:
         )
         assert proc.returncode == 2
         assert _loadlens_lines(proc.stderr) == [
-            "loadlens: [run] host localhost:8080: no scheme: expected a URL such as http://localhost:8080"
+            "loadlens: -H/--host localhost:8080: no scheme: expected a URL such as http://localhost:8080"
+        ]
+        assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+    def test_a_user_class_host_is_checked_by_its_own_rules(self, tmp_path: Path) -> None:
+        """An HttpUser's own ``host`` attribute (no -H) is checked like the flag."""
+        (tmp_path / "own.py").write_text(
+            "from locust import HttpUser, task\n\nclass Api(HttpUser):\n    host = 'ftp://127.0.0.1'\n\n"
+            "    @task\n    def t(self):\n        self.client.get('/')\n"
+        )
+        proc = run(
+            loadlens_cmd("run", "-f", "own.py", "--headless", "-u", "1", "-t", "3s"),
+            cwd=tmp_path,
+            timeout_s=60,
+        )
+        assert proc.returncode == 2
+        assert _loadlens_lines(proc.stderr) == [
+            "loadlens: Api.host ftp://127.0.0.1: unsupported scheme 'ftp': expected http:// or https://"
         ]
 
-    @pytest.mark.parametrize(
-        "host",
-        [
-            "https://staging.example.com",
-            "ws://127.0.0.1:9000",
-            "grpc://127.0.0.1:50051",
-            "mqtt://broker:1883",
-        ],
-    )
-    def test_hosts_users_really_give_are_accepted(self, host: str) -> None:
-        """http(s), and the schemes non-HTTP User classes (locust-plugins) take."""
+    @pytest.mark.parametrize("host", ["https://staging.example.com", "http://127.0.0.1:8080/base"])
+    def test_http_hosts_are_accepted(self, host: str) -> None:
         check_host(host, where="-H")
+
+    @pytest.mark.parametrize("host", ["ftp.example.com", "127.0.0.1", "kafka-1:9092", "ws://127.0.0.1:9000"])
+    def test_users_that_are_not_http_keep_their_own_hosts(self, host: str) -> None:
+        """locust-plugins' FTP user connects to a bare host name; a Kafka user to host:port."""
+        check_host(host, where="-H", http=False)
+
+    def test_a_port_out_of_range_is_refused_for_any_user(self) -> None:
+        with pytest.raises(UsageError, match="Port out of range"):
+            check_host("ws://127.0.0.1:99999", where="-H", http=False)
 
     def test_port_zero_is_refused(self) -> None:
         with pytest.raises(UsageError, match="port 0"):

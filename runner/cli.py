@@ -1,4 +1,4 @@
-"""The `loadlens` command: run, demo, verdict, scenarios, plugin-path.
+"""The `loadlens` command: run, demo, verdict, init, cloudwatch, grafana, scenarios, plugin-path, version.
 
 Every loadlens error becomes one line on stderr and its exit code (2 for usage and configuration);
 a traceback only with --debug.
@@ -23,6 +23,7 @@ commands:
   run [LOCUST OPTIONS] [LOADLENS OPTIONS]   run Locust with live metrics and a verdict
   demo [--degrade]                          run the bundled demo service and load test
   verdict RUN_DIR                           judge a finished run again (e.g. with new thresholds)
+  init [--from RUN_DIR] [--force]           write a commented loadlens.toml (limits from a real run)
   cloudwatch check                          preflight: credentials, permissions, recent datapoints
   grafana push [--url URL]                  create or update the loadlens folder and dashboards
   scenarios                                 list the scenario presets
@@ -31,6 +32,14 @@ commands:
 
 `loadlens run --help` shows Locust's options with loadlens's own at the end.
 """
+
+
+# Every command, as `loadlens --help` lists them (an unknown command's message names them all).
+COMMANDS = tuple(
+    line.split()[0]
+    for line in USAGE.split("commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    if line.strip()
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,6 +80,10 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         return demo(rest, env=env)
     if command == "verdict":
         return _verdict(rest, env)
+    if command == "init":
+        from runner.commands.init import init_command
+
+        return init_command(rest, env=env, out=sys.stdout, err=sys.stderr)
     if command == "cloudwatch":
         from runner.commands.cloudwatch import cloudwatch_command
 
@@ -90,9 +103,7 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         locust_version = importlib.metadata.version("locust")
         sys.stdout.write(f"loadlens {__version__} (locust {locust_version})\n")
         return 0
-    raise UsageError(
-        f"unknown command {command!r}: expected run, demo, verdict, scenarios, plugin-path or version"
-    )
+    raise UsageError(f"unknown command {command!r}: expected one of {', '.join(COMMANDS)} (loadlens --help)")
 
 
 def _verdict(argv: list[str], env: Mapping[str, str]) -> int:

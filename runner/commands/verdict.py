@@ -52,6 +52,10 @@ def rejudge(
     plan = server_plan(
         cfg, correlate=correlate, require=require, aws_profile=aws_profile, aws_region=aws_region
     )
+    if plan.cloudwatch is not None:
+        from runner import installed
+
+        installed.require(installed.AWS, used_by="loadlens verdict --correlate-cloudwatch")
     notes = [n for n in record.verdict.notes if not n.startswith((_REJUDGED, EXPECTED_NOTE_PREFIX))]
     if (note := expected_note(record.judged, cfg.thresholds)) is not None:
         notes.append(note)

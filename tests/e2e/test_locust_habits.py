@@ -9,11 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.runs import LOCUSTFILES, loadlens_cmd, only_run_dir, run, summary
+from tests.support.runs import BIN, LOCUSTFILES, REPO, loadlens_cmd, only_run_dir, run, summary
 
 BASIC = str(LOCUSTFILES / "basic.py")
 PLUGINS = str(LOCUSTFILES / "with_plugins.py")
 CONFIG = "[thresholds]\nerror_rate = 0.5\n"
+# `make install` puts locust-plugins beside the environment (Locust would import it into every run
+# of the suite otherwise); these tests put it on the child's path, as an installed one would be.
+PLUGINS_DIR = BIN.parent / "locust-plugins"
+
+
+def with_plugins() -> dict[str, str]:
+    assert (PLUGINS_DIR / "locust_plugins").is_dir(), (
+        f"locust-plugins missing in {PLUGINS_DIR}: run make install"
+    )
+    return {"PYTHONPATH": f"{REPO}:{PLUGINS_DIR}"}
 
 
 @pytest.mark.slow
@@ -44,6 +54,7 @@ class TestLocustPlugins:
             loadlens_cmd("run", "-f", PLUGINS, "-H", target, "--headless", "-u", "2", "-r", "10", "-t", "3s",
                          "--check-rps", "100000", "--out", str(tmp_path / "out")),
             cwd=tmp_path,
+            env=with_plugins(),
         )  # fmt: skip
         assert "Traceback" not in proc.stderr, proc.stderr
         assert "CHECK FAILED: total rps was" in proc.stderr
@@ -56,7 +67,7 @@ class TestLocustPlugins:
     def test_the_plugins_grafana_url_and_loadlens_grafana_url_coexist(self, tmp_path: Path) -> None:
         """locust-plugins owns --grafana-url (its Timescale dashboards); loadlens's is
         --loadlens-grafana-url, and both sets of options register."""
-        proc = run(loadlens_cmd("run", "-f", PLUGINS, "--help"), cwd=tmp_path)
+        proc = run(loadlens_cmd("run", "-f", PLUGINS, "--help"), cwd=tmp_path, env=with_plugins())
         assert proc.returncode == 0, proc.stderr
         assert "conflicting option" not in proc.stderr and "Traceback" not in proc.stderr
         assert "--loadlens-grafana-url" in proc.stdout and "--check-rps" in proc.stdout

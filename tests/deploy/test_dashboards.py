@@ -543,6 +543,38 @@ class TestGenerator:
 
         assert client(LIVE_CW) == client(LIVE)
 
+    def test_status_numbers_are_the_exporters(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The dashboards read each criterion status's number from exporters/exposition.py, not a copy:
+        numbered otherwise there, every status mapping and every runs-table count follows."""
+        from exporters import exposition
+        from runner.model import Status
+
+        shifted = {Status.PASS: 10, Status.WARN: 11, Status.FAIL: 12, Status.INCONCLUSIVE: 13}
+        monkeypatch.setattr(exposition, "STATUS_VALUES", shifted)
+        docs = {name: json.loads(text) for name, text in generate.render().items()}
+        live = [
+            p["fieldConfig"]["defaults"]["mappings"][0]["options"]
+            for p in dash.panels(docs["loadlens-live.json"])
+            if any("loadlens_criterion_status" in t.get("expr", "") for t in p.get("targets", []))
+        ]
+        assert live and all(
+            {k: o["text"] for k, o in options.items()}
+            == {"10": "PASS", "11": "WARN", "12": "FAIL", "13": "INCONCLUSIVE"}
+            for options in live
+        ), live
+        (table_panel,) = [
+            p for p in dash.panels(docs["loadlens-runs.json"]) if p["title"] == "Runs in the time range"
+        ]
+        exprs = " ".join(t["expr"] for t in table_panel["targets"])
+        assert "== bool 12)" in exprs and "== bool 11)" in exprs and "== bool 13)" in exprs
+        assert "== bool 2)" not in exprs and "== bool 3)" not in exprs
+        (worst,) = [
+            o for o in table_panel["fieldConfig"]["overrides"] if o["matcher"]["options"] == "worst criterion"
+        ]
+        (mapping,) = [p["value"] for p in worst["properties"] if p["id"] == "mappings"]
+        words = {k: o["text"] for k, o in mapping[0]["options"].items()}
+        assert words == {"10": "PASS", "11": "WARN", "12": "INCONCLUSIVE", "13": "FAIL"}
+
 
 # -- PromQL against the real run -------------------------------------------------------------------
 @pytest.mark.slow

@@ -118,21 +118,33 @@ class LoadlensRun:
         proc = run(self.argv(), cwd=self.workdir, env=self.env, timeout_s=timeout_s)
         return Finished(proc.returncode, proc.stdout, proc.stderr, self.out)
 
-    def start(self, *, quiet: bool = False) -> subprocess.Popen[str]:
-        """Start in the background; output is piped (or dropped when ``quiet``)."""
+    def start(self, *, quiet: bool = False, log_dir: Path | None = None) -> subprocess.Popen[str]:
+        """Start in the background; output is piped, dropped when ``quiet``, or written to
+        ``log_dir``/stdout.txt and stderr.txt (for a run that lingers while nobody reads a pipe)."""
         self._write_config()
+        if log_dir is not None:
+            with open(log_dir / "stdout.txt", "w") as out, open(log_dir / "stderr.txt", "w") as err:
+                return self._popen(out, err)
         sink = subprocess.DEVNULL if quiet else subprocess.PIPE
+        return self._popen(sink, sink)
+
+    def _popen(self, stdout: Any, stderr: Any) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            self.argv(), cwd=self.workdir, env=child_env(self.env), stdout=sink, stderr=sink, text=True
+            self.argv(), cwd=self.workdir, env=child_env(self.env), stdout=stdout, stderr=stderr, text=True
         )
 
 
 def loadlens_verdict(
-    run_dir: Path, *, cwd: Path, config: Path | None = None, flags: tuple[str, ...] = ()
+    run_dir: Path,
+    *,
+    cwd: Path,
+    config: Path | None = None,
+    flags: tuple[str, ...] = (),
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """`loadlens verdict RUN_DIR [--loadlens-config CONFIG]`, run to the end."""
+    """`loadlens verdict RUN_DIR [--loadlens-config CONFIG] [flags]`, run to the end."""
     extra = ("--loadlens-config", str(config)) if config is not None else ()
-    return run(loadlens_cmd("verdict", str(run_dir), *extra, *flags), cwd=cwd)
+    return run(loadlens_cmd("verdict", str(run_dir), *extra, *flags), cwd=cwd, env=env)
 
 
 def started_run_dir(out: Path, *, timeout_s: float = 60) -> Path:

@@ -23,6 +23,17 @@ class TestWaitUntil:
         with pytest.raises(AssertionError, match=r"not reached in 0\.05s: the scrape \(last: 0\)"):
             wait_until(lambda: next(calls) * 0, 0.05, what="the scrape", interval_s=0.01)
 
+    def test_a_callable_what_describes_the_state_at_the_timeout(self) -> None:
+        """``what`` can be asked at the end, so the message shows what the last poll saw."""
+        seen: list[int] = []
+        with pytest.raises(AssertionError, match=r"wanted 3, got \[1, 1\]"):
+            wait_until(
+                lambda: seen.append(1) and False,
+                0.02,
+                what=lambda: f"wanted 3, got {seen[:2]}",
+                interval_s=0.01,
+            )
+
 
 class TestLoadlensRun:
     def test_command_line_has_what_a_test_said_and_nothing_else(self, tmp_path: Path) -> None:

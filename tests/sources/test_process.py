@@ -142,7 +142,7 @@ class TestProcessSource:
         assert rows["server process CPU"].criterion == "max of 0.2s samples <= 5 % (100 = one core)"
         assert rows["server process memory"].status is Status.PASS
 
-    def test_found_by_name(self, sleeper_name: str) -> None:
+    def test_a_process_is_found_by_its_exact_name(self, sleeper_name: str) -> None:
         """A process is found by its exact name and reported under it."""
         source = ProcessSource(name=sleeper_name)
         sample = source.sample_and_record()

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import BASIC, LoadlensRun
+from tests.support.cli import LoadlensRun
 from tests.support.procs import free_port, prometheus, pushgateway, require
-from tests.support.runs import LOCUSTFILES, child_env, loadlens_cmd, only_run_dir, summary
+from tests.support.runs import LOCUSTFILES, only_run_dir, summary
 from tests.support.wait import wait_until
 
 CONFIG = """
@@ -140,29 +140,7 @@ class TestPrometheus:
         )  # fmt: skip
         with prometheus(tmp_path, [f"127.0.0.1:{port}"], interval_s=1.0) as prom:
             master = run.start()
-            workers = [
-                subprocess.Popen(
-                    loadlens_cmd(
-                        "run",
-                        "-f",
-                        str(BASIC),
-                        "--worker",
-                        "--master-host",
-                        "127.0.0.1",
-                        "--master-port",
-                        str(master_port),
-                        "--loadlens-config",
-                        str(run.config_path),
-                        "--prometheus-port",
-                        str(port),
-                    ),
-                    cwd=tmp_path,
-                    env=child_env(),
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                for _ in range(2)
-            ]
+            workers = [run.start_worker(master_port, "--prometheus-port", str(port)) for _ in range(2)]
             finish(master)
             for w in workers:
                 assert w.wait(timeout=30) == 0  # a worker given the same port did not try to bind it

@@ -22,7 +22,6 @@ from tests.support.procs import free_port, local_http
 from tests.support.runs import (
     LOCUSTFILES,
     REPO,
-    child_env,
     criteria,
     loadlens_cmd,
     locust_cmd,
@@ -175,27 +174,7 @@ class TestDistributed:
                                                "--master-bind-port", str(port), "--expect-workers", "2"),
         )  # fmt: skip
         master = runner.start()
-        workers = [
-            subprocess.Popen(
-                loadlens_cmd(
-                    "run",
-                    "-f",
-                    str(BASIC),
-                    "--worker",
-                    "--master-host",
-                    "127.0.0.1",
-                    "--master-port",
-                    str(port),
-                    "--loadlens-config",
-                    str(runner.config_path),
-                ),
-                cwd=tmp_path,
-                env=child_env(env),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for _ in range(2)
-        ]
+        workers = [runner.start_worker(port) for _ in range(2)]
         _, m_err = master.communicate(timeout=90)
         for w in workers:
             w.wait(timeout=30)

@@ -128,6 +128,23 @@ class LoadlensRun:
         sink = subprocess.DEVNULL if quiet else subprocess.PIPE
         return self._popen(sink, sink)
 
+    def start_worker(self, master_port: int, *flags: str) -> subprocess.Popen[str]:
+        """A worker for this run's master at 127.0.0.1:``master_port``: the same locustfile, config,
+        directory and environment, plus ``flags``; its output is dropped."""
+        self._write_config()
+        config = ("--loadlens-config", str(self.config_path)) if self.config is not None else ()
+        argv = loadlens_cmd(
+            "run", "-f", str(self.locustfile), "--worker", "--master-host", "127.0.0.1",
+            "--master-port", str(master_port), *config, *flags,
+        )  # fmt: skip
+        return subprocess.Popen(
+            argv,
+            cwd=self.workdir,
+            env=child_env(self.env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
     def _popen(self, stdout: Any, stderr: Any) -> subprocess.Popen[str]:
         return subprocess.Popen(
             self.argv(), cwd=self.workdir, env=child_env(self.env), stdout=stdout, stderr=stderr, text=True

@@ -42,6 +42,7 @@ _QUANTILES = (("p50_ms", 0.50), ("p90_ms", 0.90), ("p95_ms", 0.95), ("p99_ms", 0
 
 # -- the types ----------------------------------------------------------------------
 def read_status(value: str, where: str) -> Status:
+    """A criterion's or the verdict's status word, or a FieldError listing the words there are."""
     try:
         return Status(value)
     except ValueError as err:
@@ -69,7 +70,7 @@ def _status_histograms(stats: EndpointStats, context: Mapping[str, Any]) -> Any:
     return {str(code): stats.status_histograms[code].pairs() for code in sorted(stats.status_histograms)}
 
 
-def read_status_histograms(by_code: dict[str, Any], where: str) -> dict[int, Histogram]:
+def _read_status_histograms(by_code: dict[str, Any], where: str) -> dict[int, Histogram]:
     out: dict[int, Histogram] = {}
     for code, pairs in by_code.items():
         if not code.isdigit():
@@ -103,7 +104,7 @@ ENDPOINT: Table[EndpointStats] = Table(
         Field("failed_statuses", dict, write=by_code, read=read_codes),
         Field("histogram", dict, write=_write_histogram, read=_read_histogram),
         # Absent when there were no non-2xx responses, and in older summaries.
-        Field("status_histograms", dict, dump=_status_histograms, read=read_status_histograms, absent={}),
+        Field("status_histograms", dict, dump=_status_histograms, read=_read_status_histograms, absent={}),
     ),
 )
 

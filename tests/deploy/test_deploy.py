@@ -23,7 +23,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 import zipfile
@@ -36,6 +35,7 @@ import yaml
 
 from tests.support.procs import free_port, process, prometheus, pushgateway, require
 from tests.support.runs import REPO, child_env, loadlens_cmd, only_run_dir, summary
+from tests.support.wait import wait_until
 
 DEPLOY = REPO / "deploy"
 LOCAL = DEPLOY / "local"
@@ -890,14 +890,13 @@ def _promql(base: str, query: str) -> list[dict[str, Any]]:
 
 def _wait_for_value(base: str, query: str, want: float, *, timeout_s: float = 20.0) -> None:
     """Poll an instant query until its single value is ``want`` (a scrape may still be due), or fail."""
-    deadline = time.monotonic() + timeout_s
     got: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        got = _promql(base, query)
-        if len(got) == 1 and float(got[0]["value"][1]) == want:
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"{query}: wanted {want}, got {got}")
+
+    def holds() -> bool:
+        got[:] = _promql(base, query)
+        return len(got) == 1 and float(got[0]["value"][1]) == want
+
+    wait_until(holds, timeout_s, what=lambda: f"{query}: wanted {want}, got {got}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -116,6 +116,7 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
     parser.add_argument("--require-server-metrics", action="store_true")
     parser.add_argument("--aws-profile", metavar="NAME", default=None)
     parser.add_argument("--aws-region", metavar="REGION", default=None)
+    parser.add_argument("--verbose", action="store_true", help="print every criteria row")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
     from runner.commands.verdict import rejudge
@@ -129,6 +130,7 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
         require=args.require_server_metrics,
         aws_profile=args.aws_profile,
         aws_region=args.aws_region,
+        verbose=args.verbose,
     )
 
 

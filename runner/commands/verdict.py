@@ -40,6 +40,7 @@ def rejudge(
     require: bool = False,
     aws_profile: str | None = None,
     aws_region: str | None = None,
+    verbose: bool = False,
 ) -> int:
     record = load_summary(run_dir)
     directory = run_dir if run_dir.is_dir() else run_dir.parent
@@ -119,7 +120,7 @@ def rejudge(
     )
     write_reports(record, directory, env=env)
     color = out.isatty() and "NO_COLOR" not in env
-    text = render_table(verdict, color=color).rstrip("\n")
+    text = render_table(verdict, color=color, verbose=verbose).rstrip("\n")
     text += "".join(f"\nanalysis: {line}" for line in found.sentences)
     out.write(text + f"\nrun directory: {directory}\n")
     return verdict.exit_code

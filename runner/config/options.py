@@ -117,6 +117,12 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
     group.add_argument(
         "--debug", action="store_true", default=False, help="show tracebacks for loadlens errors"
     )
+    group.add_argument(
+        "--verbose",
+        action="store_true",
+        default=False,
+        help="print every criteria row (a long table shows the overall rows and the broken ones)",
+    )
     # Set by `loadlens run` so the master and forked workers agree on one run directory.
     group.add_argument("--loadlens-run-dir", metavar="DIR", default=None, help=argparse.SUPPRESS)
 

@@ -669,7 +669,8 @@ class Bridge:
             return
         self._printed = True
         color = hasattr(self._out, "isatty") and self._out.isatty() and "NO_COLOR" not in self._env
-        text = render_table(self.record.verdict, color=bool(color))
+        verbose = bool(self.plan and self.plan.verbose)
+        text = render_table(self.record.verdict, color=bool(color), verbose=verbose)
         findings = self.record.analysis.get("findings") or []
         if findings:
             text = text.rstrip("\n") + "\n" + "".join(f"analysis: {line}\n" for line in findings)

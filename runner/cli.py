@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LoadlensError as exc:
         if debug:
             raise
-        sys.stderr.write(f"loadlens: {exc}\n")
+        for line in str(exc).splitlines() or [""]:  # a config with several problems: one line each
+            sys.stderr.write(f"loadlens: {line}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("loadlens: interrupted\n")

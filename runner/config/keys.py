@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from runner.config import types as ct
-from runner.config.rules import Flat, Rule
+from runner.config.rules import Derived, Flat, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,23 +43,22 @@ def toml_key(attr: str) -> str:
     return attr.removesuffix("_s")
 
 
-def _marker(hint: object) -> tuple[Rule | None, bool]:
-    rule = flat = None
-    for meta in getattr(hint, "__metadata__", ()):
-        if isinstance(meta, Rule):
-            rule = meta
-        elif isinstance(meta, Flat):
-            flat = meta
-    return rule, flat is not None
+def _marker(hint: object) -> tuple[Rule | None, bool, bool]:
+    """The field's Rule, and whether it is Flat or Derived."""
+    metadata = getattr(hint, "__metadata__", ())
+    rule = next((m for m in metadata if isinstance(m, Rule)), None)
+    return rule, any(isinstance(m, Flat) for m in metadata), any(isinstance(m, Derived) for m in metadata)
 
 
 def keys_of(cls: type, prefix: tuple[str, ...] = ()) -> dict[str, Key]:
     """TOML key -> Key for a section dataclass, with the keys of its Flat fields inlined. Fields
-    holding a table of tables (thresholds.endpoints) are sub-tables, not keys."""
+    holding a table of tables (thresholds.endpoints) are sub-tables, Derived fields no keys at all."""
     hints = typing.get_type_hints(cls, include_extras=True)
     out: dict[str, Key] = {}
     for f in dataclasses.fields(cls):
-        rule, flat = _marker(hints[f.name])
+        rule, flat, derived = _marker(hints[f.name])
+        if derived:
+            continue
         if flat:
             out.update(keys_of(typing.get_args(hints[f.name])[0], (*prefix, f.name)))
         elif not (f.name == "endpoints" and cls is ct.Thresholds):
@@ -86,6 +85,10 @@ def _sections() -> Mapping[str, Mapping[str, Key]]:
 # Section id -> its keys. Ids with a dot are sub-tables ([exporters.prometheus]); the environment
 # variable prefix is the id upper-cased with "_" for ".": LOADLENS_EXPORTERS_PROMETHEUS_PORT.
 SECTIONS: Mapping[str, Mapping[str, Key]] = _sections()
+# (section, field) of the Flat fields: a message's key path leaves them out (thresholds.p95_ms).
+FLAT_FIELDS = frozenset(
+    (section, key.path[0]) for section, keys in SECTIONS.items() for key in keys.values() if len(key.path) > 1
+)
 LIMIT_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.Limits))
 SCENARIO_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioTable))
 STAGE_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.StageTable))

@@ -19,7 +19,7 @@ import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from runner.config.types import (
     PrometheusSourceConfig,
     PushgatewayConfig,
     RunConfig,
+    ServerCriteriaLimits,
     ServerLimits,
     Thresholds,
 )
@@ -302,9 +303,17 @@ class _Layers:
         otlp = cfg.exporters.otlp
         if "enabled" not in self.tables["exporters.otlp"] and "exporters.otlp" in self.present:
             otlp = OtlpConfig(**{**_fields(otlp), "enabled": True})
+        # The judged server limits: [server]'s own, with the process's and the WARN band.
+        criteria = replace(
+            cfg.server.criteria,
+            process_cpu_percent=cfg.process.cpu_percent,
+            process_memory_percent=cfg.process.memory_percent,
+            warn_ratio=cfg.thresholds.warn_ratio,
+        )
         return Config(
             **{
                 **_fields(cfg),
+                "server": replace(cfg.server, criteria=criteria),
                 "scenarios": scenarios,
                 "exporters": ExportersConfig(**{**_fields(cfg.exporters), "otlp": otlp}),
                 "source_path": source_path,
@@ -332,7 +341,7 @@ class _Layers:
     def _report(self, errors: Iterable[Mapping[str, Any]], prefix: tuple[str, ...]) -> None:
         for err in errors:
             loc = [p for p in (*prefix, *err["loc"]) if p != "[key]"]
-            if loc[:2] in (["thresholds", "default"], ["cloudwatch", "target"]):
+            if len(loc) > 1 and (str(loc[0]), str(loc[1])) in ck.FLAT_FIELDS:
                 del loc[1]
             section = ".".join(loc[:2]) if loc[:1] == ["exporters"] else str(loc[0])
             n = 2 if loc[:1] == ["exporters"] else 1
@@ -411,6 +420,7 @@ __all__ = [
     "PrometheusSourceConfig",
     "PushgatewayConfig",
     "RunConfig",
+    "ServerCriteriaLimits",
     "ServerLimits",
     "Thresholds",
     "load_config",

@@ -307,3 +307,8 @@ class Named(Rule):
 class Flat:
     """On a field holding a dataclass: its keys are written in the enclosing TOML table itself
     ([thresholds] p95_ms is ``Thresholds.default.p95_ms``)."""
+
+
+class Derived:
+    """On a field that is no key of its table: runner.config.load sets it from another table
+    (the process's own limits and the WARN band in the server criteria)."""

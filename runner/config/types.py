@@ -19,6 +19,7 @@ from typing import Annotated
 from runner.config.rules import (
     Boolean,
     Choice,
+    Derived,
     Duration,
     Flat,
     Integer,
@@ -109,8 +110,14 @@ class Thresholds:
 
 
 @dataclass(frozen=True, slots=True)
-class ServerLimits:
-    """[server]: limits on server-side metrics, whatever the source; ``None`` means not judged."""
+class ServerCriteriaLimits:
+    """The limits server-side criteria are judged by (runner.judge.server), whatever the source.
+
+    Its keys are written in [server]; the process's own limits ([process] cpu_percent and
+    memory_percent) and the WARN band ([thresholds] warn_ratio) are set by the loader from their
+    tables. ``None`` switches a criterion off. The process limits fall back to ``cpu_percent`` and
+    ``memory_percent``. ``warn_ratio``: WARN from this fraction of a limit upwards.
+    """
 
     __pydantic_config__ = SECTION
 
@@ -118,7 +125,19 @@ class ServerLimits:
     memory_percent: Annotated[float, Number(gt=0, le=100)] = 80.0
     rds_cpu_percent: _PERCENT = None
     rds_connections: Annotated[float | None, Number(gt=0)] = None
-    alb_5xx: Annotated[float, Number(ge=0)] = 0.0  # load-balancer-generated 5xx allowed in the window
+    alb_5xx: Annotated[float | None, Number(ge=0)] = 0.0  # load-balancer 5xx allowed in the window
+    process_cpu_percent: Annotated[float | None, Derived()] = None
+    process_memory_percent: Annotated[float | None, Derived()] = None
+    warn_ratio: Annotated[float, Derived()] = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """[server]: the server criteria's limits, the leak judgement and the safety stop."""
+
+    __pydantic_config__ = SECTION
+
+    criteria: Annotated[ServerCriteriaLimits, Flat()] = field(default_factory=ServerCriteriaLimits)
     leak_warn_percent_per_hour: Annotated[float | None, Number(gt=0)] = None
     leak_fail_percent_per_hour: Annotated[float | None, Number(gt=0)] = None
     # A steady state shorter than this cannot judge a leak.

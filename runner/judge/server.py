@@ -28,32 +28,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+# The limits judged here are the [server] table's own type (re-exported for the judge's callers).
+from runner.config.types import ServerCriteriaLimits as ServerCriteriaLimits
 from runner.model import Result, Series, Status
 from runner.sources.base import Missing, SourceResult, describe_series, no_whole_period, window_points
 from runner.sources.cloudwatch_catalog import ALB, ECS, RDS_CLUSTER, RDS_INSTANCE
 
 PERCENT = "percent"
 COUNT = "count"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerCriteriaLimits:
-    """Limits on server-side metrics (the ``[server]`` table), whatever the source.
-
-    ``None`` switches a criterion off. The process limits fall back to ``cpu_percent`` and
-    ``memory_percent``. ``warn_ratio``: WARN from this fraction of a limit upwards.
-    """
-
-    cpu_percent: float = 70.0
-    memory_percent: float = 80.0
-    rds_cpu_percent: float | None = None
-    rds_connections: float | None = None
-    alb_5xx: float | None = 0.0
-    process_cpu_percent: float | None = None
-    process_memory_percent: float | None = None
-    warn_ratio: float = 0.9
 
 
 def judge_server(

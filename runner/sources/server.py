@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.config.load import Config
+from runner.config.types import ServerCriteriaLimits
 from runner.errors import SourceError
-from runner.judge.server import ServerCriteriaLimits, judge_server, source_failed
+from runner.judge.server import judge_server, source_failed
 from runner.logs import get_logger
 from runner.model import Missing, Result, Series, Status
 from runner.sources.base import MetricSource, SettlingSource, SourceResult
@@ -76,16 +77,6 @@ def server_plan(cfg: Config) -> ServerPlan:
         target = cw.target
     proc = cfg.process
     server = cfg.server
-    limits = ServerCriteriaLimits(
-        cpu_percent=server.cpu_percent,
-        memory_percent=server.memory_percent,
-        rds_cpu_percent=server.rds_cpu_percent,
-        rds_connections=server.rds_connections,
-        alb_5xx=server.alb_5xx,
-        process_cpu_percent=proc.cpu_percent,
-        process_memory_percent=proc.memory_percent,
-        warn_ratio=cfg.thresholds.warn_ratio,
-    )
     polls = [target.period_s] if target is not None else []
     if cfg.prometheus_source.url:
         polls.append(cfg.prometheus_source.step_s)
@@ -101,7 +92,7 @@ def server_plan(cfg: Config) -> ServerPlan:
         prometheus_step_s=cfg.prometheus_source.step_s,
         process_pid=proc.pid,
         process_name=proc.name,
-        limits=limits,
+        limits=server.criteria,
         leak_warn_per_hour=server.leak_warn_percent_per_hour,
         leak_fail_per_hour=server.leak_fail_percent_per_hour,
         leak_min_duration_s=server.leak_min_duration_s,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner.config import keys as config_keys
-from runner.config.load import Config, Limits, load_config
+from runner.config.load import Config, Limits, ServerCriteriaLimits, load_config
 from runner.config.options import OPTIONS, FlagValue, flag_values, pre_parser
 from runner.config.scenarios import BUILTIN, Stage
 from runner.errors import ConfigError, UsageError
@@ -149,7 +149,7 @@ class TestFinding:
         cfg = load_config(None, env={}, cwd=tmp_path)
         assert cfg == Config()
         assert cfg.source_path is None and cfg.run.out == Path("results")
-        assert cfg.server.cpu_percent == 70 and cfg.thresholds.warn_ratio == 0.9
+        assert cfg.server.criteria.cpu_percent == 70 and cfg.thresholds.warn_ratio == 0.9
 
     def test_loadlens_toml_in_the_working_directory_is_found(self, tmp_path: Path) -> None:
         """loadlens.toml in cwd is read when no path is given."""
@@ -207,7 +207,9 @@ class TestFullFile:
         assert cfg.thresholds.expected_statuses == frozenset({404, 429})
         assert (cfg.thresholds.warn_ratio, cfg.thresholds.per_endpoint) == (0.8, False)
         assert cfg.thresholds.include_expected is True
-        assert dataclasses.astuple(cfg.server) == (75, 85.5, 60, 180, 3, 2, 5, 1200, 95, 97, 2)
+        # The judged server limits: [server]'s keys, [process]'s own limits and the WARN band.
+        assert cfg.server.criteria == ServerCriteriaLimits(75, 85.5, 60, 180, 3, 250, 50, 0.8)
+        assert dataclasses.astuple(cfg.server)[1:] == (2, 5, 1200, 95, 97, 2)
         assert cfg.cloudwatch.region == "eu-west-1" and cfg.cloudwatch.target.target_groups == (
             "targetgroup/video-gen/456",
         )

@@ -40,6 +40,20 @@ class TestOneStep:
         assert p.server.settle_s == cfg.cloudwatch.settle_s == 120
         assert p.server.aws_region == cfg.cloudwatch.region == "eu-west-1"
         assert p.server.process_name == cfg.process.name == "gunicorn"
+        assert p.server.limits is cfg.server.criteria
+
+    def test_the_server_limits_are_the_configs_own(self, tmp_path: Path) -> None:
+        """The server criteria are judged by the limits [server] produced, completed with the
+        process's own limits and the WARN band, not by a copy of their fields."""
+        p = plan(
+            tmp_path,
+            '[server]\ncpu_percent = 60\n[process]\nname = "x"\nmemory_percent = 40\n'
+            "[thresholds]\nwarn_ratio = 0.5\n",
+        )
+        limits = p.server.limits
+        assert limits is p.config.server.criteria
+        assert (limits.cpu_percent, limits.process_memory_percent, limits.warn_ratio) == (60, 40, 0.5)
+        assert limits.memory_percent == 80 and limits.process_cpu_percent is None
 
     def test_the_cloudwatch_target_is_the_configs_own(self, tmp_path: Path) -> None:
         """The CloudWatch source gets the target [cloudwatch] produced, not a copy of its fields."""

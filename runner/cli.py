@@ -127,7 +127,7 @@ def _scenarios(argv: list[str], env: Mapping[str, str]) -> int:
     parser.add_argument("--loadlens-config", metavar="FILE", default=None)
     args = parser.parse_args(argv)
     from runner.config.load import load_config
-    from runner.config.scenarios import format_duration
+    from runner.timefmt import format_duration
 
     cfg = load_config(Path(args.loadlens_config) if args.loadlens_config else None, env=env)
     rows: list[tuple[str, ...]] = [("scenario", "users", "spawn rate", "run time", "stages", "description")]

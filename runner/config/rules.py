@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from runner.config.scenarios import DURATION_EXAMPLES, parse_duration_s
+from runner.timefmt import DURATION_EXAMPLES, parse_duration_s
 
 ERROR_TYPE = "loadlens"  # the pydantic error type of every problem a marker words itself
 

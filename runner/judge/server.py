@@ -26,7 +26,6 @@ or as a ``Missing``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 # The limits judged here are the [server] table's own type (re-exported for the judge's callers).
@@ -34,6 +33,8 @@ from runner.config.types import ServerCriteriaLimits as ServerCriteriaLimits
 from runner.model import Result, Series, Status
 from runner.sources.base import Missing, SourceResult, describe_series, no_whole_period, window_points
 from runner.sources.cloudwatch_catalog import ALB, ECS, RDS_CLUSTER, RDS_INSTANCE
+from runner.timefmt import clock_z as _hms
+from runner.timefmt import iso_seconds as _iso
 
 PERCENT = "percent"
 COUNT = "count"
@@ -367,11 +368,3 @@ def _criterion(metric: str, source: str, unit: str, limit: float, period_s: floa
 
 def _num(x: float) -> str:
     return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
-
-
-def _hms(t: float) -> str:
-    return time.strftime("%H:%M:%SZ", time.gmtime(t))
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

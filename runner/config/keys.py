@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from runner.config import types as ct
-from runner.config.rules import Derived, Flat, Rule
+from runner.config.rules import Container, Derived, Flat, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class Key:
     [thresholds] p95_ms), its marker, and whether a LOADLENS_* variable may set it."""
 
     path: tuple[str, ...]
-    rule: Rule | None
+    rule: Rule | Container | None
 
     @property
     def attr(self) -> str:
@@ -43,10 +43,10 @@ def toml_key(attr: str) -> str:
     return attr.removesuffix("_s")
 
 
-def _marker(hint: object) -> tuple[Rule | None, bool, bool]:
+def _marker(hint: object) -> tuple[Rule | Container | None, bool, bool]:
     """The field's Rule, and whether it is Flat or Derived."""
     metadata = getattr(hint, "__metadata__", ())
-    rule = next((m for m in metadata if isinstance(m, Rule)), None)
+    rule = next((m for m in metadata if isinstance(m, Rule | Container)), None)
     return rule, any(isinstance(m, Flat) for m in metadata), any(isinstance(m, Derived) for m in metadata)
 
 

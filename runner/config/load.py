@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -25,6 +24,7 @@ from typing import Any
 
 from runner.config import keys as ck
 from runner.config.build import build_scenarios, dotted
+from runner.config.files import CONFIG_FILE_NAME, find_file, read_toml
 from runner.config.options import FlagValue
 from runner.config.rules import ERROR_TYPE, show
 from runner.config.scenarios import BUILTIN, Scenario
@@ -45,8 +45,6 @@ from runner.config.types import (
     Thresholds,
 )
 from runner.errors import ConfigError, UsageError
-
-CONFIG_FILE_NAME = "loadlens.toml"
 
 
 def _builtin_scenarios() -> Mapping[str, Scenario]:
@@ -97,57 +95,14 @@ def load_config(
     ConfigError; either holds one line per problem.
     """
     base = Path.cwd() if cwd is None else cwd
-    file, display = _find_file(path, env, base)
+    file, display = find_file(path, env, base)
     layers = _Layers(display)
     if file is not None:
-        layers.apply_file(_read_toml(file, display))
+        layers.apply_file(read_toml(file, display))
     layers.apply_env(env)
     for given in flags:
         layers.apply_flag(given)
     return layers.build(source_path=file)
-
-
-def _find_file(path: Path | None, env: Mapping[str, str], cwd: Path) -> tuple[Path | None, str]:
-    if path is not None:
-        file = path if path.is_absolute() else cwd / path
-        if not file.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        return file, str(path)
-    named = env.get("LOADLENS_CONFIG", "").strip()
-    if named:
-        file = Path(named) if Path(named).is_absolute() else cwd / named
-        if not file.is_file():
-            raise ConfigError(f"LOADLENS_CONFIG: config file not found: {named}")
-        return file, named
-    default = cwd / CONFIG_FILE_NAME
-    return (default, CONFIG_FILE_NAME) if default.is_file() else (None, "")
-
-
-_TOML_POSITION = re.compile(
-    r"^(?P<msg>.*?)\s*\(at (?:line (?P<line>\d+), column (?P<col>\d+)|end of document)\)$"
-)
-
-
-def _read_toml(file: Path, display: str) -> dict[str, object]:
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{display}: cannot read the config file: {exc.strerror or exc}") from None
-    try:
-        # utf-8-sig: some Windows editors start the file with a byte-order mark.
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{display}: not UTF-8 text (bad byte at offset {exc.start})") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        where = _TOML_POSITION.match(message)
-        if where is None:
-            raise ConfigError(f"{display}: invalid TOML: {message}") from None
-        line = where["line"]
-        at = f"line {line}, column {where['col']}" if line else "end of file"
-        raise ConfigError(f"{display}: {at}: invalid TOML: {where['msg']}") from None
 
 
 def _from_text(raw: str, *, textual: bool) -> object:

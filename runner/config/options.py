@@ -41,6 +41,9 @@ class Option:
     repeat: bool = False  # may be given several times; adds to the values below it
     clears: tuple[str, ...] = ()  # keys of the section it unsets (pid and name exclude each other)
     hidden: bool = False
+    # Whole numbers are parsed by argparse (so `--prometheus-port x` fails with the command line,
+    # as Locust's own -u does); their range is the config rule's.
+    integer: bool = False
 
     @property
     def dest(self) -> str:
@@ -67,6 +70,7 @@ OPTIONS: tuple[Option, ...] = (
         "thresholds",
         "expected_statuses",
         repeat=True,
+        integer=True,
     ),
     Option(
         "--include-expected",
@@ -75,7 +79,14 @@ OPTIONS: tuple[Option, ...] = (
         key="include_expected",
         switch=True,
     ),
-    Option("--prometheus-port", "serve live /metrics on this port", "PORT", "exporters.prometheus", "port"),
+    Option(
+        "--prometheus-port",
+        "serve live /metrics on this port",
+        "PORT",
+        "exporters.prometheus",
+        "port",
+        integer=True,
+    ),
     Option(
         "--prometheus-bind",
         "address for /metrics (default 127.0.0.1)",
@@ -135,6 +146,7 @@ OPTIONS: tuple[Option, ...] = (
         "process",
         "pid",
         clears=("name",),
+        integer=True,
     ),
     Option(
         "--process-name",
@@ -159,7 +171,12 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
         else:
             action = "append" if option.repeat else "store"
             group.add_argument(
-                option.flag, metavar=option.metavar, action=action, default=None, help=help_text
+                option.flag,
+                metavar=option.metavar,
+                action=action,
+                type=int if option.integer else None,
+                default=None,
+                help=help_text,
             )
     group.add_argument("--log-format", choices=LOG_FORMATS, default=None, help="console (default) or json")
     group.add_argument(
@@ -178,16 +195,11 @@ def flag_values(options: Any) -> tuple[FlagValue, ...]:
         if value is None or option.section is None or option.key is None:
             continue
         if option.repeat:
-            value = [_from_flag(v) for v in value]
+            value = list(value)
         out.append(FlagValue(option.flag, option.section, option.key, value, option.repeat, option.clears))
         if option.flag == "--otlp-endpoint" and getattr(options, "otlp", None) is None:
             out.append(FlagValue(option.flag, "exporters.otlp", "enabled", True))
     return tuple(out)
-
-
-def _from_flag(value: object) -> object:
-    """A repeated flag's text as a number when it reads as one (each item is checked later)."""
-    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
 def pre_parser() -> argparse.ArgumentParser:

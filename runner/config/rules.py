@@ -1,12 +1,12 @@
-"""How each configuration value is checked: small markers put in ``Annotated[...]`` on the fields
-of the config dataclasses (runner.config.types), which pydantic turns into its own validators.
+"""How each configuration value is checked: markers put in ``Annotated[...]`` on the fields of the
+config dataclasses (runner.config.types), which pydantic turns into its own validators.
 
-pydantic walks the whole document, collects every error with its location and builds the frozen
-dataclasses; a marker only picks pydantic's native check (strict int, float, bool, str, lists,
-tables) or a small function for what pydantic has no type for (durations, CloudWatch periods,
-URLs), and words the problem the way loadlens always has ("expected a number > 0, got "fast"").
-pydantic is imported inside ``__get_pydantic_core_schema__``, so importing the config types (as
-``loadlens run --help`` does through the CLI) does not pay for it; only loading a config does.
+pydantic walks the whole document, collects every error with its place and builds the frozen
+dataclasses. A marker picks pydantic's native check (strict float, int, bool, str, literal) or a
+small function for what pydantic has no type for (durations, CloudWatch periods, URLs), and words
+the problem the way loadlens always has: ``expected a number > 0, got "fast"``. pydantic is
+imported inside ``__get_pydantic_core_schema__``: importing the types (as `loadlens run --help`
+does) does not pay for it, only loading a config does.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ import datetime as dt
 import json
 import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from runner.timefmt import DURATION_EXAMPLES, parse_duration_s
 
-ERROR_TYPE = "loadlens"  # the pydantic error type of every problem a marker words itself
+ERROR_TYPE = "loadlens"  # the pydantic error type of every problem worded here
+_USERINFO = re.compile(r"^([^/@]*//)?[^/@]*@")
 
 
 def show(value: object) -> str:
@@ -35,270 +36,223 @@ def show(value: object) -> str:
         return "a table"
     if isinstance(value, dt.date | dt.time):
         return f"a date/time ({value.isoformat()})"
-    text = json.dumps(value, default=str, ensure_ascii=False)
-    text = text.replace("\n", "\\n")
+    text = json.dumps(value, default=str, ensure_ascii=False).replace("\n", "\\n")
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-_USERINFO = re.compile(r"^([^/@]*//)?[^/@]*@")
-
-
 def problem_text(expected: str, value: object) -> str:
-    """``expected a number > 0, got "fast"``."""
+    """``expected a number > 0, got "fast"``; a URL's user:password is never printed."""
     if isinstance(value, str) and "@" in value:
-        value = _USERINFO.sub(r"\1***@", value)  # a URL's user:password must never be printed
+        value = _USERINFO.sub(r"\1***@", value)
     return f"expected {expected}, got {show(value)}"
 
 
-def _problem(expected: str, value: object) -> Exception:
+def _problem(text: str) -> Exception:
     from pydantic_core import PydanticCustomError
 
-    return PydanticCustomError(ERROR_TYPE, "{text}", {"text": problem_text(expected, value)})
+    return PydanticCustomError(ERROR_TYPE, "{text}", {"text": text})
 
 
 class Rule:
-    """A marker: ``expected`` words the accepted values; ``textual`` says a LOADLENS_* value is
-    taken verbatim (LOADLENS_GRAFANA_DASHBOARD_UID=123 stays the text "123"); ``env`` says whether
-    a variable may set the key at all (tables may not)."""
+    """One key's check. ``native``: a pydantic-core schema name and its constraints (run first,
+    strictly); ``convert``: a function run after it (or alone) that raises ValueError.
+    ``textual``: a LOADLENS_* value is taken verbatim (LOADLENS_GRAFANA_DASHBOARD_UID=123 stays
+    "123"). ``env``: a variable may set the key (tables may not)."""
 
-    expected: str = "a value"
-    textual: bool = False
-    env: bool = True
-
-    def core(self) -> Any:
-        """pydantic's native schema for the check; None: ``convert`` does it all."""
-        return None
-
-    def convert(self, value: object) -> object:
-        return value
+    def __init__(
+        self,
+        expected: str,
+        *,
+        native: tuple[str, Mapping[str, object]] | None = None,
+        convert: Callable[[Any], object] | None = None,
+        textual: bool = False,
+        env: bool = True,
+    ) -> None:
+        self.expected, self.native, self.textual, self.env = expected, native, textual, env
+        self._convert = convert
 
     def check(self, value: object) -> object:
-        """The value checked without pydantic, for the few checks outside a config (a rule with
-        no native schema); ValueError with the usual wording."""
+        """The value checked without pydantic (a rule with no native schema, e.g. ``url()``);
+        ValueError with the usual wording."""
         try:
-            return self.convert(value)
+            return self._convert(value) if self._convert else value
         except ValueError:
             raise ValueError(problem_text(self.expected, value)) from None
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Callable[[Any], Any]) -> Any:
         from pydantic_core import ValidationError, core_schema
 
-        inner = self.core()
-        if inner is None:
+        convert = self._convert or (lambda value: value)
+        if self.native is None:
 
             def plain(value: object) -> object:
                 try:
-                    return self.convert(value)
+                    return convert(value)
                 except ValueError:
-                    raise _problem(self.expected, value) from None
+                    raise _problem(problem_text(self.expected, value)) from None
 
             return core_schema.no_info_plain_validator_function(plain)
 
+        name, constraints = self.native
+        inner = getattr(core_schema, f"{name}_schema")(**constraints)
+
         def wrap(value: object, validate: Callable[[object], object]) -> object:
             try:
-                return self.convert(validate(value))
+                return convert(validate(value))
             except (ValidationError, ValueError):
-                raise _problem(self.expected, value) from None
+                raise _problem(problem_text(self.expected, value)) from None
 
         return core_schema.no_info_wrap_validator_function(wrap, inner)
 
 
-def _bounds(lo: str, hi: str, gt: float | None, ge: float | None, le: float | None) -> str:
+def _bounds(what: str, gt: float | None, ge: float | None, le: float | None) -> str:
     if ge is not None and le is not None:
-        return f"{lo} from {ge:g} to {le:g}"
-    if gt is not None and le is not None:
-        return f"{lo} > {gt:g} and <= {le:g}"
+        return f"{what} from {ge:g} to {le:g}"
     if gt is not None:
-        return f"{lo} > {gt:g}"
-    if ge is not None:
-        return f"{lo} >= {ge:g}"
-    return hi
+        return f"{what} > {gt:g}" + (f" and <= {le:g}" if le is not None else "")
+    return f"{what} >= {ge:g}" if ge is not None else what
 
 
-class Number(Rule):
+def number(*, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Rule:
     """A finite int or float (not a boolean) within the bounds; held as float."""
-
-    def __init__(self, *, gt: float | None = None, ge: float | None = None, le: float | None = None) -> None:
-        self.gt, self.ge, self.le = gt, ge, le
-        self.expected = _bounds("a number", "a number", gt, ge, le)
-
-    def core(self) -> Any:
-        from pydantic_core import core_schema
-
-        return core_schema.float_schema(gt=self.gt, ge=self.ge, le=self.le, allow_inf_nan=False, strict=True)
+    bounds = {"gt": gt, "ge": ge, "le": le, "allow_inf_nan": False, "strict": True}
+    return Rule(_bounds("a number", gt, ge, le), native=("float", bounds))
 
 
-class Integer(Rule):
+def integer(*, ge: int | None = None, le: int | None = None, expected: str | None = None) -> Rule:
     """An integer within the bounds (1.0 is not an integer: TOML says what it means)."""
-
-    def __init__(self, *, ge: int | None = None, le: int | None = None, expected: str | None = None) -> None:
-        self.ge, self.le = ge, le
-        self.expected = expected or _bounds("an integer", "an integer", None, ge, le)
-
-    def core(self) -> Any:
-        from pydantic_core import core_schema
-
-        return core_schema.int_schema(ge=self.ge, le=self.le, strict=True)
+    return Rule(
+        expected or _bounds("an integer", None, ge, le), native=("int", {"ge": ge, "le": le, "strict": True})
+    )
 
 
-class Boolean(Rule):
+def boolean() -> Rule:
     """true or false (not 0/1, not "yes")."""
-
-    expected = "true or false"
-
-    def core(self) -> Any:
-        from pydantic_core import core_schema
-
-        return core_schema.bool_schema(strict=True)
+    return Rule("true or false", native=("bool", {"strict": True}))
 
 
-class Text(Rule):
-    """A string; non-blank unless ``allow_empty``. ``as_path`` holds it as a Path."""
-
-    textual = True
-
-    def __init__(
-        self, *, allow_empty: bool = False, expected: str | None = None, as_path: bool = False
-    ) -> None:
-        self.allow_empty, self.as_path = allow_empty, as_path
-        self.expected = expected or ("a string" if allow_empty else "a non-empty string")
-
-    def core(self) -> Any:
-        from pydantic_core import core_schema
-
-        return core_schema.str_schema(strict=True)
-
-    def convert(self, value: object) -> object:
-        if not self.allow_empty and not str(value).strip():
-            raise ValueError("blank")
-        return Path(str(value)) if self.as_path else value
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("blank")
+    return value
 
 
-class Url(Rule):
+def text(*, allow_empty: bool = False, expected: str | None = None) -> Rule:
+    """A string; non-blank unless ``allow_empty``."""
+    what = expected or ("a string" if allow_empty else "a non-empty string")
+    return Rule(
+        what, native=("str", {"strict": True}), convert=None if allow_empty else _not_blank, textual=True
+    )
+
+
+def path() -> Rule:
+    """A non-empty string naming a file or directory; held as a Path."""
+    return Rule(
+        "a non-empty string",
+        native=("str", {"strict": True}),
+        convert=lambda v: Path(_not_blank(v)),
+        textual=True,
+    )
+
+
+def _url(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    parts = urllib.parse.urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("not an http(s) URL")
+    return value.strip()
+
+
+def url() -> Rule:
     """An http:// or https:// URL with a host, kept as written (without surrounding blanks)."""
-
-    expected = "an http:// or https:// URL"
-    textual = True
-
-    def convert(self, value: object) -> object:
-        if not isinstance(value, str):
-            raise ValueError("not text")
-        parts = urllib.parse.urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("not an http(s) URL")
-        return value.strip()
+    return Rule("an http:// or https:// URL", convert=_url, textual=True)
 
 
-class Choice(Rule):
+def choice(*options: str) -> Rule:
     """One of a few fixed strings."""
-
-    textual = True
-
-    def __init__(self, *options: str) -> None:
-        self.options = options
-        self.expected = "one of " + ", ".join(f'"{o}"' for o in options)
-
-    def convert(self, value: object) -> object:
-        if value not in self.options:
-            raise ValueError("not a choice")
-        return value
+    expected = "one of " + ", ".join(f'"{o}"' for o in options)
+    return Rule(expected, native=("literal", {"expected": list(options)}), textual=True)
 
 
-class Duration(Rule):
+def _seconds(value: object, *, positive: bool) -> float:
+    if not isinstance(value, str | int | float):
+        raise ValueError("not a duration")
+    seconds = parse_duration_s(value)
+    if positive and seconds <= 0:
+        raise ValueError("not positive")
+    return seconds
+
+
+def duration(*, positive: bool) -> Rule:
     """A duration as Locust's --run-time writes it, or a number of seconds; held as seconds.
-
     A duration field is named ``<key>_s``: the TOML key is the field name without ``_s``."""
-
-    def __init__(self, *, positive: bool) -> None:
-        self.positive = positive
-        self.expected = f"a duration{' > 0' if positive else ''} such as {DURATION_EXAMPLES}"
-
-    def convert(self, value: object) -> object:
-        if not isinstance(value, str | int | float):
-            raise ValueError("not a duration")
-        seconds = parse_duration_s(value)
-        if self.positive and seconds <= 0:
-            raise ValueError("not positive")
-        return seconds
-
-
-HIGH_RESOLUTION_PERIODS_S = frozenset({1, 5, 10, 30})
+    expected = f"a duration{' > 0' if positive else ''} such as {DURATION_EXAMPLES}"
+    return Rule(expected, convert=lambda value: _seconds(value, positive=positive))
 
 
 def is_cloudwatch_period(seconds: float) -> bool:
     """1, 5, 10 or 30 seconds (high-resolution metrics) or a multiple of 60."""
-    return seconds in HIGH_RESOLUTION_PERIODS_S or (seconds >= 60 and seconds % 60 == 0)
+    return seconds in (1, 5, 10, 30) or (seconds >= 60 and seconds % 60 == 0)
 
 
-class CloudWatchPeriod(Duration):
+def _period(value: object) -> float:
+    seconds = _seconds(value, positive=True)
+    if not is_cloudwatch_period(seconds):
+        raise ValueError("not a CloudWatch period")
+    return seconds
+
+
+def cloudwatch_period() -> Rule:
     """A CloudWatch period, written like a duration."""
-
-    def __init__(self) -> None:
-        super().__init__(positive=True)
-        self.expected = "a period of 1s, 5s, 10s, 30s or a multiple of 60s"
-
-    def convert(self, value: object) -> object:
-        seconds = super().convert(value)
-        if not is_cloudwatch_period(seconds):  # type: ignore[arg-type]
-            raise ValueError("not a CloudWatch period")
-        return seconds
+    return Rule("a period of 1s, 5s, 10s, 30s or a multiple of 60s", convert=_period)
 
 
-class ListOf(Rule):
-    """The container check of a list (its items carry their own marker); held as a tuple, or a
-    frozenset with ``unique``."""
+class Container:
+    """A list or table: its own shape is checked before pydantic checks the items (each with its
+    own marker), so the message for a wrong shape names what was expected."""
 
-    def __init__(self, expected: str, *, non_empty: bool = False) -> None:
-        self.expected, self.non_empty = expected, non_empty
+    textual = False
+
+    def __init__(self, expected: str, kinds: tuple[type, ...], *, non_empty: bool, env: bool) -> None:
+        self.expected, self.kinds, self.non_empty, self.env = expected, kinds, non_empty, env
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Callable[[Any], Any]) -> Any:
         from pydantic_core import core_schema
 
-        def is_list(value: object) -> object:
-            if not isinstance(value, list | tuple | frozenset) or (self.non_empty and not value):
-                raise _problem(self.expected, value)
+        def shape(value: object) -> object:
+            if not isinstance(value, self.kinds) or (self.non_empty and not value):
+                raise _problem(problem_text(self.expected, value))
             return value
 
-        return core_schema.no_info_before_validator_function(is_list, handler(source))
+        schema = core_schema.no_info_before_validator_function(shape, handler(source))
+        if dict in self.kinds:  # a table is held read-only
+            return core_schema.no_info_after_validator_function(lambda v: MappingProxyType(dict(v)), schema)
+        return schema
 
 
-class TableOf(Rule):
-    """The container check of a table of names to values; held read-only."""
-
-    env = False
-
-    def __init__(self, expected: str) -> None:
-        self.expected = expected
-
-    def __get_pydantic_core_schema__(self, source: Any, handler: Callable[[Any], Any]) -> Any:
-        from pydantic_core import core_schema
-
-        def is_table(value: object) -> object:
-            if not isinstance(value, dict | MappingProxyType):
-                raise _problem(self.expected, value)
-            return value
-
-        def freeze(value: Any) -> object:
-            return MappingProxyType(dict(value))
-
-        return core_schema.no_info_after_validator_function(
-            freeze, core_schema.no_info_before_validator_function(is_table, handler(source))
-        )
+def list_of(expected: str, *, non_empty: bool = False) -> Container:
+    """A list (held as a tuple or frozenset, per the field's type)."""
+    return Container(expected, (list, tuple, frozenset), non_empty=non_empty, env=True)
 
 
-class Named(Rule):
+def table_of(expected: str) -> Container:
+    """A table of names to values; LOADLENS_* variables cannot set it."""
+    return Container(expected, (dict, MappingProxyType), non_empty=False, env=False)
+
+
+class Named:
     """A table's key that must match a pattern (an endpoint "METHOD name", a scenario name)."""
 
     def __init__(self, pattern: str, problem: str) -> None:
-        self.pattern = re.compile(pattern)
-        self.problem = problem
+        self.pattern, self.problem = re.compile(pattern), problem
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Callable[[Any], Any]) -> Any:
-        from pydantic_core import PydanticCustomError, core_schema
+        from pydantic_core import core_schema
 
         def check(value: object) -> object:
             if not isinstance(value, str) or not self.pattern.fullmatch(value):
-                raise PydanticCustomError(ERROR_TYPE, "{text}", {"text": self.problem})
+                raise _problem(self.problem)
             return value
 
         return core_schema.no_info_plain_validator_function(check)

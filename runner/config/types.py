@@ -17,34 +17,35 @@ from types import MappingProxyType
 from typing import Annotated
 
 from runner.config.rules import (
-    Boolean,
-    Choice,
     Derived,
-    Duration,
     Flat,
-    Integer,
-    ListOf,
     Named,
-    Number,
-    TableOf,
-    Text,
-    Url,
+    boolean,
+    choice,
+    duration,
+    integer,
+    list_of,
+    number,
+    path,
+    table_of,
+    text,
+    url,
 )
 from runner.sources.cloudwatch_catalog import CloudWatchTarget
 
 # Every section rejects keys it does not know, and a duration field x_s is written x in TOML.
 SECTION: dict[str, object] = {"extra": "forbid", "alias_generator": lambda name: name.removesuffix("_s")}
 
-_TEXT = Annotated[str | None, Text()]
-_PERCENT = Annotated[float | None, Number(gt=0, le=100)]
-_MS = Annotated[float | None, Number(gt=0)]
-_RATIO = Annotated[float | None, Number(ge=0, le=1)]
-_URL = Annotated[str | None, Url()]
-_BOOL = Annotated[bool, Boolean()]
-_COUNT = Annotated[int, Integer(ge=1)]
-STATUS = Annotated[int, Integer(ge=100, le=599, expected="an HTTP status code from 100 to 599")]
-STATUSES = Annotated[frozenset[STATUS], ListOf("a list of HTTP status codes")]
-NAMES = Annotated[tuple[Annotated[str, Text()], ...], ListOf("a list of strings")]
+_TEXT = Annotated[str | None, text()]
+_PERCENT = Annotated[float | None, number(gt=0, le=100)]
+_MS = Annotated[float | None, number(gt=0)]
+_RATIO = Annotated[float | None, number(ge=0, le=1)]
+_URL = Annotated[str | None, url()]
+_BOOL = Annotated[bool, boolean()]
+_COUNT = Annotated[int, integer(ge=1)]
+STATUS = Annotated[int, integer(ge=100, le=599, expected="an HTTP status code from 100 to 599")]
+STATUSES = Annotated[frozenset[STATUS], list_of("a list of HTTP status codes")]
+NAMES = Annotated[tuple[Annotated[str, text()], ...], list_of("a list of strings")]
 # "METHOD name" as Locust reports an endpoint: an upper-case request type, one space, the name.
 ENDPOINT = Annotated[
     str,
@@ -68,12 +69,12 @@ class RunConfig:
     locustfile: _TEXT = None
     host: _TEXT = None
     scenario: _TEXT = None
-    out: Annotated[Path, Text(as_path=True)] = Path("results")
-    warmup_s: Annotated[float, Duration(positive=False)] = 0.0  # excluded after the ramp-up ends
-    cooldown_s: Annotated[float, Duration(positive=False)] = 0.0  # excluded before the end
+    out: Annotated[Path, path()] = Path("results")
+    warmup_s: Annotated[float, duration(positive=False)] = 0.0  # excluded after the ramp-up ends
+    cooldown_s: Annotated[float, duration(positive=False)] = 0.0  # excluded before the end
     max_endpoints: _COUNT = 500  # distinct request names kept; more fold into "(other)"
-    interval_s: Annotated[float, Duration(positive=True)] = 5.0  # timeline resolution
-    progress_s: Annotated[float, Duration(positive=False)] = 5.0  # console progress line; 0: off
+    interval_s: Annotated[float, duration(positive=True)] = 5.0  # timeline resolution
+    progress_s: Annotated[float, duration(positive=False)] = 5.0  # console progress line; 0: off
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +88,9 @@ class Limits:
     p99_ms: _MS = None
     error_rate: _RATIO = None
     success_rate: _RATIO = None
-    min_rps: Annotated[float | None, Number(ge=0)] = None
+    min_rps: Annotated[float | None, number(ge=0)] = None
     # Fewer requests than this make a percentile INCONCLUSIVE; None: the default of 20, not required.
-    min_samples: Annotated[int | None, Integer(ge=1)] = None
+    min_samples: Annotated[int | None, integer(ge=1)] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +101,11 @@ class Thresholds:
     __pydantic_config__ = SECTION
 
     default: Annotated[Limits, Flat()] = Limits()
-    endpoints: Annotated[Mapping[ENDPOINT, Limits], TableOf("a table of endpoints")] = field(
+    endpoints: Annotated[Mapping[ENDPOINT, Limits], table_of("a table of endpoints")] = field(
         default_factory=_no_entries  # type: ignore[arg-type]
     )
     expected_statuses: STATUSES = frozenset()
-    warn_ratio: Annotated[float, Number(gt=0, le=1)] = 0.9
+    warn_ratio: Annotated[float, number(gt=0, le=1)] = 0.9
     per_endpoint: _BOOL = True
     include_expected: _BOOL = False  # expected-status responses count in latency percentiles and rps
 
@@ -121,11 +122,11 @@ class ServerCriteriaLimits:
 
     __pydantic_config__ = SECTION
 
-    cpu_percent: Annotated[float, Number(gt=0, le=100)] = 70.0
-    memory_percent: Annotated[float, Number(gt=0, le=100)] = 80.0
+    cpu_percent: Annotated[float, number(gt=0, le=100)] = 70.0
+    memory_percent: Annotated[float, number(gt=0, le=100)] = 80.0
     rds_cpu_percent: _PERCENT = None
-    rds_connections: Annotated[float | None, Number(gt=0)] = None
-    alb_5xx: Annotated[float | None, Number(ge=0)] = 0.0  # load-balancer 5xx allowed in the window
+    rds_connections: Annotated[float | None, number(gt=0)] = None
+    alb_5xx: Annotated[float | None, number(ge=0)] = 0.0  # load-balancer 5xx allowed in the window
     process_cpu_percent: Annotated[float | None, Derived()] = None
     process_memory_percent: Annotated[float | None, Derived()] = None
     warn_ratio: Annotated[float, Derived()] = 0.9
@@ -138,10 +139,10 @@ class ServerLimits:
     __pydantic_config__ = SECTION
 
     criteria: Annotated[ServerCriteriaLimits, Flat()] = field(default_factory=ServerCriteriaLimits)
-    leak_warn_percent_per_hour: Annotated[float | None, Number(gt=0)] = None
-    leak_fail_percent_per_hour: Annotated[float | None, Number(gt=0)] = None
+    leak_warn_percent_per_hour: Annotated[float | None, number(gt=0)] = None
+    leak_fail_percent_per_hour: Annotated[float | None, number(gt=0)] = None
     # A steady state shorter than this cannot judge a leak.
-    leak_min_duration_s: Annotated[float, Duration(positive=True)] = 1800.0
+    leak_min_duration_s: Annotated[float, duration(positive=True)] = 1800.0
     # Safety stop: end the run early when a server metric stays above this for abort_periods
     # consecutive periods (protects a shared staging environment). None: no safety stop.
     abort_cpu_percent: _PERCENT = None
@@ -159,7 +160,7 @@ class CloudWatchConfig:
     region: _TEXT = None
     profile: _TEXT = None
     target: Annotated[CloudWatchTarget, Flat()] = field(default_factory=CloudWatchTarget)
-    settle_s: Annotated[float, Duration(positive=False)] = 300.0  # wait for the last datapoints
+    settle_s: Annotated[float, duration(positive=False)] = 300.0  # wait for the last datapoints
     require: _BOOL = False  # missing CloudWatch data makes the run inconclusive
     correlate: _BOOL = False  # pull CloudWatch for the run (also: --correlate-cloudwatch)
 
@@ -172,10 +173,10 @@ class PrometheusSourceConfig:
 
     url: _URL = None
     queries: Annotated[
-        Mapping[str, Annotated[str, Text(expected="a PromQL query")]],
-        TableOf("a table of names to PromQL querys"),
+        Mapping[str, Annotated[str, text(expected="a PromQL query")]],
+        table_of("a table of names to PromQL querys"),
     ] = field(default_factory=_no_entries)  # type: ignore[arg-type]
-    step_s: Annotated[float, Duration(positive=True)] = 15.0
+    step_s: Annotated[float, duration(positive=True)] = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +185,10 @@ class ProcessConfig:
 
     __pydantic_config__ = SECTION
 
-    pid: Annotated[int | None, Integer(ge=1)] = None
+    pid: Annotated[int | None, integer(ge=1)] = None
     name: _TEXT = None
     # A process can use more than one core: psutil reports up to 100 x cores. None: [server]'s.
-    cpu_percent: Annotated[float | None, Number(gt=0)] = None
+    cpu_percent: Annotated[float | None, number(gt=0)] = None
     memory_percent: _PERCENT = None  # None: [server] memory_percent applies
 
 
@@ -197,9 +198,9 @@ class PrometheusExporterConfig:
 
     __pydantic_config__ = SECTION
 
-    port: Annotated[int | None, Integer(ge=1, le=65535)] = None
-    bind: Annotated[str, Text()] = "127.0.0.1"
-    linger_s: Annotated[float, Duration(positive=False)] = 15.0  # serve on so the last scrape sees the end
+    port: Annotated[int | None, integer(ge=1, le=65535)] = None
+    bind: Annotated[str, text()] = "127.0.0.1"
+    linger_s: Annotated[float, duration(positive=False)] = 15.0  # serve on so the last scrape sees the end
     max_names: _COUNT = 200
     max_statuses: _COUNT = 20
 
@@ -215,8 +216,8 @@ class PushgatewayConfig:
     __pydantic_config__ = SECTION
 
     url: _URL = None
-    interval_s: Annotated[float, Duration(positive=True)] = 10.0
-    job: Annotated[str, Text()] = "loadlens"
+    interval_s: Annotated[float, duration(positive=True)] = 10.0
+    job: Annotated[str, text()] = "loadlens"
     delete_on_finish: _BOOL = False
 
     @property
@@ -234,11 +235,11 @@ class OtlpConfig:
     enabled: _BOOL = False
     endpoint: _URL = None
     # None: OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL, else http/protobuf
-    protocol: Annotated[str | None, Choice("http/protobuf", "grpc")] = None
-    interval_s: Annotated[float, Duration(positive=True)] = 5.0
+    protocol: Annotated[str | None, choice("http/protobuf", "grpc")] = None
+    interval_s: Annotated[float, duration(positive=True)] = 5.0
     headers: Annotated[
-        Mapping[str, Annotated[str, Text(expected="a header value")]],
-        TableOf("a table of names to header values"),
+        Mapping[str, Annotated[str, text(expected="a header value")]],
+        table_of("a table of names to header values"),
     ] = field(default_factory=_no_entries)  # type: ignore[arg-type]
 
 
@@ -271,9 +272,9 @@ class StageTable:
 
     __pydantic_config__ = SECTION
 
-    duration_s: Annotated[float | None, Duration(positive=True)] = None
-    users: Annotated[int | None, Integer(ge=0)] = None
-    spawn_rate: Annotated[float | None, Number(gt=0)] = None
+    duration_s: Annotated[float | None, duration(positive=True)] = None
+    users: Annotated[int | None, integer(ge=0)] = None
+    spawn_rate: Annotated[float | None, number(gt=0)] = None
 
 
 STAGES_EXPECTED = 'a non-empty list of tables like {duration = "1m", users = 10, spawn_rate = 5}'
@@ -286,14 +287,14 @@ class ScenarioTable:
 
     __pydantic_config__ = SECTION
 
-    description: Annotated[str | None, Text(allow_empty=True)] = None
-    users: Annotated[int | None, Integer(ge=1)] = None
-    spawn_rate: Annotated[float | None, Number(gt=0)] = None
-    run_time_s: Annotated[float | None, Duration(positive=True)] = None
+    description: Annotated[str | None, text(allow_empty=True)] = None
+    users: Annotated[int | None, integer(ge=1)] = None
+    spawn_rate: Annotated[float | None, number(gt=0)] = None
+    run_time_s: Annotated[float | None, duration(positive=True)] = None
     tags: NAMES | None = None
     exclude_tags: NAMES | None = None
     expected_statuses: STATUSES | None = None
-    stages: Annotated[tuple[StageTable, ...] | None, ListOf(STAGES_EXPECTED, non_empty=True)] = None
+    stages: Annotated[tuple[StageTable, ...] | None, list_of(STAGES_EXPECTED, non_empty=True)] = None
 
 
 SCENARIO_NAME = Annotated[
@@ -303,4 +304,4 @@ SCENARIO_NAME = Annotated[
         'a scenario name may only use letters, digits, "-", "_" and "." (it names the run directory)',
     ),
 ]
-SCENARIOS = Annotated[Mapping[SCENARIO_NAME, ScenarioTable], TableOf("a table of scenarios")]
+SCENARIOS = Annotated[Mapping[SCENARIO_NAME, ScenarioTable], table_of("a table of scenarios")]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from runner.config.rules import Boolean, CloudWatchPeriod, Duration, ListOf, Text, is_cloudwatch_period
+from runner.config.rules import boolean, cloudwatch_period, duration, is_cloudwatch_period, list_of, text
 from runner.errors import ConfigError
 
 ECS = "ecs:"
@@ -45,15 +45,15 @@ class CloudWatchTarget:
 
     __pydantic_config__ = {"extra": "forbid", "alias_generator": lambda name: name.removesuffix("_s")}
 
-    ecs_cluster: Annotated[str | None, Text()] = None
-    ecs_service: Annotated[str | None, Text()] = None
-    rds_instance: Annotated[str | None, Text()] = None
-    rds_cluster: Annotated[str | None, Text()] = None
-    load_balancer: Annotated[str | None, Text()] = None
-    target_groups: Annotated[tuple[Annotated[str, Text()], ...], ListOf("a list of strings")] = ()
-    period_s: Annotated[float, CloudWatchPeriod()] = 60.0
-    preroll_s: Annotated[float, Duration(positive=False)] = 300.0
-    container_insights: Annotated[bool | None, Boolean()] = None
+    ecs_cluster: Annotated[str | None, text()] = None
+    ecs_service: Annotated[str | None, text()] = None
+    rds_instance: Annotated[str | None, text()] = None
+    rds_cluster: Annotated[str | None, text()] = None
+    load_balancer: Annotated[str | None, text()] = None
+    target_groups: Annotated[tuple[Annotated[str, text()], ...], list_of("a list of strings")] = ()
+    period_s: Annotated[float, cloudwatch_period()] = 60.0
+    preroll_s: Annotated[float, duration(positive=False)] = 300.0
+    container_insights: Annotated[bool | None, boolean()] = None
 
     def __post_init__(self) -> None:
         if bool(self.ecs_cluster) != bool(self.ecs_service):

@@ -58,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LoadlensError as exc:
         if debug:
             raise
-        sys.stderr.write(f"loadlens: {exc}\n")
+        for line in str(exc).splitlines() or [""]:  # a config with several problems: one line each
+            sys.stderr.write(f"loadlens: {line}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("loadlens: interrupted\n")
@@ -139,7 +140,7 @@ def _scenarios(argv: list[str], env: Mapping[str, str]) -> int:
     parser.add_argument("--loadlens-config", metavar="FILE", default=None)
     args = parser.parse_args(argv)
     from runner.config.load import load_config
-    from runner.config.scenarios import format_duration
+    from runner.timefmt import format_duration
 
     cfg = load_config(Path(args.loadlens_config) if args.loadlens_config else None, env=env)
     rows: list[tuple[str, ...]] = [("scenario", "users", "spawn rate", "run time", "stages", "description")]

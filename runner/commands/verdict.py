@@ -10,12 +10,14 @@ summary.json, verdict.md and junit.xml are rewritten.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from runner.config.load import load_config
+from runner.config.options import flag_values
 from runner.judge.analysis import analyse_with_plan
 from runner.judge.client import EXPECTED_NOTE_PREFIX, expected_note, judge_client
 from runner.judge.server import judge_server
@@ -47,12 +49,16 @@ def rejudge(
     path = Path(config_file) if config_file else None
     if path is None and record.config_path and Path(record.config_path).exists():
         path = Path(record.config_path)
-    cfg = load_config(path, env=env)
+    given = argparse.Namespace(
+        correlate_cloudwatch=correlate or None,
+        require_server_metrics=require or None,
+        aws_profile=aws_profile,
+        aws_region=aws_region,
+    )
+    cfg = load_config(path, env=env, flags=flag_values(given))
     window = "steady state" if record.window_kind == "steady_state" else "whole run"
     client = judge_client(record.judged, cfg.thresholds, window=window)
-    plan = server_plan(
-        cfg, correlate=correlate, require=require, aws_profile=aws_profile, aws_region=aws_region
-    )
+    plan = server_plan(cfg)
     if plan.cloudwatch is not None:
         from runner import installed
 

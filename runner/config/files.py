@@ -18,12 +18,16 @@ def find_file(path: Path | None, env: Mapping[str, str], cwd: Path) -> tuple[Pat
     one LOADLENS_CONFIG names, else ``cwd/loadlens.toml`` if it exists; (None, "") for none."""
     if path is not None:
         file = path if path.is_absolute() else cwd / path
+        if file.is_dir():
+            raise ConfigError(f"{path}: is a directory, not a config file: name the loadlens.toml in it")
         if not file.is_file():
             raise ConfigError(f"{path}: config file not found")
         return file, str(path)
     named = env.get("LOADLENS_CONFIG", "").strip()
     if named:
         file = Path(named) if Path(named).is_absolute() else cwd / named
+        if file.is_dir():
+            raise ConfigError(f"LOADLENS_CONFIG: {named} is a directory, not a config file")
         if not file.is_file():
             raise ConfigError(f"LOADLENS_CONFIG: config file not found: {named}")
         return file, named

@@ -170,3 +170,18 @@ class TestRefusedBeforeLoad:
         other.mkdir()
         (other / "notes.txt").write_text("")
         assert not discard_unstarted(other) and other.exists()
+
+
+class TestConfigFileIsADirectory:
+    def test_a_directory_given_as_the_config_says_so(self, tmp_path: Path) -> None:
+        (tmp_path / "conf").mkdir()
+        proc = run(
+            loadlens_cmd("run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--headless", "-t", "1s",
+                         "--loadlens-config", "conf"),
+            cwd=tmp_path,
+            timeout_s=60,
+        )  # fmt: skip
+        assert proc.returncode == 2
+        assert _loadlens_lines(proc.stderr) == [
+            "loadlens: conf: is a directory, not a config file: name the loadlens.toml in it"
+        ]

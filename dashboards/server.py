@@ -11,7 +11,7 @@ from grafana_foundation_sdk.builders import cloudwatch, prometheus
 from grafana_foundation_sdk.models import cloudwatch as cwm
 
 from dashboards.kit import CLOUDWATCH, Query, Section, dashed_right_axis, graph, promql
-from runner.model import ServerCriteriaLimits
+from runner.config.types import ServerCriteriaLimits
 
 # loadlens's default server limits ([server] cpu_percent, memory_percent), from their one home
 CPU_LIMIT_PERCENT = round(ServerCriteriaLimits().cpu_percent)

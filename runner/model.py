@@ -336,24 +336,6 @@ class ServerReadings:
 
 
 @dataclass(frozen=True, slots=True)
-class ServerCriteriaLimits:
-    """Limits on server-side metrics (the ``[server]`` table), whatever the source.
-
-    ``None`` switches a criterion off. The process limits fall back to ``cpu_percent`` and
-    ``memory_percent``. ``warn_ratio``: WARN from this fraction of a limit upwards.
-    """
-
-    cpu_percent: float = 70.0
-    memory_percent: float = 80.0
-    rds_cpu_percent: float | None = None
-    rds_connections: float | None = None
-    alb_5xx: float | None = 0.0
-    process_cpu_percent: float | None = None
-    process_memory_percent: float | None = None
-    warn_ratio: float = 0.9
-
-
-@dataclass(frozen=True, slots=True)
 class Result:
     """One judged criterion: the user's own words, what was seen, the limit and why."""
 

@@ -10,12 +10,14 @@ summary.json, verdict.md and junit.xml are rewritten.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from runner.config.load import load_config
+from runner.config.options import flag_values
 from runner.judge.client import EXPECTED_NOTE_PREFIX
 from runner.judge.run import Measurements, RunCriteria, judge_run
 from runner.judge.verdict import INCOMPLETE_NOTE, incomplete_reasons
@@ -40,16 +42,25 @@ def rejudge(
     require: bool = False,
     aws_profile: str | None = None,
     aws_region: str | None = None,
+    verbose: bool = False,
 ) -> int:
     record = load_summary(run_dir)
     directory = run_dir if run_dir.is_dir() else run_dir.parent
     path = Path(config_file) if config_file else None
     if path is None and record.config_path and Path(record.config_path).exists():
         path = Path(record.config_path)
-    cfg = load_config(path, env=env)
-    plan = server_plan(
-        cfg, correlate=correlate, require=require, aws_profile=aws_profile, aws_region=aws_region
+    given = argparse.Namespace(
+        correlate_cloudwatch=correlate or None,
+        require_server_metrics=require or None,
+        aws_profile=aws_profile,
+        aws_region=aws_region,
     )
+    cfg = load_config(path, env=env, flags=flag_values(given))
+    plan = server_plan(cfg)
+    if plan.cloudwatch is not None:
+        from runner import installed
+
+        installed.require(installed.AWS, used_by="loadlens verdict --correlate-cloudwatch")
     readings = stored_readings(record)
     if plan.cloudwatch is not None or plan.prometheus_url:
         readings = _pull_again(record, plan, readings)
@@ -78,7 +89,7 @@ def rejudge(
     )
     write_reports(record, directory, env=env)
     color = out.isatty() and "NO_COLOR" not in env
-    text = render_table(verdict, color=color).rstrip("\n")
+    text = render_table(verdict, color=color, verbose=verbose).rstrip("\n")
     text += "".join(f"\nanalysis: {line}" for line in judged.analysis.findings)
     out.write(text + f"\nrun directory: {directory}\n")
     return verdict.exit_code

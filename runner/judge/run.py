@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from runner.config.types import ServerCriteriaLimits
 from runner.judge.analysis import Analysis, LeakLimits, analyse
 from runner.judge.client import ThresholdSet, expected_note, judge_client
 from runner.judge.server import judge_readings, source_failed
@@ -27,7 +28,6 @@ from runner.model import (
     Interval,
     Result,
     Series,
-    ServerCriteriaLimits,
     ServerReadings,
     Snapshot,
     Verdict,

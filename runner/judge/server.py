@@ -28,11 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+# The limits judged here are the [server] table's own type (re-exported for the judge's callers).
+from runner.config.types import ServerCriteriaLimits as ServerCriteriaLimits
 from runner.judge.verdict import in_warn_band
-from runner.model import Result, Series, ServerCriteriaLimits, ServerReadings, Status
+from runner.model import Result, Series, ServerReadings, Status
 from runner.sources.base import Missing, SourceResult, describe_series, no_whole_period, window_points
 from runner.sources.cloudwatch_catalog import ALB, ECS, RDS_CLUSTER, RDS_INSTANCE
-from runner.timefmt import clock_z, iso_utc_s
+from runner.timefmt import clock_z, iso_seconds
 
 PERCENT = "percent"
 COUNT = "count"
@@ -269,7 +271,7 @@ class _Judge:
             verdict = f"{seen}, under the limit {_num(limit)}{sym}"
         details: dict[str, object] = {
             "resource": at_series.resource,
-            "at": iso_utc_s(t_max),
+            "at": iso_seconds(t_max),
             "window_average": round(mean, 3),
             "points": len(inside),
             "period_s": first.period_s,
@@ -358,7 +360,7 @@ class _Judge:
         worst_txt = ""
         if per_period and max(per_period.values()) > 0:
             worst_t, worst_n = max(per_period.items(), key=lambda kv: kv[1])
-            details["worst_period_at"] = iso_utc_s(worst_t)
+            details["worst_period_at"] = iso_seconds(worst_t)
             details["worst_period_5xx"] = worst_n
             worst_txt = f", most at {clock_z(worst_t)}"
         if reasons and known <= limit:

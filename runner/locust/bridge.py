@@ -46,6 +46,7 @@ from runner.locust.lifecycle import InterruptShield, WorkerWatch, interrupted_re
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases, log_progress
 from runner.locust.shape import apply_scenario, apply_tags
+from runner.locust.startup import check_targets, exit_on_error, merged_exit_code, verdict_stream
 from runner.locust.workers import WorkerLink, check_workers, watch_workers
 from runner.logs import get_logger, redact_handlers, redact_text
 from runner.model import LiveState, Result, RunInfo, RunRecord
@@ -112,16 +113,14 @@ class Bridge:
         redact_handlers()  # Locust has set its logging up by now: nothing it prints leaks a secret
         events = environment.events
         options = environment.parsed_options
+        self._out = verdict_stream(options, self._out)
         if isinstance(runner, WorkerRunner):
             self.role = "worker"
         elif isinstance(runner, MasterRunner):
             self.role = "master"
-        if self.plan is None:
-            try:
-                self.plan = plan_from_options(options, env=self._env, role=self.role)
-            except LoadlensError as exc:
-                sys.stderr.write(f"loadlens: {exc}\n")
-                raise SystemExit(exc.exit_code) from None
+        with exit_on_error():  # one line and exit 2: a bad option, or a host HttpUser cannot use
+            self.plan = self.plan or plan_from_options(options, env=self._env, role=self.role)
+            check_targets(environment.host, environment.user_classes)
         plan = self.plan
         self.store = StatsStore(expected_statuses=plan.expected_statuses, max_endpoints=plan.max_endpoints)
         if self.role == "worker":
@@ -342,7 +341,7 @@ class Bridge:
             environment.process_exit_code = 2
             stop_outputs(self.annotator, self.exporters, self.live_state(), None)
             return
-        environment.process_exit_code = self.record.verdict.exit_code
+        environment.process_exit_code = merged_exit_code(environment.process_exit_code, self.record.verdict)
         stop_outputs(self.annotator, self.exporters, self.live_state(), self.record)
 
     def _finish(self, *, interrupted: bool, incomplete: list[str]) -> RunRecord:
@@ -376,7 +375,7 @@ class Bridge:
             return
         self._printed = True
         color = self._out.isatty() and "NO_COLOR" not in self._env
-        self._out.write(closing_text(self.record, self.plan, color=bool(color)))
+        self._out.write(closing_text(self.record, self.plan, color=bool(color), exit_code=exit_code))
         self._out.flush()
         wait_outputs(self.annotator, self.exporters, self._shield)
 

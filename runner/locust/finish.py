@@ -17,6 +17,7 @@ from runner.judge.run import Judgement, Measurements
 from runner.locust.lifecycle import USER_STOP_GRACE_S, InterruptShield, stop_users_gracefully
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases
+from runner.locust.startup import exit_code_note
 from runner.logs import get_logger, redact_text
 from runner.model import LiveState, RunInfo, RunRecord, ServerReadings, SourceFailure
 from runner.reports.console import render_table
@@ -169,13 +170,18 @@ def run_record(
     )
 
 
-def closing_text(record: RunRecord, plan: RunPlan | None, *, color: bool) -> str:
-    """The verdict table, the analysis's findings, the run directory and the dashboard's link."""
-    text = render_table(record.verdict, color=color)
+def closing_text(
+    record: RunRecord, plan: RunPlan | None, *, color: bool, exit_code: int | None = None
+) -> str:
+    """The verdict table, the analysis's findings, the run directory, where an exit code other than
+    the verdict's came from, and the dashboard's link."""
+    text = render_table(record.verdict, color=color, verbose=bool(plan and plan.verbose))
     findings = record.analysis.get("findings") or []
     if findings:
         text = text.rstrip("\n") + "\n" + "".join(f"analysis: {line}\n" for line in findings)
     where = f"\nrun directory: {plan.run_dir}\n" if plan and plan.run_dir else "\n"
+    if exit_code is not None and exit_code not in (0, record.verdict.exit_code):
+        where += exit_code_note(exit_code, record.verdict)
     grafana = plan.config.grafana if plan else None
     if grafana is not None and grafana.url:
         from exporters.grafana.annotations import DEFAULT_DASHBOARD_UID, dashboard_link

@@ -19,8 +19,7 @@ import gevent
 import greenlet
 from gevent.event import Event
 
-from runner.config.scenarios import format_duration
-from runner.timefmt import clock_utc
+from runner.timefmt import clock_utc, format_duration
 
 # How long an interrupted run waits for users to finish the request they are in (unless Locust's
 # own --stop-timeout asks for longer); a second Ctrl-C ends the wait at once.

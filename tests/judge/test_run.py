@@ -4,9 +4,10 @@ criteria, analysis, overall status), on snapshots recorded by the real StatsStor
 from __future__ import annotations
 
 from runner.config.load import Limits, Thresholds
+from runner.config.types import ServerCriteriaLimits
 from runner.judge.analysis import LeakLimits
 from runner.judge.run import Measurements, RunCriteria, WindowMarks, judge_run
-from runner.model import Series, ServerCriteriaLimits, ServerReadings, Snapshot, SourceFailure, Status
+from runner.model import Series, ServerReadings, Snapshot, SourceFailure, Status
 from runner.stats.store import StatsStore
 from runner.stats.window import JudgedWindow
 from tests.support.timelines import FakeClock

@@ -23,6 +23,7 @@ commands:
   run [LOCUST OPTIONS] [LOADLENS OPTIONS]   run Locust with live metrics and a verdict
   demo [--degrade]                          run the bundled demo service and load test
   verdict RUN_DIR                           judge a finished run again (e.g. with new thresholds)
+  report RUN_DIR... [-o FILE]               write report.html again (several runs: overlaid)
   cloudwatch check                          preflight: credentials, permissions, recent datapoints
   grafana push [--url URL]                  create or update the loadlens folder and dashboards
   scenarios                                 list the scenario presets
@@ -71,6 +72,8 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         return demo(rest, env=env)
     if command == "verdict":
         return _verdict(rest, env)
+    if command == "report":
+        return _report(rest)
     if command == "cloudwatch":
         from runner.commands.cloudwatch import cloudwatch_command
 
@@ -91,7 +94,7 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         sys.stdout.write(f"loadlens {__version__} (locust {locust_version})\n")
         return 0
     raise UsageError(
-        f"unknown command {command!r}: expected run, demo, verdict, scenarios, plugin-path or version"
+        f"unknown command {command!r}: expected run, demo, verdict, report, scenarios, plugin-path or version"
     )
 
 
@@ -119,6 +122,17 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
         aws_profile=args.aws_profile,
         aws_region=args.aws_region,
     )
+
+
+def _report(argv: list[str]) -> int:
+    parser = _Parser(prog="loadlens report")
+    parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE")
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args(argv)
+    from runner.commands.report import report_command
+
+    return report_command(args.run_dirs, output=args.output, out=sys.stdout)
 
 
 def _scenarios(argv: list[str], env: Mapping[str, str]) -> int:

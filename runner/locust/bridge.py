@@ -47,6 +47,7 @@ from runner.logs import get_logger, redact_handlers, redact_text
 from runner.model import LiveState, Result, RunInfo, RunRecord, Snapshot
 from runner.reports import write_reports
 from runner.reports.console import render_table
+from runner.reports.html.live import add_web_ui_report
 from runner.reports.redact import redact_html_report
 from runner.sources.server import ServerOutcome, ServerSide
 from runner.stats.store import StatsStore, Timeline, from_wire, to_wire
@@ -122,7 +123,7 @@ class Bridge:
     def _on_parser(parser: argparse.ArgumentParser, **_kw: Any) -> None:
         add_loadlens_arguments(parser, locust_parser=True)
 
-    def _on_init(self, environment: Any, runner: Any = None, **_kw: Any) -> None:
+    def _on_init(self, environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any) -> None:
         self.environment = environment
         self._install_sigint()
         redact_handlers()  # Locust has set its logging up by now: nothing it prints leaks a secret
@@ -172,6 +173,8 @@ class Bridge:
             self.annotator = plan.build_annotator(environ=self._env)
             for exporter in self.exporters:
                 exporter.start(self.info, self.live_state)
+            if web_ui is not None:  # the live report beside Locust's own pages
+                add_web_ui_report(web_ui, self.live_state)
         except LoadlensError as exc:
             sys.stderr.write(f"loadlens: {exc}\n")
             if self.server is not None and self.server._sampler is not None:
@@ -451,6 +454,7 @@ class Bridge:
             server=self.server.live_series() if self.server is not None else (),
             server_missing=self.server.live_missing() if self.server is not None else (),
             overflowed_requests=self.store.overflowed_requests,
+            timeline=self.timeline.points,
         )
 
     # -- the end ----------------------------------------------------------------------------------

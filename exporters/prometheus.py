@@ -68,6 +68,7 @@ class PrometheusExporter:
         self._scrapes = 0
         self._errors = 0
         self._last_duration_s: float | None = None
+        self._live = live_report.LiveReport(self._state, page_path=REPORT_PATH)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self, info: RunInfo, read_state: ReadState) -> None:
@@ -169,15 +170,12 @@ class PrometheusExporter:
     def _report(self, page: str, start_response: StartResponse) -> Iterable[bytes]:
         """The live run report (``page``: "page" or "data"), drawn from the same state as /metrics."""
         try:
-            state = self._state()
-            if page == "page":
-                body, kind = live_report.live_page(state, page_path=REPORT_PATH), "text/html; charset=utf-8"
-            else:
-                body, kind = live_report.live_json(state, page_path=REPORT_PATH), "application/json"
+            body = self._live.answer(page)
         except Exception as exc:  # a broken page must not kill the server nor the run
             self._log.warning("the live report failed", exporter=self.name, error=repr(exc))
             start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
             return [b"loadlens: could not draw the live report (see the run's log)\n"]
+        kind = "text/html; charset=utf-8" if page == "page" else "application/json"
         start_response("200 OK", [("Content-Type", kind), ("Content-Length", str(len(body)))])
         return [body]
 

@@ -266,6 +266,35 @@ class TestLiveDocument:
         assert failing["verdict"]["status"] == "fail" and failing["live"]["url"] == "/loadlens/data.json"
         assert failing["criteria"][0]["status"] == "fail"
 
+    def test_the_page_is_built_in_another_thread_and_reused_for_half_a_period(self) -> None:
+        """The state is read on the caller's thread, the page built in a real OS thread (gevent's
+        pool), and a second request within half the refresh period gets the same bytes."""
+        import threading
+
+        from runner.reports.html.live import LiveReport
+        from tests.support.live_states import Clock, fed_store, live_state
+
+        reads: list[int] = []
+        builds: list[int] = []
+        state = live_state(fed_store(requests=50))
+
+        def read():
+            reads.append(threading.get_ident())
+            return state
+
+        clock = Clock(100.0)
+        report = LiveReport(read, page_path="/report", refresh_s=5.0, clock=clock)
+        original = report._offload
+        report._offload = lambda build: original(lambda: (builds.append(threading.get_ident()), build())[1])
+        first = report.answer("data")
+        clock.now += 2.0
+        assert report.answer("data") is first  # within half a period: reused
+        clock.now += 1.0
+        report.answer("data")  # past it: built again
+        here = threading.get_ident()
+        assert reads == [here, here]
+        assert len(builds) == 2 and here not in builds
+
     def test_prometheus_exporter_serves_the_report_beside_metrics(self) -> None:
         """The --prometheus-port server answers /report (the page) and /report/data.json (its data)
         from the same state as /metrics; other paths stay the exposition."""

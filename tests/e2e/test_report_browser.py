@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import signal
 import subprocess
 import time
 import urllib.request
@@ -118,6 +119,34 @@ class TestRunReports:
             assert {s["label"] for s in page_doc["server"]} <= charts
             assert any(label.startswith("ECS memory") for label in charts)
             assert any(label.startswith("ALB") for label in charts), charts
+
+
+class TestInterruptedRun:
+    def test_a_ctrl_c_mid_run_still_leaves_a_report_marked_interrupted(
+        self, tmp_path: Path, target: str
+    ) -> None:
+        """Ctrl-C mid-run: report.html is written with the other files (no temporary file left), says
+        the run was interrupted, and draws in the browser like any other."""
+        out = tmp_path / "out"
+        cmd = loadlens_cmd(
+            "run", "-f", str(LOCUSTFILES / "basic.py"), "-H", target, "--headless", "-u", "4", "-r", "20",
+            "-t", "120s", "--out", str(out),
+        )  # fmt: skip
+        with _Background(cmd, tmp_path) as proc:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not list(out.glob("*/locust_stats_history.csv")):
+                time.sleep(0.25)
+            time.sleep(3)  # some requests
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+        rd = only_run_dir(out)
+        assert summary(rd)["interrupted"] is True
+        assert _page_document(rd / "report.html")["meta"]["interrupted"] is True
+        assert not list(rd.glob(".*.tmp"))
+        with chromium(tmp_path) as page:
+            open_report(page, rd / "report.html")
+            assert "interrupted" in page.evaluate(TEXT_JS)
+            assert_charts_drawn(page)
 
 
 class TestLivePage:

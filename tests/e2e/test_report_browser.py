@@ -121,6 +121,36 @@ class TestRunReports:
             assert any(label.startswith("ALB") for label in charts), charts
 
 
+class TestHostileText:
+    def test_endpoint_names_and_hosts_are_shown_as_text_never_run(self, tmp_path: Path) -> None:
+        """An endpoint named like markup and a host with a password and tags: the browser shows them as
+        text (no script of theirs runs, no element of theirs appears) and the password is gone."""
+        import dataclasses
+
+        from runner.model import EndpointKey
+        from runner.reports.html import write_html_report
+        from tests.reports.test_reports import make_record
+
+        name = '</script><script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
+        record = make_record()
+        stats = next(iter(record.judged.endpoints.values()))
+        record = dataclasses.replace(
+            record,
+            info=dataclasses.replace(record.info, host="https://u:hunter2@shop.example.com/<b>bold</b>"),
+            judged=dataclasses.replace(record.judged, endpoints={EndpointKey("GET", name): stats}),
+        )
+        path = write_html_report(record, tmp_path)
+        with chromium(tmp_path) as page:
+            open_report(page, path)
+            assert page.evaluate(
+                "window.pwned === undefined && document.querySelectorAll('img, b').length === 0"
+            )
+            text = page.evaluate(TEXT_JS)
+            assert f"GET {name}" in text and "https://***@shop.example.com/<b>bold</b>" in text
+            assert "hunter2" not in page.evaluate("document.documentElement.outerHTML")
+            assert page.evaluate("document.scripts.length") == 3
+
+
 class TestInterruptedRun:
     def test_a_ctrl_c_mid_run_still_leaves_a_report_marked_interrupted(
         self, tmp_path: Path, target: str
@@ -192,6 +222,14 @@ class TestLivePage:
                     # The page's own refresh (every 5 s) shows the criterion passing, then failing.
                     seen = _watch_first_row(page, until="fail", timeout_s=40)
                     assert "pass" in seen and seen.index("pass") < seen.index("fail"), seen
+                    # A zoom the reader chose survives the next refresh.
+                    zoomed = _drag_zoom(page)
+                    badge = page.evaluate("document.getElementById('live-badge').textContent")
+                    page.wait_for(
+                        f"document.getElementById('live-badge').textContent !== {json.dumps(badge)}"
+                    )
+                    kept = page.evaluate("loadlens.charts.map(u => [u.scales.x.min, u.scales.x.max])")
+                    assert kept[0] == pytest.approx(zoomed) and kept[1] == pytest.approx(zoomed)
                     assert page.errors() == []
                     assert set(page.requests()) == {report, f"{report}/data.json"}
                     assert_charts_drawn(page)
@@ -204,6 +242,24 @@ class TestLivePage:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+def _drag_zoom(page: Page) -> list[float]:
+    """Drag across the middle of the first chart with the mouse; the x range it zoomed to."""
+    box = page.evaluate(
+        "(() => { const r = document.querySelector('.chart .u-over').getBoundingClientRect();"
+        " return [r.left, r.top, r.width, r.height]; })()"
+    )
+    left, top, width, height = box
+    y = top + height / 2
+    for kind, x in (("mousePressed", left + width * 0.3), ("mouseMoved", left + width * 0.5),
+                    ("mouseReleased", left + width * 0.6)):  # fmt: skip
+        page.send(
+            "Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}
+        )
+    zoomed = page.evaluate("[loadlens.charts[0].scales.x.min, loadlens.charts[0].scales.x.max]")
+    assert page.evaluate("loadlens.charts[1].scales.x.min") == pytest.approx(zoomed[0])  # zoomed together
+    return list(zoomed)
+
+
 def _watch_first_row(page: Page, *, until: str, timeout_s: float) -> list[str]:
     """The first criterion's status as the page shows it, each change, until it is ``until``."""
     seen: list[str] = []

@@ -126,6 +126,7 @@ def chromium(tmp: Path) -> Iterator[Page]:
     """A headless Chromium process on 127.0.0.1 and one blank tab of it, closed afterwards."""
     binary = require("chromium")
     port = free_port()
+    log = open(tmp / "chromium.log", "wb")  # noqa: SIM115 - closed with the process, below
     proc = subprocess.Popen(
         [
             binary,
@@ -144,7 +145,7 @@ def chromium(tmp: Path) -> Iterator[Page]:
             "about:blank",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "chromium.log", "wb"),  # noqa: SIM115 - closed with the process
+        stderr=log,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -164,6 +165,7 @@ def chromium(tmp: Path) -> Iterator[Page]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+        log.close()
 
 
 # Each chart of the page: its non-transparent canvas pixels (uPlot draws axes, grid, shading and

@@ -37,10 +37,11 @@ def live_record(state: LiveState) -> RunRecord:
     running ones, and the status is at best INCONCLUSIVE (the run has not ended)."""
     snap = state.cumulative
     start = state.timeline[0].start if state.timeline else snap.start
-    verdict = decide(
-        state.results,
-        incomplete=[f"live view ({state.phase}): the verdict is made when the run ends"],
-    )
+    if state.phase == "stopped":
+        why = "live view of a run that has ended: its verdict is report.html in the run directory"
+    else:
+        why = f"live view ({state.phase}): the verdict is made when the run ends"
+    verdict = decide(state.results, incomplete=[why])
     return RunRecord(
         info=state.info,
         run_start=start,

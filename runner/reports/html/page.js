@@ -3,6 +3,8 @@
 (function () {
   "use strict";
   var timeCharts = [], otherCharts = [], syncing = false, current = null, chosen = null;
+  // The time range the reader zoomed to (null: the whole run), kept across a live page's redraws.
+  var zoom = null, rendering = false;
 
   function el(tag, attrs) {
     var node = document.createElement(tag);
@@ -79,6 +81,7 @@
         }],
         setScale: [function (u, key) {
           if (key !== "x" || syncing) return;
+          if (!rendering && u.status === 1) zoom = { min: u.scales.x.min, max: u.scales.x.max };
           syncing = true;
           timeCharts.forEach(function (o) { if (o !== u) o.setScale("x", { min: u.scales.x.min, max: u.scales.x.max }); });
           syncing = false;
@@ -118,6 +121,7 @@
     };
     var data = [t].concat(series.map(function (s) { return s.values; }));
     var u = new uPlot(opts, data, box);
+    box.addEventListener("dblclick", function () { zoom = null; });  // after uPlot's own reset
     counted(box, data);
     if (note) box.append(el("p", { class: "note", text: note }));
     timeCharts.push(u);
@@ -407,6 +411,13 @@
   }
 
   function render(doc) {
+    rendering = true;
+    try { draw(doc); } finally { rendering = false; }
+    if (zoom && timeCharts.length) timeCharts[0].setScale("x", zoom);  // the others follow
+    window.loadlens = { charts: timeCharts.concat(otherCharts), zoom: zoom };  // for automation and tests
+  }
+
+  function draw(doc) {
     timeCharts.concat(otherCharts).forEach(function (u) { u.destroy(); });
     timeCharts = []; otherCharts = [];
     current = doc;

@@ -16,12 +16,8 @@ from runner.cli import main
 from runner.model import EndpointKey, Result, RunInfo, Series, Status
 from runner.reports import write_reports
 from runner.reports.html import FILE_NAME, render_page, report_html, write_html_report
-from runner.reports.html.data import (
-    DISTRIBUTION_BINS,
-    MAX_ENDPOINT_LINES,
-    distribution,
-    page_data,
-)
+from runner.reports.html.client import DISTRIBUTION_BINS, MAX_ENDPOINT_LINES, distribution
+from runner.reports.html.data import page_data
 from runner.reports.html.downsample import downsample, keep_indices
 from runner.reports.summary_json import write_summary
 from tests.reports.test_reports import make_record

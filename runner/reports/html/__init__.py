@@ -1,8 +1,9 @@
 """report.html: one self-contained page per run, client and server on one time axis.
 
 Everything is inline (uPlot, styles, the run's data), so the page opens from ``file://``, a CI
-artifact or an e-mail with no network. ``page.data`` builds the document from a RunRecord,
-``page.js`` only draws it; the live page (``live``) serves the same page from the running state.
+artifact or an e-mail with no network. ``data`` (with ``client``, ``server`` and ``analysis``)
+builds the document from a RunRecord, ``page.js`` only draws it; ``live`` serves the same page
+from the running state.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The `loadlens` command: run, demo, verdict, scenarios, plugin-path.
+"""The `loadlens` command: run, demo, verdict, report, init, cloudwatch, grafana, scenarios, plugin-path,
+version.
 
 Every loadlens error becomes one line on stderr and its exit code (2 for usage and configuration);
 a traceback only with --debug.
@@ -24,6 +25,7 @@ commands:
   demo [--degrade]                          run the bundled demo service and load test
   verdict RUN_DIR                           judge a finished run again (e.g. with new thresholds)
   report RUN_DIR... [-o FILE]               write report.html again (several runs: overlaid)
+  init [--from RUN_DIR] [--force]           write a commented loadlens.toml (limits from a real run)
   cloudwatch check                          preflight: credentials, permissions, recent datapoints
   grafana push [--url URL]                  create or update the loadlens folder and dashboards
   scenarios                                 list the scenario presets
@@ -32,6 +34,14 @@ commands:
 
 `loadlens run --help` shows Locust's options with loadlens's own at the end.
 """
+
+
+# Every command, as `loadlens --help` lists them (an unknown command's message names them all).
+COMMANDS = tuple(
+    line.split()[0]
+    for line in USAGE.split("commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    if line.strip()
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +84,10 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         return _verdict(rest, env)
     if command == "report":
         return _report(rest)
+    if command == "init":
+        from runner.commands.init import init_command
+
+        return init_command(rest, env=env, out=sys.stdout, err=sys.stderr)
     if command == "cloudwatch":
         from runner.commands.cloudwatch import cloudwatch_command
 
@@ -93,9 +107,7 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         locust_version = importlib.metadata.version("locust")
         sys.stdout.write(f"loadlens {__version__} (locust {locust_version})\n")
         return 0
-    raise UsageError(
-        f"unknown command {command!r}: expected run, demo, verdict, report, scenarios, plugin-path or version"
-    )
+    raise UsageError(f"unknown command {command!r}: expected one of {', '.join(COMMANDS)} (loadlens --help)")
 
 
 def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
@@ -108,6 +120,7 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
     parser.add_argument("--require-server-metrics", action="store_true")
     parser.add_argument("--aws-profile", metavar="NAME", default=None)
     parser.add_argument("--aws-region", metavar="REGION", default=None)
+    parser.add_argument("--verbose", action="store_true", help="print every criteria row")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
     from runner.commands.verdict import rejudge
@@ -121,6 +134,7 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
         require=args.require_server_metrics,
         aws_profile=args.aws_profile,
         aws_region=args.aws_region,
+        verbose=args.verbose,
     )
 
 

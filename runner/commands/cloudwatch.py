@@ -44,6 +44,9 @@ def cloudwatch_command(argv: list[str], *, env: Mapping[str, str], out: TextIO) 
     cfg = load_config(Path(args.loadlens_config) if args.loadlens_config else None, env=env)
     plan = server_plan(cfg, correlate=True, aws_profile=args.aws_profile, aws_region=args.aws_region)
 
+    from runner import installed
+
+    installed.require(installed.AWS, used_by="loadlens cloudwatch check")
     from runner.sources.aws import AwsApi, make_session
     from runner.sources.preflight import preflight
 

@@ -40,6 +40,7 @@ def rejudge(
     require: bool = False,
     aws_profile: str | None = None,
     aws_region: str | None = None,
+    verbose: bool = False,
 ) -> int:
     record = load_summary(run_dir)
     directory = run_dir if run_dir.is_dir() else run_dir.parent
@@ -52,6 +53,10 @@ def rejudge(
     plan = server_plan(
         cfg, correlate=correlate, require=require, aws_profile=aws_profile, aws_region=aws_region
     )
+    if plan.cloudwatch is not None:
+        from runner import installed
+
+        installed.require(installed.AWS, used_by="loadlens verdict --correlate-cloudwatch")
     notes = [n for n in record.verdict.notes if not n.startswith((_REJUDGED, EXPECTED_NOTE_PREFIX))]
     if (note := expected_note(record.judged, cfg.thresholds)) is not None:
         notes.append(note)
@@ -115,7 +120,7 @@ def rejudge(
     )
     write_reports(record, directory, env=env)
     color = out.isatty() and "NO_COLOR" not in env
-    text = render_table(verdict, color=color).rstrip("\n")
+    text = render_table(verdict, color=color, verbose=verbose).rstrip("\n")
     text += "".join(f"\nanalysis: {line}" for line in found.sentences)
     out.write(text + f"\nrun directory: {directory}\n")
     return verdict.exit_code

@@ -63,8 +63,14 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
         help="export metrics over OTLP (OTEL_EXPORTER_OTLP_* apply)",
     )
     group.add_argument("--otlp-endpoint", metavar="URL", default=None, help="OTLP endpoint (implies --otlp)")
+    # locust-plugins (which Locust imports whenever it is installed) owns --grafana-url for its
+    # Timescale dashboards: then loadlens's is --loadlens-grafana-url only, so both sets of options
+    # register and neither reads the other's value.
+    grafana_flags = ("--loadlens-grafana-url",) if _locust_plugins_installed() else ("--grafana-url",)
     group.add_argument(
-        "--grafana-url",
+        *grafana_flags,
+        *(() if grafana_flags[0] == "--loadlens-grafana-url" else ("--loadlens-grafana-url",)),
+        dest="grafana_url",
         metavar="URL",
         default=None,
         help="annotate the run in Grafana (token: GRAFANA_TOKEN)",
@@ -111,8 +117,23 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
     group.add_argument(
         "--debug", action="store_true", default=False, help="show tracebacks for loadlens errors"
     )
+    group.add_argument(
+        "--verbose",
+        action="store_true",
+        default=False,
+        help="print every criteria row (a long table shows the overall rows and the broken ones)",
+    )
     # Set by `loadlens run` so the master and forked workers agree on one run directory.
     group.add_argument("--loadlens-run-dir", metavar="DIR", default=None, help=argparse.SUPPRESS)
+
+
+def _locust_plugins_installed() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("locust_plugins") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def pre_parser() -> argparse.ArgumentParser:

@@ -41,6 +41,7 @@ class RunPlan:
     max_endpoints: int = 500
     max_timeline_points: int = 720
     log_format: str = "console"
+    verbose: bool = False  # the console shows every criteria row (long tables fold otherwise)
     locustfile: str | None = None
     host: str | None = None
     command: tuple[str, ...] = ()
@@ -173,6 +174,7 @@ def plan_from_options(
         progress_s=cfg.run.progress_s,
         max_endpoints=cfg.run.max_endpoints,
         log_format=getattr(options, "log_format", None) or env.get("LOADLENS_LOG_FORMAT") or "console",
+        verbose=bool(getattr(options, "verbose", False)),
         locustfile=cfg.run.locustfile,
         host=cfg.run.host,
         command=tuple(redact_text(c) for c in command),

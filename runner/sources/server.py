@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.config.load import Config
-from runner.errors import SourceError
+from runner.errors import SourceError, UsageError
 from runner.judge.server import ServerCriteriaLimits, judge_server, source_failed
 from runner.logs import get_logger
 from runner.model import Missing, Result, Series, Status
@@ -216,6 +216,13 @@ class ServerSide:
         return source
 
     def _open_cloudwatch(self) -> MetricSource:
+        from runner import installed
+
+        if installed.missing_module(installed.AWS) is not None:
+            try:
+                installed.require(installed.AWS, used_by="CloudWatch")
+            except UsageError as exc:
+                raise SourceError(str(exc)) from None
         from runner.sources.aws import AwsApi, make_session
         from runner.sources.cloudwatch import CloudWatchSource
 

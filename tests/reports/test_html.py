@@ -199,6 +199,23 @@ class TestWriting:
         ]
         assert page_document((run_dir / FILE_NAME).read_text())["meta"]["interrupted"] is True
 
+    def test_a_page_that_cannot_be_drawn_costs_the_run_nothing(self, tmp_path: Path, monkeypatch) -> None:
+        """A failure while drawing the page (here: forced) leaves a one-line report.html saying so;
+        write_reports returns normally, with summary.json, verdict.md and junit.xml written."""
+        import runner.reports.html as html_report
+
+        def broken(*_a, **_kw):
+            raise KeyError("periods")
+
+        monkeypatch.setattr(html_report, "page_data", broken)
+        paths = write_reports(make_record(), tmp_path, env={})
+        assert [p.name for p in paths] == ["summary.json", "verdict.md", "junit.xml", "report.html"]
+        text = (tmp_path / FILE_NAME).read_text()
+        assert (
+            "could not draw this run's report (KeyError: &#x27;periods&#x27;)" in text
+            and "verdict.md" in text
+        )
+
     def test_locusts_failures_table_is_read_from_the_run_directory(self, tmp_path: Path) -> None:
         """locust_failures.csv beside the reports fills the failures table with Locust's own errors."""
         (tmp_path / "locust_failures.csv").write_text(

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from runner.logs import get_logger
 from runner.model import RunRecord
 from runner.reports.atomic import write_atomic
 from runner.reports.html.data import PageOptions, page_data, read_failures_csv
@@ -67,10 +68,31 @@ def report_html(
 
 
 def write_html_report(record: RunRecord, run_dir: Path) -> Path:
-    """Write ``run_dir/report.html`` atomically (a ``ReportWriter``); returns its path."""
+    """Write ``run_dir/report.html`` atomically (a ``ReportWriter``); returns its path.
+
+    The page is the last report written and the only one that draws: if drawing it fails (a bug,
+    an analysis section of an unexpected shape), the page says so in one line and the run's
+    verdict, exit code and other files stand. A file that cannot be written still raises RunDirError.
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    return write_atomic(run_dir / FILE_NAME, report_html([record], run_dir=run_dir))
+    try:
+        text = report_html([record], run_dir=run_dir)
+    except Exception as exc:
+        get_logger("loadlens.reports").error("report.html could not be drawn", error=repr(exc), exc_info=True)
+        text = _failure_page(record, exc)
+    return write_atomic(run_dir / FILE_NAME, text)
+
+
+def _failure_page(record: RunRecord, exc: Exception) -> str:
+    message = f"{type(exc).__name__}: {exc}"
+    return (
+        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        f"<title>loadlens {html.escape(record.info.run_id)}</title>"
+        f"<p>loadlens could not draw this run's report ({html.escape(message)}). Its verdict is in"
+        " verdict.md and summary.json beside this file; <code>loadlens report RUN_DIR</code> draws the"
+        " page again.</p></html>\n"
+    )
 
 
 def _assets() -> dict[str, str]:

@@ -78,6 +78,13 @@ class TestRunReports:
             for name in ("process CPU · pid:", "process memory · pid:", "process RSS · pid:"):
                 assert name in text
             assert page.evaluate("document.getElementById('verdict').className") == "banner fail"
+            # The endpoint table sorts by a clicked column (descending first), the total row stays last.
+            page.evaluate("document.querySelector('#endpoints th[data-key=p95_ms]').click(), 1")
+            p95s = page.evaluate(
+                "Array.from(document.querySelectorAll('#endpoints tbody tr')).map(r => r.cells[5].textContent)"
+            )
+            shown = [float(v) for v in p95s[:-1]]
+            assert shown == sorted(shown, reverse=True) and len(shown) == len(doc["client"]["endpoints"])
             assert doc["run_id"] in text and "locust " + doc["locust_version"] in text
             shot = Path(os.environ.get("LOADLENS_SCREENSHOT") or tmp_path / "report.png")
             page.screenshot(shot)

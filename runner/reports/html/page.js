@@ -5,6 +5,8 @@
   var timeCharts = [], otherCharts = [], syncing = false, current = null, chosen = null;
   // The time range the reader zoomed to (null: the whole run), kept across a live page's redraws.
   var zoom = null, rendering = false;
+  // The reader's other choices, also kept across redraws: the table's order, the distribution shown.
+  var sort = { key: "count", dir: -1 }, chosenDist = null;
 
   function el(tag, attrs) {
     var node = document.createElement(tag);
@@ -291,7 +293,7 @@
   function endpointTable(root, doc) {
     root.append(el("h2", { text: "Endpoints (" + doc.meta.window.kind + ")" }));
     if (!doc.endpoints.length) { root.append(el("p", { class: "muted", text: "No requests in the judged window." })); return; }
-    var total = doc.endpoints[0], rows = doc.endpoints.slice(1), sort = { key: "count", dir: -1 };
+    var total = doc.endpoints[0], rows = doc.endpoints.slice(1);
     var table = el("table", { id: "endpoints" }), head = el("tr"), body = el("tbody");
     COLUMNS.forEach(function (col, i) {
       var th = el("th", { class: "sortable" + (i ? " num" : ""), "data-key": col[1], text: col[0] });
@@ -338,7 +340,9 @@
     if (!rows.length) return;
     root.append(el("h2", { text: "Latency distribution (judged window, from the stored histograms)" }));
     var select = el("select", { id: "distribution-select", "aria-label": "endpoint" });
-    rows.forEach(function (r) { var o = el("option", { text: r.name }); o.value = r.name; select.append(o); });
+    rows.forEach(function (r) {
+      var o = el("option", { text: r.name }); o.value = r.name; if (r.name === chosenDist) o.selected = true; select.append(o);
+    });
     var box = el("div", { class: "chart", "data-chart": "distribution" });
     root.append(select, box);
     var u = null;
@@ -356,7 +360,7 @@
       counted(box, [d.le_ms, d.count]);
       otherCharts.push(u);
     }
-    select.addEventListener("change", draw);
+    select.addEventListener("change", function () { chosenDist = select.value; draw(); });
     draw();
   }
 

@@ -122,6 +122,21 @@ class TestPageData:
         record = dataclasses.replace(record, analysis={"first_breach": {"at": at, "sentence": sentence}})
         assert {"kind": "breach", "at": at, "text": sentence} in page_data([record])["marks"]
 
+    def test_correlation_periods_sort_by_cpu_and_missing_values_stay_gaps(self) -> None:
+        """Periods are drawn in CPU order; a period without a p95 is a gap, not an error, and the
+        fit line goes through the rps points (rps = a + b x CPU)."""
+        periods = [
+            {"server": {"ECS CPU": 40.0}, "p95_ms": None, "rps": 100.0},
+            {"server": {"ECS CPU": 20.0}, "p95_ms": 80.0, "rps": 50.0},
+            {"server": {"ECS CPU": 40.0}, "p95_ms": 120.0, "rps": 100.0},
+            {"server": {}, "p95_ms": 1.0, "rps": 1.0},  # no CPU in that period: left out
+        ]
+        analysis = {"periods": periods, "headroom": {"cpu": "ECS CPU", "cpu_limit_percent": 70.0}}
+        doc = page_data([dataclasses.replace(make_record(), analysis=analysis)])["correlation"]
+        assert doc["cpu"] == [20.0, 40.0, 40.0]
+        assert doc["p95_ms"] == [80.0, None, 120.0]
+        assert doc["fit"] == [50.0, 100.0, 100.0]
+
     def test_a_day_over_200_endpoints_stays_bounded(self) -> None:
         """24 h x 200 endpoints (a 1 s server series among them): each drawn series has at most
         2 x 800 + 2 points, the busiest 40 endpoints get a line, and the page stays under 1 MB."""

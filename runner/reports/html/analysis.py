@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runner.judge.correlate import SeriesRef
-from runner.judge.soak import client_p95_trend, series_trend
+from runner.judge.soak import Trend, client_p95_trend, series_trend
 from runner.model import RunRecord
 from runner.reports.html.downsample import downsample
 from runner.reports.html.numbers import sig, sig_all
@@ -22,13 +22,16 @@ def correlation(record: RunRecord) -> dict[str, Any] | None:
         return None
     cpu_label = str(head.get("cpu", ""))
     rows = sorted(
-        (float(p["server"][cpu_label]), p.get("p95_ms"), p.get("rps"))
-        for p in periods
-        if isinstance(p, Mapping)
-        and isinstance(p.get("server"), Mapping)
-        and isinstance(p["server"].get(cpu_label), int | float)
+        (
+            (float(p["server"][cpu_label]), _number(p.get("p95_ms")), _number(p.get("rps")))
+            for p in periods
+            if isinstance(p, Mapping)
+            and isinstance(p.get("server"), Mapping)
+            and isinstance(p["server"].get(cpu_label), int | float)
+        ),
+        key=lambda row: row[0],
     )
-    fit = _line_fit([(c, r) for c, _p, r in rows if isinstance(r, int | float)])
+    fit = _line_fit([(c, r) for c, _p, r in rows if r is not None])
     return {
         "cpu_label": cpu_label,
         "cpu": [sig(c) for c, _p, _r in rows],
@@ -39,6 +42,10 @@ def correlation(record: RunRecord) -> dict[str, Any] | None:
         "summary": str(head.get("summary", "")),
         "caveat": str(head.get("caveat", "")),
     }
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _line_fit(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
@@ -82,7 +89,7 @@ def _trend(
     unit: str,
     t: list[float],
     v: Sequence[float | None],
-    fit: Any,
+    fit: Trend,
     section: Mapping[str, Any],
     buckets: int,
 ) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from tests.support import aws_stack
 from tests.support.browser import BLOCK_ALL, CHARTS_DRAWN_JS, Page, chromium
 from tests.support.procs import free_port, local_http, moto_server, wait_http
 from tests.support.runs import LOCUSTFILES, child_env, loadlens_cmd, only_run_dir, run, summary
+from tests.support.wait import wait_until
 
 ROWS_JS = "Array.from(document.querySelectorAll('#criteria tbody tr')).map(r => [r.cells[0].textContent, r.dataset.status])"
 TEXT_JS = "document.getElementById('report').innerText"
@@ -170,9 +171,7 @@ class TestInterruptedRun:
             "-t", "120s", "--out", str(out),
         )  # fmt: skip
         with _Background(cmd, tmp_path) as proc:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not list(out.glob("*/locust_stats_history.csv")):
-                time.sleep(0.25)
+            wait_until(lambda: list(out.glob("*/locust_stats_history.csv")), 60, what="the run's first CSV")
             time.sleep(3)  # some requests
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=60)
@@ -272,16 +271,18 @@ def _drag_zoom(page: Page) -> list[float]:
 def _watch_first_row(page: Page, *, until: str, timeout_s: float) -> list[str]:
     """The first criterion's status as the page shows it, each change, until it is ``until``."""
     seen: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def look() -> bool:
         rows = page.evaluate(ROWS_JS)
         status = rows[0][1] if rows else "none"
         if not seen or seen[-1] != status:
             seen.append(status)
-        if status == until:
-            return seen
-        time.sleep(0.25)
-    raise AssertionError(f"the first criterion never showed {until!r}: {seen}")
+        return status == until
+
+    wait_until(
+        look, timeout_s, what=lambda: f"the first criterion showing {until!r} (seen: {seen})", interval_s=0.25
+    )
+    return seen
 
 
 def _page_document(path: Path) -> dict:

@@ -23,6 +23,7 @@ from typing import Any
 import websocket
 
 from tests.support.procs import free_port, require, wait_http
+from tests.support.wait import wait_until
 
 BLOCK_ALL = ("http://*", "https://*", "ws://*", "wss://*")
 
@@ -65,13 +66,7 @@ class Page:
 
     def wait_for(self, expression: str, *, timeout_s: float = 20.0) -> Any:
         """Poll ``expression`` until it is truthy; its value."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
-            time.sleep(0.2)
-        raise TimeoutError(f"{expression!r} stayed falsy for {timeout_s}s")
+        return wait_until(lambda: self.evaluate(expression), timeout_s, what=f"the page's {expression}")
 
     def open(self, url: str, *, block: Sequence[str] = ()) -> None:
         """Navigate to ``url`` (refusing requests matching ``block``) and wait for the load event."""
@@ -83,11 +78,12 @@ class Page:
             {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False},
         )
         self.send("Page.navigate", {"url": url})
-        deadline = time.monotonic() + 30
-        while not any(e["method"] == "Page.loadEventFired" for e in self.events):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} did not load")
-            self.send("Runtime.evaluate", {"expression": "1"})
+
+        def loaded() -> bool:
+            self.send("Runtime.evaluate", {"expression": "1"})  # a round trip brings the events in
+            return any(e["method"] == "Page.loadEventFired" for e in self.events)
+
+        wait_until(loaded, 30, what=f"the load event of {url}", interval_s=0.05)
 
     def errors(self) -> list[str]:
         """Console errors, uncaught exceptions and error log entries seen so far."""

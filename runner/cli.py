@@ -1,4 +1,5 @@
-"""The `loadlens` command: run, demo, verdict, init, cloudwatch, grafana, scenarios, plugin-path, version.
+"""The `loadlens` command: run, demo, verdict, report, init, cloudwatch, grafana, scenarios, plugin-path,
+version.
 
 Every loadlens error becomes one line on stderr and its exit code (2 for usage and configuration);
 a traceback only with --debug.
@@ -23,6 +24,7 @@ commands:
   run [LOCUST OPTIONS] [LOADLENS OPTIONS]   run Locust with live metrics and a verdict
   demo [--degrade]                          run the bundled demo service and load test
   verdict RUN_DIR                           judge a finished run again (e.g. with new thresholds)
+  report RUN_DIR... [-o FILE]               write report.html again (several runs: overlaid)
   init [--from RUN_DIR] [--force]           write a commented loadlens.toml (limits from a real run)
   cloudwatch check                          preflight: credentials, permissions, recent datapoints
   grafana push [--url URL]                  create or update the loadlens folder and dashboards
@@ -81,6 +83,8 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         return demo(rest, env=env)
     if command == "verdict":
         return _verdict(rest, env)
+    if command == "report":
+        return _report(rest)
     if command == "init":
         from runner.commands.init import init_command
 
@@ -133,6 +137,17 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
         aws_region=args.aws_region,
         verbose=args.verbose,
     )
+
+
+def _report(argv: list[str]) -> int:
+    parser = _Parser(prog="loadlens report")
+    parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE")
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args(argv)
+    from runner.commands.report import report_command
+
+    return report_command(args.run_dirs, output=args.output, out=sys.stdout)
 
 
 def _scenarios(argv: list[str], env: Mapping[str, str]) -> int:

@@ -388,6 +388,7 @@ class LiveState:
     # The latest poll's metrics a source could not answer (their reasons: summary.json and the log).
     server_missing: tuple[Missing, ...] = ()
     overflowed_requests: int = 0  # requests whose name was folded into "(other)" by the cap
+    timeline: tuple[Interval, ...] = ()  # the run so far, for the live report page
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ from runner.locust.workers import WorkerLink, check_workers, watch_workers
 from runner.logs import get_logger, redact_handlers, redact_text
 from runner.model import LiveState, Result, RunInfo, RunRecord
 from runner.reports import write_reports
+from runner.reports.html.live import add_web_ui_report
 from runner.sources.server import ServerSide
 from runner.stats.store import StatsStore, Timeline
 
@@ -106,7 +107,7 @@ class Bridge:
     def _on_parser(parser: argparse.ArgumentParser, **_kw: Any) -> None:
         add_loadlens_arguments(parser, locust_parser=True)
 
-    def _on_init(self, environment: Any, runner: Any = None, **_kw: Any) -> None:
+    def _on_init(self, environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any) -> None:
         self.environment = environment
         # Ctrl-C ends the run in Locust's main greenlet; once the end begins it only hurries.
         self._shield.install()
@@ -156,6 +157,8 @@ class Bridge:
             self.phases.marker = self.annotator
             for exporter in self.exporters:
                 exporter.start(self.info, self.live_state)
+            if web_ui is not None:  # the live report beside Locust's own pages
+                add_web_ui_report(web_ui, self.live_state)
         except LoadlensError as exc:
             sys.stderr.write(f"loadlens: {exc}\n")
             if self.server is not None:
@@ -295,6 +298,7 @@ class Bridge:
             server=self.server.live_series() if self.server is not None else (),
             server_missing=self.server.live_missing() if self.server is not None else (),
             overflowed_requests=self.store.overflowed_requests,
+            timeline=self.timeline.points,
         )
 
     # -- the end ----------------------------------------------------------------------------------

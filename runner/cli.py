@@ -23,6 +23,8 @@ commands:
   run [LOCUST OPTIONS] [LOADLENS OPTIONS]   run Locust with live metrics and a verdict
   demo [--degrade]                          run the bundled demo service and load test
   verdict RUN_DIR                           judge a finished run again (e.g. with new thresholds)
+  compare BASELINE CURRENT                  did it get worse? client and server, noise told apart
+  history DIR [--scenario NAME]             one row per run, the trend and where a change began
   cloudwatch check                          preflight: credentials, permissions, recent datapoints
   grafana push [--url URL]                  create or update the loadlens folder and dashboards
   scenarios                                 list the scenario presets
@@ -71,6 +73,14 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         return demo(rest, env=env)
     if command == "verdict":
         return _verdict(rest, env)
+    if command == "compare":
+        from runner.commands.compare import compare_command
+
+        return compare_command(rest, env=env, out=sys.stdout)
+    if command == "history":
+        from runner.commands.history import history_command
+
+        return history_command(rest, out=sys.stdout)
     if command == "cloudwatch":
         from runner.commands.cloudwatch import cloudwatch_command
 
@@ -91,7 +101,8 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         sys.stdout.write(f"loadlens {__version__} (locust {locust_version})\n")
         return 0
     raise UsageError(
-        f"unknown command {command!r}: expected run, demo, verdict, scenarios, plugin-path or version"
+        f"unknown command {command!r}: expected run, demo, verdict, compare, history, scenarios,"
+        " plugin-path or version"
     )
 
 
@@ -103,6 +114,7 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
         "--correlate-cloudwatch", action="store_true", help="pull CloudWatch again for the run's window"
     )
     parser.add_argument("--require-server-metrics", action="store_true")
+    parser.add_argument("--baseline", metavar="RUN_DIR|latest|s3://...", default=None)
     parser.add_argument("--aws-profile", metavar="NAME", default=None)
     parser.add_argument("--aws-region", metavar="REGION", default=None)
     parser.add_argument("--debug", action="store_true")
@@ -118,6 +130,7 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
         require=args.require_server_metrics,
         aws_profile=args.aws_profile,
         aws_region=args.aws_region,
+        baseline=args.baseline,
     )
 
 

@@ -334,6 +334,22 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class RunShape:
+    """What makes two runs comparable (summary.json "comparability"): a baseline comparison warns
+    when these differ instead of calling the difference a regression. ``host`` is redacted."""
+
+    locustfile_sha256: str = ""  # of the locustfile(s), plugin excluded
+    scenario: str = ""
+    users: int | None = None
+    spawn_rate: float | None = None
+    duration_s: float | None = None
+    host: str = ""
+    user_classes: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class LiveState:
     """What a live exporter reads while the run goes on (taken on the load loop's thread)."""
 
@@ -373,3 +389,4 @@ class RunRecord:
     # Every server metric a source was asked for and could not answer, with the reason: with
     # ``server`` it names each metric read (summary.json "server.missing").
     server_missing: tuple[Missing, ...] = ()
+    shape: RunShape | None = None  # None in summaries written before comparability was recorded

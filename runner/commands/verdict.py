@@ -15,6 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from runner.compare.compare import view_of
+from runner.compare.criteria import BASELINE_SUFFIX, baseline_results
 from runner.config.load import load_config
 from runner.judge.analysis import analyse_with_plan
 from runner.judge.client import EXPECTED_NOTE_PREFIX, expected_note, judge_client
@@ -40,6 +42,7 @@ def rejudge(
     require: bool = False,
     aws_profile: str | None = None,
     aws_region: str | None = None,
+    baseline: str | None = None,
 ) -> int:
     record = load_summary(run_dir)
     directory = run_dir if run_dir.is_dir() else run_dir.parent
@@ -88,8 +91,8 @@ def rejudge(
     else:
         series = ()
         server_rows = [r for r in record.verdict.results if r.scope != "client"]
-    # Criteria the analysis adds (the leak criterion) are recomputed below, not kept.
-    server_rows = [r for r in server_rows if not r.name.endswith(" growth")]
+    # Criteria the analysis adds (the leak criterion) and baseline rows are recomputed below, not kept.
+    server_rows = [r for r in server_rows if not r.name.endswith((" growth", BASELINE_SUFFIX))]
     found = analyse_with_plan(
         timeline=record.timeline,
         server=series,
@@ -99,8 +102,17 @@ def rejudge(
         plan=plan,
     )
     notes.append(f"{_REJUDGED} with {path or 'the default thresholds'}")
+    vs_baseline = baseline_results(
+        baseline,
+        replace(view_of(record), server=series, analysis=found.section),
+        out_dir=directory.parent,
+        scenario=record.info.scenario,
+        run_dir=directory,
+        aws_profile=aws_profile,
+        aws_region=aws_region,
+    )
     verdict = decide(
-        [*client, *server_rows, *found.results],
+        [*client, *server_rows, *found.results, *vs_baseline],
         interrupted=record.interrupted,
         notes=notes,
         incomplete=incomplete_reasons(notes),

@@ -107,6 +107,18 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
         default=None,
         help="judge CPU and memory of the local process with this name",
     )
+    group.add_argument(
+        "--baseline",
+        metavar="RUN_DIR|latest|s3://...",
+        default=None,
+        help="add regression criteria against this run (latest: the newest passing run of the scenario)",
+    )
+    group.add_argument(
+        "--publish-baseline",
+        metavar="s3://BUCKET/PREFIX",
+        default=None,
+        help="after a passing run, upload its summary.json there as the shared baseline",
+    )
     group.add_argument("--log-format", choices=LOG_FORMATS, default=None, help="console (default) or json")
     group.add_argument(
         "--debug", action="store_true", default=False, help="show tracebacks for loadlens errors"

@@ -28,6 +28,9 @@ from locust import LoadTestShape
 from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from runner import __version__
+from runner.compare.compare import RunView
+from runner.compare.criteria import baseline_failed, baseline_results
+from runner.compare.shape import run_shape
 from runner.config.options import add_loadlens_arguments
 from runner.config.plan import RunPlan, plan_from_options
 from runner.config.scenarios import Scenario, format_duration, resolve_scenario
@@ -44,7 +47,7 @@ from runner.locust.lifecycle import (
     stop_users_gracefully,
 )
 from runner.logs import get_logger, redact_handlers, redact_text
-from runner.model import LiveState, Result, RunInfo, RunRecord, Snapshot
+from runner.model import LiveState, Result, RunInfo, RunRecord, RunShape, Snapshot
 from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.reports.redact import redact_html_report
@@ -590,6 +593,7 @@ class Bridge:
             self.timeline.tick(final)
         found = self._analyse(judged, server_series, notes)
         results += found.results
+        results += self._vs_baseline(judged, server_series, found.section)
         verdict = decide(results, interrupted=interrupted, notes=notes, incomplete=incomplete)
         record = RunRecord(
             info=self.info,
@@ -609,10 +613,61 @@ class Bridge:
             versions={"loadlens": __version__, "locust": locust.__version__},
             analysis={**found.section, "findings": list(found.sentences)},
             server_missing=server_missing,
+            shape=self._shape(),
         )
         if plan.run_dir is not None:
             write_reports(record, plan.run_dir, env=self._env)
         return record
+
+    def _vs_baseline(self, judged: Snapshot, server: tuple[Any, ...], analysis: Any) -> list[Result]:
+        """``--baseline``: regression criteria against the baseline run (runner.compare.criteria);
+        a failure here is an INCONCLUSIVE row, never a lost verdict."""
+        plan, info = self.plan, self.info
+        assert plan is not None and info is not None
+        options = getattr(self.environment, "parsed_options", None)
+        spec = getattr(options, "baseline", None)
+        if not spec:
+            return []
+        view = RunView(
+            run_id=info.run_id,
+            judged=judged,
+            timeline=self.timeline.points,
+            window_start=judged.start,
+            window_end=judged.end,
+            server=server,
+            analysis=analysis,
+            shape=self._shape(),
+        )
+        try:
+            return baseline_results(
+                spec,
+                view,
+                out_dir=plan.out_dir,
+                scenario=plan.scenario_name,
+                run_dir=plan.run_dir,
+                aws_profile=plan.server.aws_profile,
+                aws_region=plan.server.aws_region,
+            )
+        except Exception as exc:
+            log.error("the baseline comparison failed", error=str(exc), exc_info=True)
+            return [baseline_failed(spec, f"the baseline comparison failed: {type(exc).__name__}: {exc}")]
+
+    def _shape(self) -> RunShape:
+        """What makes this run comparable with another (summary.json "comparability")."""
+        env, plan, info = self.environment, self.plan, self.info
+        assert plan is not None and info is not None
+        options = getattr(env, "parsed_options", None)
+        return run_shape(
+            locustfiles=getattr(env, "parsed_locustfiles", None) or (),
+            scenario=plan.scenario_name,
+            users=getattr(options, "num_users", None),
+            spawn_rate=getattr(options, "spawn_rate", None),
+            duration_s=self.planned_s,
+            host=info.host,
+            user_classes=[cls.__name__ for cls in getattr(env, "user_classes", None) or ()],
+            tags=getattr(options, "tags", None) or (),
+            exclude_tags=getattr(options, "exclude_tags", None) or (),
+        )
 
     def _analyse(self, judged: Snapshot, server: tuple[Any, ...], notes: list[str]) -> Analysis:
         """Correlation and soak analysis; a failure here is a note, never a lost verdict."""

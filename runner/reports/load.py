@@ -24,6 +24,7 @@ from runner.model import (
     Result,
     RunInfo,
     RunRecord,
+    RunShape,
     Series,
     Snapshot,
     Status,
@@ -143,6 +144,26 @@ def _record(doc: dict[str, Any]) -> RunRecord:
         config_path=_get(doc, "config_path", _OPT_STR, ""),
         versions=versions,
         analysis=_analysis(doc),
+        shape=_shape(doc),
+    )
+
+
+def _shape(doc: dict[str, Any]) -> RunShape | None:
+    """The optional comparability section (absent in older summaries: None)."""
+    if "comparability" not in doc:
+        return None
+    part = _get(doc, "comparability", dict, "")
+    at = "comparability"
+    return RunShape(
+        locustfile_sha256=_get(part, "locustfile_sha256", str, at),
+        scenario=_get(part, "scenario", str, at),
+        users=_get(part, "users", (int, type(None)), at),
+        spawn_rate=_get(part, "spawn_rate", _OPT_NUMBER, at),
+        duration_s=_get(part, "duration_s", _OPT_NUMBER, at),
+        host=_get(part, "host", str, at),
+        user_classes=tuple(_strings(part, "user_classes", at)),
+        tags=tuple(_strings(part, "tags", at)),
+        exclude_tags=tuple(_strings(part, "exclude_tags", at)),
     )
 
 

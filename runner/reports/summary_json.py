@@ -17,7 +17,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from runner.model import EndpointKey, EndpointStats, Interval, Missing, Result, RunRecord, Series
+from runner.model import (
+    EndpointKey,
+    EndpointStats,
+    Interval,
+    Missing,
+    Result,
+    RunRecord,
+    RunShape,
+    Series,
+)
 from runner.reports.atomic import write_atomic
 from runner.reports.redact import redacted_record
 from runner.stats.histogram import RELATIVE_ACCURACY
@@ -75,6 +84,8 @@ def summary_dict(record: RunRecord) -> dict[str, Any]:
             "missing": [missing_dict(m) for m in record.server_missing],
         },
         "analysis": dict(record.analysis),
+        # What makes two runs comparable (runner.compare); absent in summaries written before it.
+        **({"comparability": shape_dict(record.shape)} if record.shape is not None else {}),
     }
 
 
@@ -199,6 +210,21 @@ def missing_dict(missing: Missing) -> dict[str, Any]:
         "reason": missing.reason,
         "sparse": missing.sparse,
         "failed": missing.failed,
+    }
+
+
+def shape_dict(shape: RunShape) -> dict[str, Any]:
+    """What makes two runs comparable: a baseline comparison warns when any of these differ."""
+    return {
+        "locustfile_sha256": shape.locustfile_sha256,
+        "scenario": shape.scenario,
+        "users": shape.users,
+        "spawn_rate": shape.spawn_rate,
+        "duration_s": shape.duration_s,
+        "host": shape.host,
+        "user_classes": list(shape.user_classes),
+        "tags": list(shape.tags),
+        "exclude_tags": list(shape.exclude_tags),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -256,3 +257,28 @@ class TestBaselineInTheVerdict:
         assert shape["user_classes"] == ["PacedUser"] and shape["host"].startswith("http://127.0.0.1:")
         assert shape["scenario"] == "adhoc"
         assert summary(runs.c)["comparability"]["locustfile_sha256"] != shape["locustfile_sha256"]
+
+
+class TestRejudgeAndHistory:
+    def test_verdict_with_baseline_rejudges_a_copy(self, runs: Runs, tmp_path: Path) -> None:
+        """`loadlens verdict B --baseline A`: the slower endpoint's row FAILs against A (exit 1)."""
+        copy = tmp_path / runs.b.name
+        shutil.copytree(runs.b, copy)
+        proc = run(loadlens_cmd("verdict", str(copy), "--baseline", str(runs.a)), cwd=tmp_path, env=runs.env)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        row = criteria(summary(copy))["GET /api/v1/jobs p95 vs baseline"]
+        assert row["status"] == "fail" and row["details"]["baseline_run"] == runs.a.name
+        names = [c["name"] for c in summary(copy)["criteria"]]
+        assert len(names) == len(set(names))  # the S3 baseline's rows were replaced, not kept beside
+
+    def test_history_lists_every_run_oldest_first(self, runs: Runs) -> None:
+        """Four runs, one row each with its verdict and per-endpoint p95; B's jobs p95 is the highest."""
+        proc = run(loadlens_cmd("history", str(runs.out), "--format", "json"), cwd=runs.out, env=runs.env)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        assert [r["run_id"] for r in doc["runs"]] == [runs.a.name, runs.a2.name, runs.b.name, runs.c.name]
+        assert [r["verdict"] for r in doc["runs"]] == ["pass", "pass", "fail", "inconclusive"]
+        jobs = [r["endpoint_p95_ms"]["GET /api/v1/jobs"] for r in doc["runs"]]
+        assert max(jobs) == jobs[2]
+        text = run(loadlens_cmd("history", str(runs.out)), cwd=runs.out, env=runs.env).stdout
+        assert "p95 GET /api/v1/jobs" in text and "trend: p95" in text and "change point:" in text

@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	# locust-plugins beside the environment, not in it: Locust imports it into every run whenever it is
+	# importable, so only the test of a locust-plugins locustfile puts it on its PYTHONPATH.
+	$(PY) -m pip install -q --no-deps --upgrade --target $(VENV)/locust-plugins 'locust-plugins==5.0.3'
 	touch $(STAMP)
 
 install: $(STAMP)

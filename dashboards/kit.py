@@ -9,7 +9,7 @@ unit, queries, width. The SDK's builders lay panels out on Grafana's 24-column g
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,24 +30,40 @@ from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
+from exporters import exposition
+from runner.model import Status
+
 PROMETHEUS = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 CLOUDWATCH = dm.DataSourceRef(type_val="cloudwatch", uid="${cloudwatch}")
 GRAFANA = dm.DataSourceRef(type_val="grafana", uid="-- Grafana --")
 
-# loadlens_criterion_status: 0 PASS, 1 WARN, 2 FAIL, 3 INCONCLUSIVE (exporters/exposition.py STATUS_VALUES)
-CRITERION_STATUS = (("PASS", "green"), ("WARN", "yellow"), ("FAIL", "red"), ("INCONCLUSIVE", "purple"))
+# The colour of each status wherever a dashboard shows loadlens_criterion_status; its numbers are
+# the exporter's own (exporters/exposition.py STATUS_VALUES), read when a dashboard is made.
+STATUS_COLOURS = {
+    Status.PASS: "green",
+    Status.WARN: "yellow",
+    Status.FAIL: "red",
+    Status.INCONCLUSIVE: "purple",
+}
 
 Panel = Builder[dm.Panel]
 Query = prometheus.Dataquery | cloudwatch.CloudWatchMetricsQuery
 Override = tuple[dm.MatcherConfig, list[dm.DynamicConfigValue]]
 
 
-def status_mapping(words: Sequence[tuple[str, str]]) -> dm.ValueMap:
-    """Values 0, 1, 2… shown as the given words in the given colours."""
+def status_value(status: Status) -> int:
+    """The number loadlens_criterion_status exports for ``status``."""
+    return exposition.STATUS_VALUES[status]
+
+
+def status_mapping(values: Mapping[Status, int] | None = None) -> dm.ValueMap:
+    """Each status's number (the exporter's, unless ``values`` ranks them otherwise) shown as its
+    word in its colour, listed in the order of the numbers."""
+    ranked = sorted((values or exposition.STATUS_VALUES).items(), key=lambda item: item[1])
     return dm.ValueMap(
         options={
-            str(i): dm.ValueMappingResult(text=text, color=color, index=i)
-            for i, (text, color) in enumerate(words)
+            str(value): dm.ValueMappingResult(text=status.label, color=STATUS_COLOURS[status], index=i)
+            for i, (status, value) in enumerate(ranked)
         }
     )
 
@@ -129,7 +145,7 @@ def criteria_now(title: str, description: str, query: prometheus.Dataquery, *, h
     """One coloured tile per criterion, its status in words."""
     return (
         stat_panel(title, description, "short", query, thresholds=steps("green"), graph=False, w=24, h=h)
-        .mappings([status_mapping(CRITERION_STATUS)])
+        .mappings([status_mapping()])
         .color_mode(cm.BigValueColorMode.BACKGROUND)
         .text_mode(cm.BigValueTextMode.VALUE_AND_NAME)
     )
@@ -142,7 +158,7 @@ def criteria_timeline(title: str, description: str, query: prometheus.Dataquery)
     return (
         panel.color_scheme(db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
         .thresholds(steps("green"))
-        .mappings([status_mapping(CRITERION_STATUS)])
+        .mappings([status_mapping()])
         .fill_opacity(80)
         .hide_from(cb.HideSeriesConfig().legend(False).tooltip(False).viz(False))
         .line_width(0)

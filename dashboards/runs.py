@@ -23,22 +23,33 @@ from dashboards.kit import (
     merged_table,
     promql,
     status_mapping,
+    status_value,
     steps,
     unit_override,
 )
+from exporters import exposition
+from runner.model import Status
 
 SCENARIO = 'scenario=~"$scenario"'
 INFO = f"max by (run_id, scenario, host) (max_over_time(loadlens_run_info{{{SCENARIO}}}[$__range]))"
 TOTAL = "sum by (run_id) (max_over_time(loadlens_requests_total[$__range]))"
 FAILED = 'sum by (run_id) (max_over_time(loadlens_requests_total{result="failure"}[$__range]))'
 STATUS = "last_over_time(loadlens_criterion_status[$__range])"
-# the worst criterion: statuses re-ranked so that FAIL (2) outranks INCONCLUSIVE (3): 2 -> 3, 3 -> 2
-WORST = f"max by (run_id) ({STATUS} + ({STATUS} == bool 2) - ({STATUS} == bool 3))"
-WORST_WORDS = (("PASS", "green"), ("WARN", "yellow"), ("INCONCLUSIVE", "purple"), ("FAIL", "red"))
 LIVE_LINK = (
     "/d/loadlens-live/loadlens-live-run?var-datasource=${datasource}&var-run_id=${__value.raw}"
     '&from=${__data.fields["start"].numeric}&to=${__data.fields["end"].numeric}'
 )
+
+
+def worst_criterion() -> tuple[str, dict[Status, int]]:
+    """The worst criterion of each run, and the numbers it shows: the exporter's statuses re-ranked
+    so that FAIL outranks INCONCLUSIVE (the two trade places, which the query does by adding and
+    subtracting one: they must be neighbours)."""
+    fail, inconclusive = status_value(Status.FAIL), status_value(Status.INCONCLUSIVE)
+    if inconclusive != fail + 1:
+        raise ValueError(f"FAIL ({fail}) and INCONCLUSIVE ({inconclusive}) are not neighbours: rewrite this")
+    expr = f"max by (run_id) ({STATUS} + ({STATUS} == bool {fail}) - ({STATUS} == bool {inconclusive}))"
+    return expr, {**exposition.STATUS_VALUES, Status.FAIL: inconclusive, Status.INCONCLUSIVE: fail}
 
 
 def with_info(expr: str) -> str:
@@ -62,6 +73,7 @@ def seen(edge: str, shift_s: int) -> str:
 
 
 def runs_table() -> table.Panel:
+    worst, worst_values = worst_criterion()
     columns = {
         "info": INFO,
         "start": with_info(seen("min", -10)),
@@ -71,10 +83,10 @@ def runs_table() -> table.Panel:
         "error rate": with_info(f"({ratio(FAILED, TOTAL)})"),
         "p95": with_info(whole_run_quantile("0.95")),
         "p99": with_info(whole_run_quantile("0.99")),
-        "worst criterion": with_info(WORST),
-        "failed": with_info(f"sum by (run_id) ({STATUS} == bool 2)"),
-        "warned": with_info(f"sum by (run_id) ({STATUS} == bool 1)"),
-        "inconclusive": with_info(f"sum by (run_id) ({STATUS} == bool 3)"),
+        "worst criterion": with_info(worst),
+        "failed": with_info(f"sum by (run_id) ({STATUS} == bool {status_value(Status.FAIL)})"),
+        "warned": with_info(f"sum by (run_id) ({STATUS} == bool {status_value(Status.WARN)})"),
+        "inconclusive": with_info(f"sum by (run_id) ({STATUS} == bool {status_value(Status.INCONCLUSIVE)})"),
         "criteria": with_info(f"count by (run_id) ({STATUS})"),
     }
     overrides = [
@@ -87,7 +99,7 @@ def runs_table() -> table.Panel:
         unit_override("p99", "s"),
         by_name(
             "worst criterion",
-            ("mappings", [status_mapping(WORST_WORDS)]),
+            ("mappings", [status_mapping(worst_values)]),
             ("custom.cellOptions", {"type": "color-background"}),
         ),
         by_name(

@@ -137,7 +137,7 @@ class OtlpExporter:
                 from opentelemetry.exporter.otlp.proto.http import metric_exporter  # type: ignore[no-redef]
         except ImportError as exc:
             raise ExporterError(
-                f"OTLP export needs the otlp extra (pip install 'loadlens[otlp]'): {exc}"
+                f"OTLP export needs the OpenTelemetry SDK, not installed here: {exc}"
             ) from None
         self._factory = metric_exporter.OTLPMetricExporter
         folder = LabelFolder(

@@ -1,4 +1,4 @@
-"""The `loadlens` command: run, demo, verdict, scenarios, plugin-path.
+"""The `loadlens` command: run, demo, verdict, init, cloudwatch, grafana, scenarios, plugin-path, version.
 
 Every loadlens error becomes one line on stderr and its exit code (2 for usage and configuration);
 a traceback only with --debug.
@@ -25,6 +25,7 @@ commands:
   verdict RUN_DIR                           judge a finished run again (e.g. with new thresholds)
   compare BASELINE CURRENT                  did it get worse? client and server, noise told apart
   history DIR [--scenario NAME]             one row per run, the trend and where a change began
+  init [--from RUN_DIR] [--force]           write a commented loadlens.toml (limits from a real run)
   cloudwatch check                          preflight: credentials, permissions, recent datapoints
   grafana push [--url URL]                  create or update the loadlens folder and dashboards
   scenarios                                 list the scenario presets
@@ -33,6 +34,14 @@ commands:
 
 `loadlens run --help` shows Locust's options with loadlens's own at the end.
 """
+
+
+# Every command, as `loadlens --help` lists them (an unknown command's message names them all).
+COMMANDS = tuple(
+    line.split()[0]
+    for line in USAGE.split("commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    if line.strip()
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LoadlensError as exc:
         if debug:
             raise
-        sys.stderr.write(f"loadlens: {exc}\n")
+        for line in str(exc).splitlines() or [""]:  # a config with several problems: one line each
+            sys.stderr.write(f"loadlens: {line}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("loadlens: interrupted\n")
@@ -81,6 +91,10 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         from runner.commands.history import history_command
 
         return history_command(rest, out=sys.stdout)
+    if command == "init":
+        from runner.commands.init import init_command
+
+        return init_command(rest, env=env, out=sys.stdout, err=sys.stderr)
     if command == "cloudwatch":
         from runner.commands.cloudwatch import cloudwatch_command
 
@@ -100,10 +114,7 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         locust_version = importlib.metadata.version("locust")
         sys.stdout.write(f"loadlens {__version__} (locust {locust_version})\n")
         return 0
-    raise UsageError(
-        f"unknown command {command!r}: expected run, demo, verdict, compare, history, scenarios,"
-        " plugin-path or version"
-    )
+    raise UsageError(f"unknown command {command!r}: expected one of {', '.join(COMMANDS)} (loadlens --help)")
 
 
 def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
@@ -117,6 +128,7 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
     parser.add_argument("--baseline", metavar="RUN_DIR|latest|s3://...", default=None)
     parser.add_argument("--aws-profile", metavar="NAME", default=None)
     parser.add_argument("--aws-region", metavar="REGION", default=None)
+    parser.add_argument("--verbose", action="store_true", help="print every criteria row")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
     from runner.commands.verdict import rejudge
@@ -131,6 +143,7 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
         aws_profile=args.aws_profile,
         aws_region=args.aws_region,
         baseline=args.baseline,
+        verbose=args.verbose,
     )
 
 
@@ -139,7 +152,7 @@ def _scenarios(argv: list[str], env: Mapping[str, str]) -> int:
     parser.add_argument("--loadlens-config", metavar="FILE", default=None)
     args = parser.parse_args(argv)
     from runner.config.load import load_config
-    from runner.config.scenarios import format_duration
+    from runner.timefmt import format_duration
 
     cfg = load_config(Path(args.loadlens_config) if args.loadlens_config else None, env=env)
     rows: list[tuple[str, ...]] = [("scenario", "users", "spawn rate", "run time", "stages", "description")]

@@ -19,7 +19,7 @@ from runner.logs import redact_text
 
 TOKEN_ENV = "GRAFANA_TOKEN"
 TOKEN_FILE_ENV = "GRAFANA_TOKEN_FILE"
-EXTRA_HINT = "pip install 'loadlens[grafana]'"
+EXTRA_HINT = "pip install 'grafana-client>=3.11,<4'"
 HEALTH_REQUEST = "GET /api/health"
 _MAX_ERROR_CHARS = 300
 

@@ -72,7 +72,7 @@ class PushOutcome:
 
 def resolve_url(flag: str | None, *, configured: str | None, env: Mapping[str, str]) -> str:
     """The Grafana URL: the flag, else [grafana] url (or LOADLENS_GRAFANA_URL), else GRAFANA_URL."""
-    from runner.config.keys import RuleError, url
+    from runner.config.rules import url
 
     for value, where in ((flag, "--url"), (configured, None), (env.get(URL_ENV, "").strip(), URL_ENV)):
         if not value:
@@ -80,8 +80,8 @@ def resolve_url(flag: str | None, *, configured: str | None, env: Mapping[str, s
         if where is None:
             return value  # already checked when the config was read
         try:
-            return str(url().convert(value))
-        except RuleError as exc:
+            return str(url().check(value))
+        except ValueError as exc:
             raise UsageError(f"{where}: {exc}") from None
     raise UsageError(f"no Grafana URL: pass --url URL, set [grafana] url in loadlens.toml, or set {URL_ENV}")
 

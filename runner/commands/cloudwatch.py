@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from runner.config.load import load_config
+from runner.config.options import flag_values
 from runner.config.scenarios import parse_duration_s
 from runner.errors import UsageError
 from runner.sources.server import server_plan
@@ -41,13 +42,20 @@ def cloudwatch_command(argv: list[str], *, env: Mapping[str, str], out: TextIO) 
         lookback_s = parse_duration_s(args.lookback)
     except ValueError as exc:
         raise UsageError(f"--lookback: {exc}") from None
-    cfg = load_config(Path(args.loadlens_config) if args.loadlens_config else None, env=env)
-    plan = server_plan(cfg, correlate=True, aws_profile=args.aws_profile, aws_region=args.aws_region)
+    given = argparse.Namespace(
+        correlate_cloudwatch=True, aws_profile=args.aws_profile, aws_region=args.aws_region
+    )
+    config_file = Path(args.loadlens_config) if args.loadlens_config else None
+    plan = server_plan(load_config(config_file, env=env, flags=flag_values(given)))
 
+    from runner import installed
+
+    installed.require(installed.AWS, used_by="loadlens cloudwatch check")
     from runner.sources.aws import AwsApi, make_session
     from runner.sources.preflight import preflight
 
     api = AwsApi(make_session(profile=plan.aws_profile, region=plan.aws_region))
+    assert plan.cloudwatch is not None  # server_plan refuses to correlate without a target
     results = preflight(plan.cloudwatch, api=api, lookback_s=lookback_s)
     for r in results:
         out.write(f"{MARKS.get(r.status.value, r.status.value)}  {r.name}: {r.detail}\n")

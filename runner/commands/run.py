@@ -11,10 +11,14 @@ import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from runner.config.options import pre_parser
 from runner.errors import UsageError
+from runner.locust.startup import discard_unstarted, locustfile_errors_as_one_line, otel_overlap
+
+if TYPE_CHECKING:
+    from runner.config.plan import RunPlan
 
 _LOCUSTFILE_FLAGS = ("-f", "--locustfile")
 _HOST_FLAGS = ("-H", "--host")
@@ -102,6 +106,13 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     else:
         role = "standalone"
     plan = plan_from_options(ours, env=env, role=role, command=("loadlens", "run", *argv), create_dir=False)
+    _require_packages(plan)
+    locust_otel = _has_flag(rest, "--otel") or env.get("LOCUST_ENABLE_OPENTELEMETRY", "").lower() in (
+        "1",
+        "true",
+    )
+    if note := otel_overlap(locust_otel=locust_otel, loadlens_otlp=plan.config.exporters.otlp.enabled):
+        sys.stderr.write(f"loadlens: {note}\n")
     _check_baseline_options(ours)
     locustfile = given_locustfile or plan.locustfile
     if locustfile:
@@ -134,7 +145,12 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     else:
         logs.configure(fmt="console")
     bridge = install(plan=plan)
-    code = int(_locust_main(args) or 0)
+    try:
+        with locustfile_errors_as_one_line():
+            code = int(_locust_main(args) or 0)
+    finally:
+        if bridge.record is None and bridge.role != "worker":
+            discard_unstarted(plan.run_dir)  # refused before any load: leave nothing behind
     if bridge.role == "worker":
         # A worker's last stats report may still sit in ZeroMQ's I/O thread: a normal exit lets the
         # context linger and deliver it.
@@ -148,12 +164,28 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     exit_now(code)
 
 
+def _require_packages(plan: RunPlan) -> None:
+    """Every package the plan's features need is importable, or one line and exit 2 now."""
+    from runner import installed
+
+    if plan.server.cloudwatch is not None:
+        installed.require(installed.AWS, used_by="CloudWatch ([cloudwatch], --correlate-cloudwatch)")
+    if plan.config.exporters.otlp.enabled:
+        installed.require(installed.OTLP, used_by="OTLP export ([exporters.otlp], --otlp)")
+    if plan.config.grafana.url is not None and plan.role != "worker":
+        installed.require(installed.GRAFANA, used_by="Grafana annotations ([grafana] url, --grafana-url)")
+
+
 def _check_baseline_options(ours: argparse.Namespace) -> None:
     """--baseline and --publish-baseline that can never work stop the run before it starts."""
     from runner.compare.baseline import check_baseline_spec, parse_s3_url
 
     if ours.baseline:
         check_baseline_spec(ours.baseline)
+    if any(spec and spec.startswith("s3://") for spec in (ours.baseline, ours.publish_baseline)):
+        from runner import installed
+
+        installed.require(installed.AWS, used_by="S3 baselines (--baseline / --publish-baseline s3://...)")
     if ours.publish_baseline:
         if not ours.publish_baseline.startswith("s3://"):
             raise UsageError(

@@ -10,6 +10,7 @@ summary.json, verdict.md and junit.xml are rewritten.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import TextIO
 from runner.compare.compare import view_of
 from runner.compare.criteria import BASELINE_SUFFIX, baseline_results
 from runner.config.load import load_config
+from runner.config.options import flag_values
 from runner.judge.analysis import analyse_with_plan
 from runner.judge.client import EXPECTED_NOTE_PREFIX, expected_note, judge_client
 from runner.judge.server import judge_server
@@ -43,18 +45,27 @@ def rejudge(
     aws_profile: str | None = None,
     aws_region: str | None = None,
     baseline: str | None = None,
+    verbose: bool = False,
 ) -> int:
     record = load_summary(run_dir)
     directory = run_dir if run_dir.is_dir() else run_dir.parent
     path = Path(config_file) if config_file else None
     if path is None and record.config_path and Path(record.config_path).exists():
         path = Path(record.config_path)
-    cfg = load_config(path, env=env)
+    given = argparse.Namespace(
+        correlate_cloudwatch=correlate or None,
+        require_server_metrics=require or None,
+        aws_profile=aws_profile,
+        aws_region=aws_region,
+    )
+    cfg = load_config(path, env=env, flags=flag_values(given))
     window = "steady state" if record.window_kind == "steady_state" else "whole run"
     client = judge_client(record.judged, cfg.thresholds, window=window)
-    plan = server_plan(
-        cfg, correlate=correlate, require=require, aws_profile=aws_profile, aws_region=aws_region
-    )
+    plan = server_plan(cfg)
+    if plan.cloudwatch is not None:
+        from runner import installed
+
+        installed.require(installed.AWS, used_by="loadlens verdict --correlate-cloudwatch")
     notes = [n for n in record.verdict.notes if not n.startswith((_REJUDGED, EXPECTED_NOTE_PREFIX))]
     if (note := expected_note(record.judged, cfg.thresholds)) is not None:
         notes.append(note)
@@ -127,7 +138,7 @@ def rejudge(
     )
     write_reports(record, directory, env=env)
     color = out.isatty() and "NO_COLOR" not in env
-    text = render_table(verdict, color=color).rstrip("\n")
+    text = render_table(verdict, color=color, verbose=verbose).rstrip("\n")
     text += "".join(f"\nanalysis: {line}" for line in found.sentences)
     out.write(text + f"\nrun directory: {directory}\n")
     return verdict.exit_code

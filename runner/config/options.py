@@ -4,127 +4,243 @@ registered with Locust's own parser (so plain `locust` with the plugin accepts t
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import Any
 
+from runner.errors import UsageError
+
 LOG_FORMATS = ("console", "json")
+
+
+@dataclass(frozen=True, slots=True)
+class FlagValue:
+    """A command-line flag's value for one key. ``add``: the values join those of the lower layers
+    (--expect-status); ``clears``: keys of the same section the flag unsets (--process-pid drops a
+    configured process name)."""
+
+    flag: str
+    section: str
+    key: str
+    value: object
+    add: bool = False
+    clears: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One loadlens option: its argparse definition and, when it sets a configuration key, that
+    key (``section``, ``key``). Such options are applied by runner.config.load in the same step as
+    the file and the variables, and checked by the same rules, so a bad value names the flag."""
+
+    flag: str
+    help: str
+    metavar: str | None = None
+    section: str | None = None
+    key: str | None = None
+    switch: bool = False  # takes no value: given means true
+    repeat: bool = False  # may be given several times; adds to the values below it
+    clears: tuple[str, ...] = ()  # keys of the section it unsets (pid and name exclude each other)
+    hidden: bool = False
+    # Whole numbers are parsed by argparse (so `--prometheus-port x` fails with the command line,
+    # as Locust's own -u does); their range is the config rule's.
+    integer: bool = False
+    alias: str | None = None  # a second spelling, always accepted
+    # locust-plugins (which Locust imports whenever it is installed) defines this flag itself: then
+    # only the alias is registered, so both sets of options register and neither reads the other's.
+    plugins_own_flag: bool = False
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "--loadlens-config",
+        "loadlens.toml to read (default: ./loadlens.toml if present; --config stays Locust's own)",
+        "FILE",
+    ),
+    Option(
+        "--scenario", "smoke, load, stress, spike, soak, or one from loadlens.toml", "NAME", "run", "scenario"
+    ),
+    Option("--out", "where run directories go (default: results)", "DIR", "run", "out"),
+    Option(
+        "--warmup", "excluded from judging after the ramp-up ends (e.g. 30s)", "DURATION", "run", "warmup"
+    ),
+    Option(
+        "--expect-status",
+        "an HTTP status the scenario expects (counted apart, not as a failure); repeatable",
+        "CODE",
+        "thresholds",
+        "expected_statuses",
+        repeat=True,
+        integer=True,
+    ),
+    Option(
+        "--include-expected",
+        "count expected-status responses in latency percentiles and rps (default: left out)",
+        section="thresholds",
+        key="include_expected",
+        switch=True,
+    ),
+    Option(
+        "--prometheus-port",
+        "serve live /metrics on this port",
+        "PORT",
+        "exporters.prometheus",
+        "port",
+        integer=True,
+    ),
+    Option(
+        "--prometheus-bind",
+        "address for /metrics (default 127.0.0.1)",
+        "ADDR",
+        "exporters.prometheus",
+        "bind",
+    ),
+    Option(
+        "--pushgateway",
+        "push metrics to this Pushgateway during the run",
+        "URL",
+        "exporters.pushgateway",
+        "url",
+    ),
+    Option(
+        "--otlp",
+        "export metrics over OTLP (OTEL_EXPORTER_OTLP_* apply)",
+        section="exporters.otlp",
+        key="enabled",
+        switch=True,
+    ),
+    Option("--otlp-endpoint", "OTLP endpoint (implies --otlp)", "URL", "exporters.otlp", "endpoint"),
+    Option(
+        "--grafana-url",
+        "annotate the run in Grafana (token: GRAFANA_TOKEN)",
+        "URL",
+        "grafana",
+        "url",
+        alias="--loadlens-grafana-url",
+        plugins_own_flag=True,
+    ),
+    Option(
+        "--correlate-cloudwatch",
+        "pull ECS/RDS/ALB metrics from CloudWatch for the test window",
+        section="cloudwatch",
+        key="correlate",
+        switch=True,
+    ),
+    Option(
+        "--require-server-metrics",
+        "missing server metrics make the run inconclusive (exit 3)",
+        section="cloudwatch",
+        key="require",
+        switch=True,
+    ),
+    Option(
+        "--aws-profile",
+        "AWS profile for CloudWatch (standard boto3 chain otherwise)",
+        "NAME",
+        "cloudwatch",
+        "profile",
+    ),
+    Option("--aws-region", "AWS region for CloudWatch", "REGION", "cloudwatch", "region"),
+    Option(
+        "--cloudwatch-settle",
+        "wait up to this long after the run for CloudWatch's last datapoints (default 5m)",
+        "DURATION",
+        "cloudwatch",
+        "settle",
+    ),
+    Option(
+        "--process-pid",
+        "judge CPU and memory of this local process",
+        "PID",
+        "process",
+        "pid",
+        clears=("name",),
+        integer=True,
+    ),
+    Option(
+        "--process-name",
+        "judge CPU and memory of the local process with this name",
+        "NAME",
+        "process",
+        "name",
+        clears=("pid",),
+    ),
+    Option(
+        "--baseline",
+        "add regression criteria against this run (latest: the newest passing run of the scenario)",
+        "RUN_DIR|latest|s3://...",
+    ),
+    Option(
+        "--publish-baseline",
+        "after a passing run, upload its summary.json there as the shared baseline",
+        "s3://BUCKET/PREFIX",
+    ),
+    # Set by `loadlens run` so the master and forked workers agree on one run directory.
+    Option("--loadlens-run-dir", "", "DIR", hidden=True),
+)
 
 
 def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
     """Add the loadlens options. On Locust's parser they form their own group in ``--help``."""
     group = parser.add_argument_group("loadlens options") if locust_parser else parser
-    group.add_argument(
-        "--loadlens-config",
-        metavar="FILE",
-        default=None,
-        help="loadlens.toml to read (default: ./loadlens.toml if present; --config stays Locust's own)",
-    )
-    group.add_argument(
-        "--scenario",
-        metavar="NAME",
-        default=None,
-        help="smoke, load, stress, spike, soak, or one from loadlens.toml",
-    )
-    group.add_argument(
-        "--out", metavar="DIR", default=None, help="where run directories go (default: results)"
-    )
-    group.add_argument(
-        "--warmup",
-        metavar="DURATION",
-        default=None,
-        help="excluded from judging after the ramp-up ends (e.g. 30s)",
-    )
-    group.add_argument(
-        "--expect-status",
-        metavar="CODE",
-        type=int,
-        action="append",
-        default=None,
-        help="an HTTP status the scenario expects (counted apart, not as a failure); repeatable",
-    )
-    group.add_argument(
-        "--include-expected",
-        action="store_true",
-        default=None,
-        help="count expected-status responses in latency percentiles and rps (default: left out)",
-    )
-    group.add_argument(
-        "--prometheus-port", metavar="PORT", type=int, default=None, help="serve live /metrics on this port"
-    )
-    group.add_argument(
-        "--prometheus-bind", metavar="ADDR", default=None, help="address for /metrics (default 127.0.0.1)"
-    )
-    group.add_argument(
-        "--pushgateway", metavar="URL", default=None, help="push metrics to this Pushgateway during the run"
-    )
-    group.add_argument(
-        "--otlp",
-        action="store_true",
-        default=None,
-        help="export metrics over OTLP (OTEL_EXPORTER_OTLP_* apply)",
-    )
-    group.add_argument("--otlp-endpoint", metavar="URL", default=None, help="OTLP endpoint (implies --otlp)")
-    group.add_argument(
-        "--grafana-url",
-        metavar="URL",
-        default=None,
-        help="annotate the run in Grafana (token: GRAFANA_TOKEN)",
-    )
-    group.add_argument(
-        "--correlate-cloudwatch",
-        action="store_true",
-        default=False,
-        help="pull ECS/RDS/ALB metrics from CloudWatch for the test window",
-    )
-    group.add_argument(
-        "--require-server-metrics",
-        action="store_true",
-        default=False,
-        help="missing server metrics make the run inconclusive (exit 3)",
-    )
-    group.add_argument(
-        "--aws-profile",
-        metavar="NAME",
-        default=None,
-        help="AWS profile for CloudWatch (standard boto3 chain otherwise)",
-    )
-    group.add_argument("--aws-region", metavar="REGION", default=None, help="AWS region for CloudWatch")
-    group.add_argument(
-        "--cloudwatch-settle",
-        metavar="DURATION",
-        default=None,
-        help="wait up to this long after the run for CloudWatch's last datapoints (default 5m)",
-    )
-    group.add_argument(
-        "--process-pid",
-        metavar="PID",
-        type=int,
-        default=None,
-        help="judge CPU and memory of this local process",
-    )
-    group.add_argument(
-        "--process-name",
-        metavar="NAME",
-        default=None,
-        help="judge CPU and memory of the local process with this name",
-    )
-    group.add_argument(
-        "--baseline",
-        metavar="RUN_DIR|latest|s3://...",
-        default=None,
-        help="add regression criteria against this run (latest: the newest passing run of the scenario)",
-    )
-    group.add_argument(
-        "--publish-baseline",
-        metavar="s3://BUCKET/PREFIX",
-        default=None,
-        help="after a passing run, upload its summary.json there as the shared baseline",
-    )
+    plugins = _locust_plugins_installed()
+    for option in OPTIONS:
+        help_text = argparse.SUPPRESS if option.hidden else option.help
+        names = [option.flag] if not (option.plugins_own_flag and plugins) else []
+        names += [option.alias] if option.alias else []
+        if option.switch:
+            group.add_argument(*names, dest=option.dest, action="store_true", default=None, help=help_text)
+        else:
+            action = "append" if option.repeat else "store"
+            group.add_argument(
+                *names,
+                dest=option.dest,
+                metavar=option.metavar,
+                action=action,
+                type=int if option.integer else None,
+                default=None,
+                help=help_text,
+            )
     group.add_argument("--log-format", choices=LOG_FORMATS, default=None, help="console (default) or json")
     group.add_argument(
         "--debug", action="store_true", default=False, help="show tracebacks for loadlens errors"
     )
-    # Set by `loadlens run` so the master and forked workers agree on one run directory.
-    group.add_argument("--loadlens-run-dir", metavar="DIR", default=None, help=argparse.SUPPRESS)
+    group.add_argument(
+        "--verbose",
+        action="store_true",
+        default=False,
+        help="print every criteria row (a long table shows the overall rows and the broken ones)",
+    )
+
+
+def _locust_plugins_installed() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("locust_plugins") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def flag_values(options: Any) -> tuple[FlagValue, ...]:
+    """The configuration keys the given options set (an argparse namespace from `loadlens run` or
+    Locust's parser; options not given are None), for runner.config.load.load_config."""
+    if getattr(options, "process_pid", None) is not None and getattr(options, "process_name", None):
+        raise UsageError("--process-pid and --process-name exclude each other")
+    out: list[FlagValue] = []
+    for option in OPTIONS:
+        value = getattr(options, option.dest, None)
+        if value is None or option.section is None or option.key is None:
+            continue
+        if option.repeat:
+            value = list(value)
+        out.append(FlagValue(option.flag, option.section, option.key, value, option.repeat, option.clears))
+        if option.flag == "--otlp-endpoint" and getattr(options, "otlp", None) is None:
+            out.append(FlagValue(option.flag, "exporters.otlp", "enabled", True))
+    return tuple(out)
 
 
 def pre_parser() -> argparse.ArgumentParser:

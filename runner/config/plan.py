@@ -1,4 +1,5 @@
-"""A run's plan: the configuration (file < LOADLENS_* < flags) resolved into what the bridge needs.
+"""A run's plan: the configuration (file < LOADLENS_* < flags, one step in runner.config.load)
+resolved into what the bridge needs.
 
 Built once by `loadlens run` before Locust starts (so every mistake is exit 2 with one line), or in
 Locust's ``init`` when loadlens is loaded as a plugin into plain `locust`.
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.config.load import Config, Thresholds, load_config
-from runner.config.scenarios import Scenario, parse_duration_s
-from runner.errors import UsageError
+from runner.config.options import flag_values
+from runner.config.scenarios import Scenario
 from runner.logs import redact_text
 from runner.reports.rundir import create_run_dir
 from runner.sources.server import ServerPlan, server_plan
@@ -41,6 +42,7 @@ class RunPlan:
     max_endpoints: int = 500
     max_timeline_points: int = 720
     log_format: str = "console"
+    verbose: bool = False  # the console shows every criteria row (long tables fold otherwise)
     locustfile: str | None = None
     host: str | None = None
     command: tuple[str, ...] = ()
@@ -111,68 +113,31 @@ def plan_from_options(
     """Resolve loadlens's options (an argparse namespace, from `loadlens run` or Locust's parser).
     With ``create_dir=False`` the run directory is left for ``with_run_dir`` to create."""
     config_file = getattr(options, "loadlens_config", None)
-    cfg = load_config(Path(config_file) if config_file else None, env=env)
-    cfg = cfg.with_overrides(
-        scenario=getattr(options, "scenario", None),
-        out=getattr(options, "out", None),
-        prometheus_port=getattr(options, "prometheus_port", None),
-        prometheus_bind=getattr(options, "prometheus_bind", None),
-        pushgateway_url=getattr(options, "pushgateway", None),
-        otlp=getattr(options, "otlp", None),
-        otlp_endpoint=getattr(options, "otlp_endpoint", None),
-        grafana_url=getattr(options, "grafana_url", None),
-    )
+    # One precedence step: the file, then LOADLENS_* variables, then the flags (runner.config.load).
+    cfg = load_config(Path(config_file) if config_file else None, env=env, flags=flag_values(options))
     scenario = cfg.selected_scenario()
     name = scenario.name if scenario is not None else ADHOC
-    warmup_s = cfg.run.warmup_s
-    if getattr(options, "warmup", None):
-        try:
-            warmup_s = parse_duration_s(options.warmup)
-        except ValueError as exc:
-            raise UsageError(f"--warmup: {exc}") from None
     expected = set(cfg.thresholds.expected_statuses)
     if scenario is not None:
         expected |= scenario.expected_statuses
-    for code in getattr(options, "expect_status", None) or ():
-        if not 100 <= code <= 599:
-            raise UsageError(f"--expect-status: expected an HTTP status 100..599, got {code}")
-        expected.add(code)
-    settle_s = None
-    if getattr(options, "cloudwatch_settle", None):
-        try:
-            settle_s = parse_duration_s(options.cloudwatch_settle)
-        except ValueError as exc:
-            raise UsageError(f"--cloudwatch-settle: {exc}") from None
-    if getattr(options, "process_pid", None) is not None and getattr(options, "process_name", None):
-        raise UsageError("--process-pid and --process-name exclude each other")
-    server = server_plan(
-        cfg,
-        correlate=bool(getattr(options, "correlate_cloudwatch", False)),
-        require=bool(getattr(options, "require_server_metrics", False)),
-        aws_profile=getattr(options, "aws_profile", None),
-        aws_region=getattr(options, "aws_region", None),
-        settle_s=settle_s,
-        process_pid=getattr(options, "process_pid", None),
-        process_name=getattr(options, "process_name", None),
-    )
+    server = server_plan(cfg)
     given_dir = getattr(options, "loadlens_run_dir", None)
     plan = RunPlan(
         run_id=f"{name}-worker",
         scenario_name=name,
         scenario=scenario,
-        thresholds=replace(cfg.thresholds, include_expected=True)
-        if getattr(options, "include_expected", None)
-        else cfg.thresholds,
+        thresholds=cfg.thresholds,
         expected_statuses=frozenset(expected),
         run_dir=Path(given_dir) if given_dir else None,
         out_dir=cfg.run.out,
         role=role,
-        warmup_s=warmup_s,
+        warmup_s=cfg.run.warmup_s,
         cooldown_s=cfg.run.cooldown_s,
         interval_s=cfg.run.interval_s,
         progress_s=cfg.run.progress_s,
         max_endpoints=cfg.run.max_endpoints,
         log_format=getattr(options, "log_format", None) or env.get("LOADLENS_LOG_FORMAT") or "console",
+        verbose=bool(getattr(options, "verbose", False)),
         locustfile=cfg.run.locustfile,
         host=cfg.run.host,
         command=tuple(redact_text(c) for c in command),

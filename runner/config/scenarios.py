@@ -8,10 +8,14 @@ turns a staged scenario into a ``LoadTestShape`` by asking ``stage_at(elapsed_s)
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
+
+# Durations are read and written in runner.timefmt; these names stay importable from here.
+from runner.timefmt import DURATION_EXAMPLES as DURATION_EXAMPLES
+from runner.timefmt import format_duration as format_duration
+from runner.timefmt import parse_duration_s as parse_duration_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,42 +186,3 @@ def _scale_users(stage_users: int, peak_users: int, old_peak: int) -> int:
         return 0  # a deliberate drain to zero stays a drain
     # Round half up (not Python's half-to-even), so 2.5 users becomes 3 as a person would expect.
     return max(1, math.floor(stage_users * peak_users / old_peak + 0.5))
-
-
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-# Locust's --run-time grammar: optional hours, minutes, seconds parts, in that order.
-_PARTS = re.compile(r"(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
-DURATION_EXAMPLES = "30, 30s, 5m, 1h30m or 1h2m3s"
-
-
-def parse_duration_s(text: str | float) -> float:
-    """Seconds in a duration written as Locust's ``--run-time`` takes it ("30", "30s", "5m",
-    "1h30m", "1h2m3s"), or as a bare number of seconds (int, float or "1.5").
-
-    Raises ValueError naming the text and the accepted forms.
-    """
-    if isinstance(text, bool):  # bool is an int subclass; true is not a duration
-        raise ValueError(f"invalid duration {text!r}: expected e.g. {DURATION_EXAMPLES}")
-    if isinstance(text, int | float):
-        if not math.isfinite(text) or text < 0:
-            raise ValueError(f"invalid duration {text!r}: expected a finite number of seconds >= 0")
-        return float(text)
-    if not isinstance(text, str):
-        raise ValueError(f"invalid duration {text!r}: expected e.g. {DURATION_EXAMPLES}")
-    stripped = text.strip()
-    if _NUMBER.fullmatch(stripped):
-        return float(stripped)
-    parts = _PARTS.fullmatch(stripped)
-    if not stripped or parts is None or not any(parts.groups()):
-        raise ValueError(f'invalid duration "{text}": expected e.g. {DURATION_EXAMPLES}')
-    return float(int(parts["h"] or 0) * 3600 + int(parts["m"] or 0) * 60 + int(parts["s"] or 0))
-
-
-def format_duration(duration_s: float) -> str:
-    """A duration in Locust's ``--run-time`` form, rounded to whole seconds: 5400 -> "1h30m"."""
-    total = round(duration_s)
-    if total <= 0:
-        return "0s"
-    hours, rest = divmod(total, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return "".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (seconds, "s")) if n)

@@ -1,8 +1,11 @@
 """The frozen sections of a loadlens Config: what other modules read (``cfg.run.host``,
-``cfg.thresholds.default.p95_ms``, ``cfg.exporters.prometheus.port``...).
+``cfg.thresholds.default.p95_ms``, ``cfg.exporters.prometheus.port``...), and the schema of
+loadlens.toml at the same time.
 
-Field names carry units (``warmup_s``); the TOML keys they come from are in runner.config.keys and
-docs/configuration.md. Import them from runner.config.load.
+Each field is one key: its ``Annotated`` marker (runner.config.rules) is the check pydantic applies,
+its default is the built-in value. Field names carry units (``warmup_s``); a duration's TOML key is
+its name without ``_s`` (``warmup``). runner.config.keys derives the key tables (and the LOADLENS_*
+names) from these classes; docs/configuration.md lists them. Import them from runner.config.load.
 """
 
 from __future__ import annotations
@@ -11,6 +14,46 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Annotated
+
+from runner.config.rules import (
+    Derived,
+    Flat,
+    Named,
+    boolean,
+    choice,
+    duration,
+    integer,
+    list_of,
+    number,
+    path,
+    table_of,
+    text,
+    url,
+)
+from runner.sources.cloudwatch_catalog import CloudWatchTarget
+
+# Every section rejects keys it does not know, and a duration field x_s is written x in TOML.
+SECTION: dict[str, object] = {"extra": "forbid", "alias_generator": lambda name: name.removesuffix("_s")}
+
+_TEXT = Annotated[str | None, text()]
+_PERCENT = Annotated[float | None, number(gt=0, le=100)]
+_MS = Annotated[float | None, number(gt=0)]
+_RATIO = Annotated[float | None, number(ge=0, le=1)]
+_URL = Annotated[str | None, url()]
+_BOOL = Annotated[bool, boolean()]
+_COUNT = Annotated[int, integer(ge=1)]
+STATUS = Annotated[int, integer(ge=100, le=599, expected="an HTTP status code from 100 to 599")]
+STATUSES = Annotated[frozenset[STATUS], list_of("a list of HTTP status codes")]
+NAMES = Annotated[tuple[Annotated[str, text()], ...], list_of("a list of strings")]
+# "METHOD name" as Locust reports an endpoint: an upper-case request type, one space, the name.
+ENDPOINT = Annotated[
+    str,
+    Named(
+        r"[A-Z][A-Z0-9_]* \S.*",
+        'an endpoint must be written "METHOD name" with METHOD in upper case, e.g. "GET /health"',
+    ),
+]
 
 
 def _no_entries() -> Mapping[str, object]:
@@ -21,29 +64,33 @@ def _no_entries() -> Mapping[str, object]:
 class RunConfig:
     """[run]: what to run and how the run is cut into a judged window."""
 
-    locustfile: str | None = None
-    host: str | None = None
-    scenario: str | None = None
-    out: Path = Path("results")
-    warmup_s: float = 0.0  # excluded from the judged window after the ramp-up ends
-    cooldown_s: float = 0.0  # excluded from the judged window before the end
-    max_endpoints: int = 500  # distinct request names kept; more fold into "(other)"
-    interval_s: float = 5.0  # timeline resolution
-    progress_s: float = 5.0  # console progress line; 0 disables it
+    __pydantic_config__ = SECTION
+
+    locustfile: _TEXT = None
+    host: _TEXT = None
+    scenario: _TEXT = None
+    out: Annotated[Path, path()] = Path("results")
+    warmup_s: Annotated[float, duration(positive=False)] = 0.0  # excluded after the ramp-up ends
+    cooldown_s: Annotated[float, duration(positive=False)] = 0.0  # excluded before the end
+    max_endpoints: _COUNT = 500  # distinct request names kept; more fold into "(other)"
+    interval_s: Annotated[float, duration(positive=True)] = 5.0  # timeline resolution
+    progress_s: Annotated[float, duration(positive=False)] = 5.0  # console progress line; 0: off
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Client limits for all requests or one endpoint; ``None`` means not set."""
 
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    error_rate: float | None = None
-    success_rate: float | None = None
-    min_rps: float | None = None
+    __pydantic_config__ = SECTION
+
+    p50_ms: _MS = None
+    p95_ms: _MS = None
+    p99_ms: _MS = None
+    error_rate: _RATIO = None
+    success_rate: _RATIO = None
+    min_rps: Annotated[float | None, number(ge=0)] = None
     # Fewer requests than this make a percentile INCONCLUSIVE; None: the default of 20, not required.
-    min_samples: int | None = None
+    min_samples: Annotated[int | None, integer(ge=1)] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,95 +98,111 @@ class Thresholds:
     """[thresholds]. ``endpoints`` holds only the keys each endpoint table gave ("METHOD name" ->
     Limits); runner.judge.client merges them over ``default`` when ``per_endpoint`` is on."""
 
-    default: Limits = Limits()
-    endpoints: Mapping[str, Limits] = field(default_factory=_no_entries)  # type: ignore[arg-type]
-    expected_statuses: frozenset[int] = frozenset()
-    warn_ratio: float = 0.9
-    per_endpoint: bool = True
-    include_expected: bool = False  # expected-status responses count in latency percentiles and rps
+    __pydantic_config__ = SECTION
+
+    default: Annotated[Limits, Flat()] = Limits()
+    endpoints: Annotated[Mapping[ENDPOINT, Limits], table_of("a table of endpoints")] = field(
+        default_factory=_no_entries  # type: ignore[arg-type]
+    )
+    expected_statuses: STATUSES = frozenset()
+    warn_ratio: Annotated[float, number(gt=0, le=1)] = 0.9
+    per_endpoint: _BOOL = True
+    include_expected: _BOOL = False  # expected-status responses count in latency percentiles and rps
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCriteriaLimits:
+    """The limits server-side criteria are judged by (runner.judge.server), whatever the source.
+
+    Its keys are written in [server]; the process's own limits ([process] cpu_percent and
+    memory_percent) and the WARN band ([thresholds] warn_ratio) are set by the loader from their
+    tables. ``None`` switches a criterion off. The process limits fall back to ``cpu_percent`` and
+    ``memory_percent``. ``warn_ratio``: WARN from this fraction of a limit upwards.
+    """
+
+    __pydantic_config__ = SECTION
+
+    cpu_percent: Annotated[float, number(gt=0, le=100)] = 70.0
+    memory_percent: Annotated[float, number(gt=0, le=100)] = 80.0
+    rds_cpu_percent: _PERCENT = None
+    rds_connections: Annotated[float | None, number(gt=0)] = None
+    alb_5xx: Annotated[float | None, number(ge=0)] = 0.0  # load-balancer 5xx allowed in the window
+    process_cpu_percent: Annotated[float | None, Derived()] = None
+    process_memory_percent: Annotated[float | None, Derived()] = None
+    warn_ratio: Annotated[float, Derived()] = 0.9
 
 
 @dataclass(frozen=True, slots=True)
 class ServerLimits:
-    """[server]: limits on server-side metrics, whatever the source; ``None`` means not judged."""
+    """[server]: the server criteria's limits, the leak judgement and the safety stop."""
 
-    cpu_percent: float = 70.0
-    memory_percent: float = 80.0
-    rds_cpu_percent: float | None = None
-    rds_connections: float | None = None
-    alb_5xx: float = 0.0  # load-balancer-generated 5xx responses allowed in the window
-    leak_warn_percent_per_hour: float | None = None
-    leak_fail_percent_per_hour: float | None = None
-    leak_min_duration_s: float = 1800.0  # a steady state shorter than this cannot judge a leak
+    __pydantic_config__ = SECTION
+
+    criteria: Annotated[ServerCriteriaLimits, Flat()] = field(default_factory=ServerCriteriaLimits)
+    leak_warn_percent_per_hour: Annotated[float | None, number(gt=0)] = None
+    leak_fail_percent_per_hour: Annotated[float | None, number(gt=0)] = None
+    # A steady state shorter than this cannot judge a leak.
+    leak_min_duration_s: Annotated[float, duration(positive=True)] = 1800.0
     # Safety stop: end the run early when a server metric stays above this for abort_periods
     # consecutive periods (protects a shared staging environment). None: no safety stop.
-    abort_cpu_percent: float | None = None
-    abort_memory_percent: float | None = None
-    abort_periods: int = 3
+    abort_cpu_percent: _PERCENT = None
+    abort_memory_percent: _PERCENT = None
+    abort_periods: _COUNT = 3
 
 
 @dataclass(frozen=True, slots=True)
 class CloudWatchConfig:
-    """[cloudwatch]: which AWS resources to pull metrics for, and when."""
+    """[cloudwatch]: how to reach AWS and when to read; ``target`` (what to watch: the table's
+    resource, period, preroll and container_insights keys) is the CloudWatch source's own type."""
 
-    region: str | None = None
-    profile: str | None = None
-    ecs_cluster: str | None = None
-    ecs_service: str | None = None
-    rds_instance: str | None = None
-    rds_cluster: str | None = None
-    load_balancer: str | None = None
-    target_groups: tuple[str, ...] = ()
-    period_s: float = 60.0
-    settle_s: float = 300.0  # wait after the run for CloudWatch to publish the last datapoints
-    preroll_s: float = 300.0  # baseline fetched before the run started
-    container_insights: bool | None = None  # None: detect
-    require: bool = False  # missing CloudWatch data makes the run inconclusive
-    correlate: bool = False  # pull CloudWatch for the run (also: --correlate-cloudwatch)
+    __pydantic_config__ = SECTION
 
-    @property
-    def configured(self) -> bool:
-        """True when at least one resource to watch is named."""
-        return any(
-            (
-                self.ecs_cluster,
-                self.ecs_service,
-                self.rds_instance,
-                self.rds_cluster,
-                self.load_balancer,
-                self.target_groups,
-            )
-        )
+    region: _TEXT = None
+    profile: _TEXT = None
+    target: Annotated[CloudWatchTarget, Flat()] = field(default_factory=CloudWatchTarget)
+    settle_s: Annotated[float, duration(positive=False)] = 300.0  # wait for the last datapoints
+    require: _BOOL = False  # missing CloudWatch data makes the run inconclusive
+    correlate: _BOOL = False  # pull CloudWatch for the run (also: --correlate-cloudwatch)
 
 
 @dataclass(frozen=True, slots=True)
 class PrometheusSourceConfig:
     """[prometheus_source]: server metrics from a Prometheus the team already runs."""
 
-    url: str | None = None
-    queries: Mapping[str, str] = field(default_factory=_no_entries)  # type: ignore[arg-type]
-    step_s: float = 15.0
+    __pydantic_config__ = SECTION
+
+    url: _URL = None
+    queries: Annotated[
+        Mapping[str, Annotated[str, text(expected="a PromQL query")]],
+        table_of("a table of names to PromQL querys"),
+    ] = field(default_factory=_no_entries)  # type: ignore[arg-type]
+    step_s: Annotated[float, duration(positive=True)] = 15.0
 
 
 @dataclass(frozen=True, slots=True)
 class ProcessConfig:
     """[process]: a local process to watch (pid or name), with its own limits if given."""
 
-    pid: int | None = None
-    name: str | None = None
-    cpu_percent: float | None = None  # None: [server] cpu_percent applies
-    memory_percent: float | None = None  # None: [server] memory_percent applies
+    __pydantic_config__ = SECTION
+
+    pid: Annotated[int | None, integer(ge=1)] = None
+    name: _TEXT = None
+    # A process can use more than one core: psutil reports up to 100 x cores. None: [server]'s.
+    cpu_percent: Annotated[float | None, number(gt=0)] = None
+    memory_percent: _PERCENT = None  # None: [server] memory_percent applies
 
 
 @dataclass(frozen=True, slots=True)
 class PrometheusExporterConfig:
     """[exporters.prometheus]: the /metrics endpoint; on when a port is given."""
 
-    port: int | None = None
-    bind: str = "127.0.0.1"
-    linger_s: float = 15.0  # keep serving after the run so the last scrape sees the end
-    max_names: int = 200
-    max_statuses: int = 20
+    __pydantic_config__ = SECTION
+
+    port: Annotated[int | None, integer(ge=1, le=65535)] = None
+    bind: Annotated[str, text()] = "127.0.0.1"
+    linger_s: Annotated[float, duration(positive=False)] = 15.0  # serve on so the last scrape sees the end
+    max_names: _COUNT = 200
+    max_statuses: _COUNT = 20
 
     @property
     def enabled(self) -> bool:
@@ -150,10 +213,12 @@ class PrometheusExporterConfig:
 class PushgatewayConfig:
     """[exporters.pushgateway]: pushes for short runs nobody scrapes; on when a url is given."""
 
-    url: str | None = None
-    interval_s: float = 10.0
-    job: str = "loadlens"
-    delete_on_finish: bool = False
+    __pydantic_config__ = SECTION
+
+    url: _URL = None
+    interval_s: Annotated[float, duration(positive=True)] = 10.0
+    job: Annotated[str, text()] = "loadlens"
+    delete_on_finish: _BOOL = False
 
     @property
     def enabled(self) -> bool:
@@ -165,16 +230,24 @@ class OtlpConfig:
     """[exporters.otlp]: on when the table (or a LOADLENS_EXPORTERS_OTLP_* variable, or --otlp)
     is given, unless ``enabled = false``. No endpoint: the OTEL_* variables / SDK default apply."""
 
-    enabled: bool = False
-    endpoint: str | None = None
-    protocol: str | None = None  # None: OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL, else http/protobuf
-    interval_s: float = 5.0
-    headers: Mapping[str, str] = field(default_factory=_no_entries)  # type: ignore[arg-type]
+    __pydantic_config__ = SECTION
+
+    enabled: _BOOL = False
+    endpoint: _URL = None
+    # None: OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL, else http/protobuf
+    protocol: Annotated[str | None, choice("http/protobuf", "grpc")] = None
+    interval_s: Annotated[float, duration(positive=True)] = 5.0
+    headers: Annotated[
+        Mapping[str, Annotated[str, text(expected="a header value")]],
+        table_of("a table of names to header values"),
+    ] = field(default_factory=_no_entries)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
 class ExportersConfig:
     """[exporters.*]."""
+
+    __pydantic_config__ = SECTION
 
     prometheus: PrometheusExporterConfig = PrometheusExporterConfig()
     pushgateway: PushgatewayConfig = PushgatewayConfig()
@@ -185,6 +258,50 @@ class ExportersConfig:
 class GrafanaConfig:
     """[grafana]: where annotations go and which dashboard links point at."""
 
-    url: str | None = None
-    dashboard_uid: str | None = None
-    folder: str | None = None
+    __pydantic_config__ = SECTION
+
+    url: _URL = None
+    dashboard_uid: _TEXT = None
+    folder: _TEXT = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageTable:
+    """One item of a scenario's ``stages``: checked here, made a Stage by runner.config.load (the
+    scenario's spawn_rate fills a stage that gives none)."""
+
+    __pydantic_config__ = SECTION
+
+    duration_s: Annotated[float | None, duration(positive=True)] = None
+    users: Annotated[int | None, integer(ge=0)] = None
+    spawn_rate: Annotated[float | None, number(gt=0)] = None
+
+
+STAGES_EXPECTED = 'a non-empty list of tables like {duration = "1m", users = 10, spawn_rate = 5}'
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioTable:
+    """A [scenarios.NAME] table: only what it gives (``None``: not given), merged over the built-in
+    of that name by runner.config.load."""
+
+    __pydantic_config__ = SECTION
+
+    description: Annotated[str | None, text(allow_empty=True)] = None
+    users: Annotated[int | None, integer(ge=1)] = None
+    spawn_rate: Annotated[float | None, number(gt=0)] = None
+    run_time_s: Annotated[float | None, duration(positive=True)] = None
+    tags: NAMES | None = None
+    exclude_tags: NAMES | None = None
+    expected_statuses: STATUSES | None = None
+    stages: Annotated[tuple[StageTable, ...] | None, list_of(STAGES_EXPECTED, non_empty=True)] = None
+
+
+SCENARIO_NAME = Annotated[
+    str,
+    Named(
+        r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+        'a scenario name may only use letters, digits, "-", "_" and "." (it names the run directory)',
+    ),
+]
+SCENARIOS = Annotated[Mapping[SCENARIO_NAME, ScenarioTable], table_of("a table of scenarios")]

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from runner.timefmt import iso_seconds
+
 MAX_JOBS = 10_000  # oldest jobs are dropped beyond this, so a soak run keeps flat memory
 MAX_JOB_BODY_BYTES = 64 * 1024
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
@@ -98,7 +100,7 @@ class Job:
             "progress": progress,
             "prompt": self.prompt,
             "duration_s": self.duration_s,
-            "created_at": _iso(self.created_at),
+            "created_at": iso_seconds(self.created_at),
             "output_url": f"s3://loadlens-demo/videos/{self.id}.mp4" if status == "done" else None,
         }
 
@@ -292,10 +294,6 @@ _Handler = Callable[[dict[str, Any]], _Answer]
 
 def _clamp(value: float, lo: float, hi: float) -> float:
     return max(lo, min(hi, value))
-
-
-def _iso(epoch_s: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
 def _declared_length(environ: dict[str, Any]) -> int | None:

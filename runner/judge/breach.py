@@ -8,7 +8,6 @@ CPU was 83 % and ECS memory 61 %". Pure functions on the model types; no I/O.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ from runner.judge.client import ThresholdSet, parse_endpoint
 from runner.judge.correlate import SeriesRef
 from runner.judge.soak import MIN_REQUESTS
 from runner.model import TOTAL_NAME, EndpointKey, Interval, Series
+from runner.timefmt import clock_utc as _hms_utc
 from runner.units import format_value
 
 
@@ -200,7 +200,3 @@ def _describe_state(state: Mapping[SeriesRef, float]) -> str:
         verb = " was" if i == 0 else ""
         parts.append(f"{label}{verb} {format_value(value, ref.report_unit)}")
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
-
-
-def _hms_utc(t: float) -> str:
-    return time.strftime("%H:%M:%S UTC", time.gmtime(t))

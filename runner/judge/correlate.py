@@ -28,6 +28,11 @@ from runner.units import format_value
 FULL_COVERAGE = (0.9, 1.1)  # a period the client timeline covers this fraction of counts as full
 MIN_RPS_SPREAD = 0.25  # headroom needs (max rps - min rps) >= this fraction of max rps
 MIN_FIT_PERIODS = 3
+# A line is an estimate only near the loads it was fitted through: reaching the limit beyond this
+# multiple of the highest tested rps is extrapolation, not headroom (a run at 2 rps says nothing
+# about 170 rps), so no rps is given then, only what the run measured (CPU cost per 1,000 requests).
+# About twice the tested load, with room for the scatter of a fit that lands on 2x.
+MAX_EXTRAPOLATION = 2.5
 
 _CPU = {("cloudwatch", "CPUUtilization"), ("process", "cpu_percent"), ("prometheus", "cpu_percent")}
 _MEMORY = {
@@ -310,6 +315,13 @@ def headroom(
         # negative, which says nothing a reader can use. There is no headroom on this line.
         summary = f"no headroom: the fitted {label} is above {lim} even at zero load ({over})"
         return replace(fitted, summary=summary, saturated=True)
+    if at > MAX_EXTRAPOLATION * hi:
+        summary = (
+            f"no headroom estimate: the run did not vary the load enough to estimate headroom: the line "
+            f"through {rng} would reach {lim} only at {at / hi:.0f}x the highest tested load, far outside "
+            f"the data (test up to {MAX_EXTRAPOLATION:g}x the load, or read the CPU cost per 1,000 requests)"
+        )
+        return replace(fitted, summary=summary)
     if at <= hi:
         summary = f"{label} reaches {lim} at about {_rps(at)}, within the tested load ({over})"
     else:
@@ -325,8 +337,6 @@ def _caveat(at: float, hi: float, residual: float) -> str:
         "(queueing, garbage collection, CPU throttling), and the database, a connection pool or a "
         "downstream service may give out before CPU does: read it as an upper bound and test at that load"
     )
-    if at > 2 * hi:
-        text += f"; the estimate is {at / hi:.1f}x the highest tested load, far outside the data"
     if residual > 0:
         text += f"; CPU scatters about {residual:.1f} percentage points around the line"
     return text + "."

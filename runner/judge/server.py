@@ -26,34 +26,18 @@ or as a ``Missing``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+# The limits judged here are the [server] table's own type (re-exported for the judge's callers).
+from runner.config.types import ServerCriteriaLimits as ServerCriteriaLimits
 from runner.model import Result, Series, Status
 from runner.sources.base import Missing, SourceResult, describe_series, no_whole_period, window_points
 from runner.sources.cloudwatch_catalog import ALB, ECS, RDS_CLUSTER, RDS_INSTANCE
+from runner.timefmt import clock_z as _hms
+from runner.timefmt import iso_seconds as _iso
 
 PERCENT = "percent"
 COUNT = "count"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerCriteriaLimits:
-    """Limits on server-side metrics (the ``[server]`` table), whatever the source.
-
-    ``None`` switches a criterion off. The process limits fall back to ``cpu_percent`` and
-    ``memory_percent``. ``warn_ratio``: WARN from this fraction of a limit upwards.
-    """
-
-    cpu_percent: float = 70.0
-    memory_percent: float = 80.0
-    rds_cpu_percent: float | None = None
-    rds_connections: float | None = None
-    alb_5xx: float | None = 0.0
-    process_cpu_percent: float | None = None
-    process_memory_percent: float | None = None
-    warn_ratio: float = 0.9
 
 
 def judge_server(
@@ -384,11 +368,3 @@ def _criterion(metric: str, source: str, unit: str, limit: float, period_s: floa
 
 def _num(x: float) -> str:
     return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
-
-
-def _hms(t: float) -> str:
-    return time.strftime("%H:%M:%SZ", time.gmtime(t))
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from runner.model import Interval, Result, Series, Status
 from runner.sources.base import window_points
+from runner.timefmt import format_rough as format_duration
 from runner.units import format_value
 
 MAX_POINTS = 200  # theil_sen fits at most this many points (19,900 pairwise slopes); see reduce_points
@@ -342,20 +343,6 @@ def describe_trend(trend: Trend, metric_label: str) -> str:
     if trend.time_to_limit_s == 0:
         return f"{head}; already at {limit}"
     return f"{head}; would reach {limit} in {format_duration(trend.time_to_limit_s)}"
-
-
-def format_duration(seconds: float) -> str:
-    """A duration for a sentence: "45 s", "58 min", "2h10m", "3d4h"."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours}h"
 
 
 def _rate(value: float | None) -> str:

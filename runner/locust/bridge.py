@@ -46,6 +46,7 @@ from runner.locust.lifecycle import (
     interrupted_reason,
     stop_users_gracefully,
 )
+from runner.locust.startup import check_targets, exit_code_note, merged_exit_code
 from runner.logs import get_logger, redact_handlers, redact_text
 from runner.model import LiveState, Result, RunInfo, RunRecord, RunShape, Snapshot
 from runner.reports import write_reports
@@ -131,6 +132,8 @@ class Bridge:
         redact_handlers()  # Locust has set its logging up by now: nothing it prints leaks a secret
         events = environment.events
         options = environment.parsed_options
+        if getattr(options, "json", False) and self._out is sys.stdout:
+            self._out = sys.stderr  # Locust's --json owns stdout: it must stay one JSON document
         if isinstance(runner, WorkerRunner):
             self.role = "worker"
         elif isinstance(runner, MasterRunner):
@@ -142,6 +145,11 @@ class Bridge:
                 sys.stderr.write(f"loadlens: {exc}\n")
                 raise SystemExit(exc.exit_code) from None
         plan = self.plan
+        try:  # before the first user: a host HttpUser cannot use would fail every request
+            check_targets(environment.host, environment.user_classes)
+        except LoadlensError as exc:
+            sys.stderr.write(f"loadlens: {exc}\n")
+            raise SystemExit(exc.exit_code) from None
         self.store = StatsStore(expected_statuses=plan.expected_statuses, max_endpoints=plan.max_endpoints)
         if self.role == "worker":
             events.request.add_listener(self._on_request)
@@ -501,7 +509,7 @@ class Bridge:
             for exporter in self.exporters:
                 exporter.stop(self.live_state())
             return
-        environment.process_exit_code = self.record.verdict.exit_code
+        environment.process_exit_code = merged_exit_code(environment.process_exit_code, self.record.verdict)
         # The last export carries the verdict's own results (server criteria included), so a
         # dashboard's final state is the verdict, not the live approximation of it.
         final = replace(self.live_state(), results=self.record.verdict.results)
@@ -716,11 +724,14 @@ class Bridge:
             return
         self._printed = True
         color = hasattr(self._out, "isatty") and self._out.isatty() and "NO_COLOR" not in self._env
-        text = render_table(self.record.verdict, color=bool(color))
+        verbose = bool(self.plan and self.plan.verbose)
+        text = render_table(self.record.verdict, color=bool(color), verbose=verbose)
         findings = self.record.analysis.get("findings") or []
         if findings:
             text = text.rstrip("\n") + "\n" + "".join(f"analysis: {line}\n" for line in findings)
         where = f"\nrun directory: {self.plan.run_dir}\n" if self.plan and self.plan.run_dir else "\n"
+        if exit_code not in (0, self.record.verdict.exit_code):
+            where += exit_code_note(exit_code, self.record.verdict)
         grafana = self.plan.config.grafana if self.plan else None
         if grafana is not None and grafana.url:
             from exporters.grafana.annotations import DEFAULT_DASHBOARD_UID, dashboard_link

@@ -13,30 +13,24 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import gevent
 import greenlet
 from gevent.event import Event
 
-from runner.config.scenarios import format_duration
+from runner.timefmt import clock_utc, format_duration
 
 # How long an interrupted run waits for users to finish the request they are in (unless Locust's
 # own --stop-timeout asks for longer); a second Ctrl-C ends the wait at once.
 USER_STOP_GRACE_S = 5.0
 
 
-def clock_text(at: float) -> str:
-    """``12:00:03 UTC``: when something happened, as a person reading a CI log wants it."""
-    return datetime.fromtimestamp(at, tz=UTC).strftime("%H:%M:%S UTC")
-
-
 def interrupted_reason(*, at: float, run_start: float, planned_s: float | None) -> str:
     """``interrupted at 12:00:03 UTC, 3s into the run (planned 2m)``: the verdict line's words."""
     into = format_duration(max(0.0, at - run_start))
     planned = f" (planned {format_duration(planned_s)})" if planned_s else ""
-    return f"interrupted at {clock_text(at)}, {into} into the run{planned}"
+    return f"interrupted at {clock_utc(at)}, {into} into the run{planned}"
 
 
 class InterruptShield:
@@ -130,7 +124,7 @@ class LostWorker:
         into = format_duration(max(0.0, self.lost_at - run_start))
         users = "1 user" if self.users == 1 else f"{self.users} users"
         return (
-            f"worker {self.worker_id} was lost at {clock_text(self.lost_at)} ({into} into the run) "
+            f"worker {self.worker_id} was lost at {clock_utc(self.lost_at)} ({into} into the run) "
             f"while running {users}: its requests since its last report are missing"
         )
 

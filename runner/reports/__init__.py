@@ -15,7 +15,7 @@ from runner.errors import RunDirError
 from runner.logs import get_logger
 from runner.model import RunRecord
 from runner.reports.junit import write_junit
-from runner.reports.markdown import append_step_summary, verdict_markdown, write_verdict_md
+from runner.reports.markdown import append_step_summary, step_summary_markdown, write_verdict_md
 from runner.reports.summary_json import write_summary
 
 
@@ -43,7 +43,7 @@ def write_reports(
     """
     paths = [write(record, Path(run_dir)) for write in writers]
     try:
-        append_step_summary(verdict_markdown(record), env)
+        append_step_summary(step_summary_markdown(record), env)
     except RunDirError as err:
         get_logger("loadlens.reports").warning("step summary not written", error=str(err))
     return paths

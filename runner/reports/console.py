@@ -6,7 +6,14 @@ from collections.abc import Sequence
 
 from runner.model import Snapshot, Status, Verdict
 from runner.reports.redact import redacted_verdict
-from runner.reports.tables import ENDPOINT_HEADER, endpoint_table, observed_and_limit, verdict_line
+from runner.reports.tables import (
+    ENDPOINT_HEADER,
+    Folded,
+    endpoint_table,
+    fold,
+    observed_and_limit,
+    verdict_line,
+)
 
 _RESET = "\x1b[0m"
 _COLORS = {
@@ -19,17 +26,22 @@ _CRITERIA_HEADER = ("criterion", "observed", "limit", "status")
 _EXPLAINED = (Status.FAIL, Status.INCONCLUSIVE)
 
 
-def render_table(verdict: Verdict, *, color: bool) -> str:
+def render_table(verdict: Verdict, *, color: bool, verbose: bool = False) -> str:
     """criterion | observed | limit | status, aligned; then the reason of every FAIL and
     INCONCLUSIVE, the notes, and ``verdict: FAIL (exit 1) — 2 of 14 criteria failed``.
 
-    Statuses are coloured with ANSI codes only when ``color`` is true (a terminal, not a CI log file).
+    A table of more than FOLD_OVER rows shows the overall rows and every row that is not PASS, then
+    ``598 endpoint criteria passed (all in verdict.md)``; ``verbose`` shows every row. Statuses are
+    coloured with ANSI codes only when ``color`` is true (a terminal, not a CI log file).
     Credentials in reasons and notes are redacted.
     """
     verdict = redacted_verdict(verdict)
-    rows = [(r.name, *observed_and_limit(r), r.status.label) for r in verdict.results]
-    statuses = [r.status for r in verdict.results]
+    folded = Folded(verdict.results, 0) if verbose else fold(verdict.results)
+    rows = [(r.name, *observed_and_limit(r), r.status.label) for r in folded.shown]
+    statuses = [r.status for r in folded.shown]
     lines = _align([_CRITERIA_HEADER, *rows], right={1, 2}, styles=[None, *statuses] if color else None)
+    if (hidden := folded.line("verdict.md")) is not None:
+        lines.append(hidden)
     for r in verdict.results:
         if r.status in _EXPLAINED:
             lines.append(f"{_paint(r.status.label, r.status, color)} {r.name}: {r.reason}")

@@ -9,7 +9,14 @@ from runner.errors import RunDirError
 from runner.model import RunRecord, Status
 from runner.reports.atomic import write_atomic
 from runner.reports.redact import redacted_record
-from runner.reports.tables import ENDPOINT_HEADER, endpoint_table, observed_and_limit, verdict_line
+from runner.reports.tables import (
+    ENDPOINT_HEADER,
+    Folded,
+    endpoint_table,
+    fold,
+    observed_and_limit,
+    verdict_line,
+)
 from runner.timefmt import iso_utc, quantize_s
 from runner.units import format_value
 
@@ -36,9 +43,23 @@ _ESCAPES = str.maketrans(
 )
 
 
-def verdict_markdown(record: RunRecord, *, max_endpoints: int = 25) -> str:
+STEP_SUMMARY_MAX_BYTES = 1024 * 1024  # GitHub refuses a step summary larger than 1 MiB
+
+
+def step_summary_markdown(record: RunRecord) -> str:
+    """verdict.md's text for the GitHub step summary, kept under GitHub's 1 MiB: when the whole
+    table would be larger, the passing endpoint rows are folded into one line (verdict.md in the
+    run directory keeps every row)."""
+    whole = verdict_markdown(record)
+    if len(whole.encode("utf-8")) <= STEP_SUMMARY_MAX_BYTES:
+        return whole
+    return verdict_markdown(record, fold_rows=True)
+
+
+def verdict_markdown(record: RunRecord, *, max_endpoints: int = 25, fold_rows: bool = False) -> str:
     """The verdict as Markdown: heading with the overall status, run facts, the criteria table,
-    the busiest endpoints of the judged window, and the notes (credentials redacted)."""
+    the busiest endpoints of the judged window, and the notes (credentials redacted). With
+    ``fold_rows`` the passing endpoint criteria are one line instead of one row each."""
     record = redacted_record(record)
     verdict = record.verdict
     interrupted = record.interrupted or verdict.interrupted
@@ -59,6 +80,7 @@ def verdict_markdown(record: RunRecord, *, max_endpoints: int = 25) -> str:
         "## Criteria",
         "",
     ]
+    folded = fold(verdict.results, fold_over=0) if fold_rows else Folded(verdict.results, 0)
     if verdict.results:
         rows = [
             (
@@ -67,9 +89,11 @@ def verdict_markdown(record: RunRecord, *, max_endpoints: int = 25) -> str:
                 f"{EMOJI[r.status]} {r.status.label}",
                 _md(r.reason),
             )
-            for r in verdict.results
+            for r in folded.shown
         ]
         out += _table(("criterion", "observed", "limit", "status", "reason"), rows, right={1, 2})
+        if (hidden := folded.line("verdict.md in the run directory")) is not None:
+            out += ["", f"_{_md(hidden)}_"]
     else:
         out.append("_No criteria were judged._")
     out += ["", f"## Endpoints ({_WINDOW_KINDS.get(record.window_kind, record.window_kind)})", ""]

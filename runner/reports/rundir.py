@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 from runner.errors import UsageError
+from runner.timefmt import compact_utc
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def run_dir_name(scenario: str, started_at: float) -> str:
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started_at))
+    stamp = compact_utc(started_at)
     return f"{_UNSAFE.sub('-', scenario) or 'run'}_{stamp}"
 
 

@@ -26,6 +26,38 @@ class EndpointTable:
     hidden: int
 
 
+FOLD_OVER = 25  # a criteria table longer than this folds its passing endpoint rows on the console
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """The rows a short table shows, and how many passing endpoint rows it left out."""
+
+    shown: tuple[Result, ...]
+    passed_hidden: int
+
+    def line(self, where: str) -> str | None:
+        """``598 endpoint criteria passed (all in verdict.md)``, or None when nothing was left out."""
+        if not self.passed_hidden:
+            return None
+        noun = "criterion" if self.passed_hidden == 1 else "criteria"
+        return f"{self.passed_hidden:,} endpoint {noun} passed (all in {where})"
+
+
+def is_overall(result: Result) -> bool:
+    """A row about the whole run (all requests, or a server metric), not one endpoint."""
+    return result.scope != "client" or result.name.startswith(TOTAL_NAME + " ")
+
+
+def fold(results: Sequence[Result], *, fold_over: int = FOLD_OVER) -> Folded:
+    """With more than ``fold_over`` rows: the overall rows and every row that did not PASS, in
+    their order; the passing endpoint rows are counted, not shown. Shorter tables are shown whole."""
+    if len(results) <= fold_over:
+        return Folded(tuple(results), 0)
+    shown = tuple(r for r in results if is_overall(r) or r.status is not Status.PASS)
+    return Folded(shown, len(results) - len(shown))
+
+
 def observed_and_limit(result: Result) -> tuple[str, str]:
     """A criterion's observed value and limit, each with its unit (``—`` when None)."""
     return format_value(result.observed, result.unit), format_value(result.limit, result.unit)

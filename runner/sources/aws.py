@@ -113,9 +113,9 @@ NO_REGION = "no AWS region: set --aws-region, [cloudwatch] region, AWS_REGION or
 def make_session(*, profile: str | None = None, region: str | None = None) -> Any:
     """A boto3 session from the standard credential chain; ``profile``/``region`` override it."""
     try:
-        import boto3  # deferred: the aws extra is optional, and a session is created only when asked
-    except ImportError as exc:  # pragma: no cover - the dev environment always has boto3
-        raise SourceError("CloudWatch needs boto3: pip install 'loadlens[aws]'") from exc
+        import boto3  # deferred: a session is created only when asked
+    except ImportError as exc:  # pragma: no cover - a regular dependency; runner.installed checks first
+        raise SourceError("CloudWatch needs boto3, not installed here: pip install 'boto3>=1.34'") from exc
     quiet_botocore()
     try:
         return boto3.session.Session(profile_name=profile, region_name=region)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from runner.model import Missing, Series
+from runner.timefmt import format_span
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,7 @@ def no_whole_period(series: Series, start: float, end: float, *, run_s: float | 
     period = series.period_s
     window_s = max(0.0, end - start)
     outside_s = max(0.0, (run_s or window_s) - window_s)
-    need = _duration(2 * period + outside_s)
+    need = format_span(2 * period + outside_s)
     title = {"cloudwatch": "CloudWatch", "prometheus": "Prometheus", "process": "process"}.get(
         series.source, series.source
     )
@@ -154,20 +155,9 @@ def no_whole_period(series: Series, start: float, end: float, *, run_s: float | 
         "process": "or a shorter sampling interval",
     }.get(series.source, "or a shorter period")
     return (
-        f"the steady window ({_duration(window_s)}) holds no whole {period:g} s {title} period: "
+        f"the steady window ({format_span(window_s)}) holds no whole {period:g} s {title} period: "
         f"run at least {need}, {finer}"
     )
-
-
-def _duration(seconds: float) -> str:
-    s = round(seconds)
-    if s < 60:
-        return f"{s} s"
-    m, rest = divmod(s, 60)
-    if m < 60:
-        return f"{m} min {rest} s" if rest else f"{m} min"
-    h, m = divmod(m, 60)
-    return f"{h} h {m} min" if m else f"{h} h"
 
 
 def baseline_points(series: Series, start: float) -> tuple[tuple[float, float], ...]:

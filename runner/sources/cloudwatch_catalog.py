@@ -10,7 +10,9 @@ Series resources name what a metric describes, prefixed by its kind:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
+from runner.config.rules import boolean, cloudwatch_period, duration, is_cloudwatch_period, list_of, text
 from runner.errors import ConfigError
 
 ECS = "ecs:"
@@ -20,52 +22,58 @@ ALB = "alb:"
 TARGET_GROUP = "tg:"
 
 BASIC_STATS = frozenset({"Average", "Sum", "Minimum", "Maximum", "SampleCount"})
-_HIGH_RESOLUTION_PERIODS = frozenset({1, 5, 10, 30})
+
+
+class TargetError(ConfigError, ValueError):
+    """A CloudWatch target that cannot be watched as given (a ValueError too, so the config loader
+    reports it with the file and key like any other problem)."""
 
 
 @dataclass(frozen=True, slots=True)
 class CloudWatchTarget:
     """What to watch in CloudWatch. How to reach AWS (profile, region) is the ``AwsApi``'s business.
 
-    ``load_balancer`` is a name, an ARN or the dimension value ``app/<name>/<id>``;
-    ``target_groups`` likewise (``targetgroup/<name>/<id>``). Both are discovered from the ECS
-    service when not given. ``preroll_s`` is the idle baseline fetched before the test start;
-    ``period_s`` the CloudWatch period (60, a multiple of 60, or 1/5/10/30 for high-resolution
-    metrics). With ``container_insights`` the service's ECS/ContainerInsights metrics are read too;
-    None asks discovery whether the cluster has Container Insights on.
+    It is also what the [cloudwatch] table of loadlens.toml produces (runner.config.types): the
+    ``Annotated`` markers are the checks of those keys. ``load_balancer`` is a name, an ARN or the
+    dimension value ``app/<name>/<id>``; ``target_groups`` likewise (``targetgroup/<name>/<id>``).
+    Both are discovered from the ECS service when not given. ``preroll_s`` is the idle baseline
+    fetched before the test start; ``period_s`` the CloudWatch period (60, a multiple of 60, or
+    1/5/10/30 for high-resolution metrics). With ``container_insights`` the service's
+    ECS/ContainerInsights metrics are read too; None asks discovery whether the cluster has
+    Container Insights on. A target naming nothing (``configured`` false) is the config's default.
     """
 
-    ecs_cluster: str | None = None
-    ecs_service: str | None = None
-    rds_instance: str | None = None
-    rds_cluster: str | None = None
-    load_balancer: str | None = None
-    target_groups: tuple[str, ...] = ()
-    period_s: float = 60.0
-    preroll_s: float = 300.0
-    container_insights: bool | None = None
+    __pydantic_config__ = {"extra": "forbid", "alias_generator": lambda name: name.removesuffix("_s")}
+
+    ecs_cluster: Annotated[str | None, text()] = None
+    ecs_service: Annotated[str | None, text()] = None
+    rds_instance: Annotated[str | None, text()] = None
+    rds_cluster: Annotated[str | None, text()] = None
+    load_balancer: Annotated[str | None, text()] = None
+    target_groups: Annotated[tuple[Annotated[str, text()], ...], list_of("a list of strings")] = ()
+    period_s: Annotated[float, cloudwatch_period()] = 60.0
+    preroll_s: Annotated[float, duration(positive=False)] = 300.0
+    container_insights: Annotated[bool | None, boolean()] = None
 
     def __post_init__(self) -> None:
         if bool(self.ecs_cluster) != bool(self.ecs_service):
-            raise ConfigError(
-                "CloudWatch target: ecs_cluster and ecs_service go together; give both or neither"
-            )
+            raise TargetError("ecs_cluster and ecs_service go together; give both or neither")
         p = self.period_s
-        if not (p in _HIGH_RESOLUTION_PERIODS or (p >= 60 and p % 60 == 0)):
-            raise ConfigError(f"CloudWatch period {p:g}s is not 1, 5, 10, 30 or a multiple of 60 seconds")
+        if not is_cloudwatch_period(p):
+            raise TargetError(f"CloudWatch period {p:g}s is not 1, 5, 10, 30 or a multiple of 60 seconds")
         if self.preroll_s < 0:
-            raise ConfigError(f"CloudWatch preroll {self.preroll_s}s is negative")
-        if not (
+            raise TargetError(f"CloudWatch preroll {self.preroll_s}s is negative")
+
+    @property
+    def configured(self) -> bool:
+        """True when at least one resource to watch is named."""
+        return bool(
             self.ecs_service
             or self.rds_instance
             or self.rds_cluster
             or self.load_balancer
             or self.target_groups
-        ):
-            raise ConfigError(
-                "CloudWatch target names nothing to watch: set ecs_cluster and ecs_service, rds_instance, "
-                "rds_cluster or load_balancer"
-            )
+        )
 
     @property
     def ecs_resource(self) -> str | None:

@@ -37,6 +37,7 @@ import psutil
 from runner.errors import SourceError, SourceUnavailableError
 from runner.model import Series
 from runner.sources.base import Missing, SourceResult
+from runner.timefmt import clock_z
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +243,8 @@ class ProcessSource:
                         stat=stat,
                         what=f"{metric} of {self._describe()}",
                         reason=(
-                            f"no samples of {self._describe()} between {_hms(start)} and {_hms(end)}: {why}"
+                            f"no samples of {self._describe()} between {clock_z(start)} and "
+                            f"{clock_z(end)}: {why}"
                         ),
                     )
                 )
@@ -273,10 +275,6 @@ class ProcessSource:
         self._proc = proc
         self._last = None
         return proc
-
-
-def _hms(t: float) -> str:
-    return time.strftime("%H:%M:%SZ", time.gmtime(t))
 
 
 class GeventSampler:

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.config.load import Config
-from runner.errors import SourceError
-from runner.judge.server import ServerCriteriaLimits, judge_server, source_failed
+from runner.config.types import ServerCriteriaLimits
+from runner.errors import SourceError, UsageError
+from runner.judge.server import judge_server, source_failed
 from runner.logs import get_logger
 from runner.model import Missing, Result, Series, Status
 from runner.sources.base import MetricSource, SettlingSource, SourceResult
+from runner.sources.cloudwatch_catalog import CloudWatchTarget
 
 log = get_logger("loadlens.server")
 
@@ -34,7 +36,7 @@ MEMORY_METRICS = {
 class ServerPlan:
     """What to read on the server side, and the limits to judge it by."""
 
-    cloudwatch: Any = None  # runner.sources.cloudwatch_catalog.CloudWatchTarget, when correlating
+    cloudwatch: CloudWatchTarget | None = None  # when correlating
     aws_profile: str | None = None
     aws_region: str | None = None
     settle_s: float = 300.0
@@ -59,78 +61,45 @@ class ServerPlan:
         return bool(self.cloudwatch or self.prometheus_url or self.process_pid or self.process_name)
 
 
-def server_plan(
-    cfg: Config,
-    *,
-    correlate: bool = False,
-    require: bool = False,
-    aws_profile: str | None = None,
-    aws_region: str | None = None,
-    settle_s: float | None = None,
-    process_pid: int | None = None,
-    process_name: str | None = None,
-) -> ServerPlan:
-    """Map the configuration and flags onto a ServerPlan (CloudWatch only when correlating)."""
+def server_plan(cfg: Config) -> ServerPlan:
+    """What ``cfg`` (file, variables and flags already layered by runner.config.load) asks to read
+    on the server side. CloudWatch only when correlating: its target is the config's own."""
     from runner.errors import UsageError
 
-    target = None
     cw = cfg.cloudwatch
-    if correlate or cw.correlate:
-        if not cw.configured:
+    target = None
+    if cw.correlate:
+        if not cw.target.configured:
             raise UsageError(
                 "--correlate-cloudwatch needs [cloudwatch] ecs_cluster and ecs_service, rds_instance, "
                 "rds_cluster or load_balancer in loadlens.toml"
             )
-        from runner.sources.cloudwatch_catalog import CloudWatchTarget
-
-        target = CloudWatchTarget(
-            ecs_cluster=cw.ecs_cluster,
-            ecs_service=cw.ecs_service,
-            rds_instance=cw.rds_instance,
-            rds_cluster=cw.rds_cluster,
-            load_balancer=cw.load_balancer,
-            target_groups=cw.target_groups,
-            period_s=cw.period_s,
-            preroll_s=cw.preroll_s,
-            container_insights=cw.container_insights,
-        )
+        target = cw.target
     proc = cfg.process
-    pid = process_pid if process_pid is not None else (None if process_name else proc.pid)
-    name = process_name if process_name is not None else (None if process_pid else proc.name)
     server = cfg.server
-    limits = ServerCriteriaLimits(
-        cpu_percent=server.cpu_percent,
-        memory_percent=server.memory_percent,
-        rds_cpu_percent=server.rds_cpu_percent,
-        rds_connections=server.rds_connections,
-        alb_5xx=server.alb_5xx,
-        process_cpu_percent=proc.cpu_percent,
-        process_memory_percent=proc.memory_percent,
-        warn_ratio=cfg.thresholds.warn_ratio,
-    )
-    polls = [cw.period_s] if target is not None else []
+    polls = [target.period_s] if target is not None else []
     if cfg.prometheus_source.url:
         polls.append(cfg.prometheus_source.step_s)
-    if pid or name:
+    if proc.pid or proc.name:
         polls.append(5.0)
     return ServerPlan(
         cloudwatch=target,
-        aws_profile=aws_profile or cw.profile,
-        aws_region=aws_region or cw.region,
-        settle_s=cw.settle_s if settle_s is None else settle_s,
+        aws_profile=cw.profile,
+        aws_region=cw.region,
+        settle_s=cw.settle_s,
         prometheus_url=cfg.prometheus_source.url,
         prometheus_queries=dict(cfg.prometheus_source.queries),
         prometheus_step_s=cfg.prometheus_source.step_s,
-        process_pid=pid,
-        process_name=name,
-        limits=limits,
+        process_pid=proc.pid,
+        process_name=proc.name,
+        limits=server.criteria,
         leak_warn_per_hour=server.leak_warn_percent_per_hour,
         leak_fail_per_hour=server.leak_fail_percent_per_hour,
         leak_min_duration_s=server.leak_min_duration_s,
         abort_cpu_percent=server.abort_cpu_percent,
         abort_memory_percent=server.abort_memory_percent,
         abort_periods=server.abort_periods,
-        required=require or cw.require,
+        required=cw.require,
         poll_s=min(polls) if polls else 60.0,
     )
 
@@ -216,9 +185,17 @@ class ServerSide:
         return source
 
     def _open_cloudwatch(self) -> MetricSource:
+        from runner import installed
+
+        if installed.missing_module(installed.AWS) is not None:
+            try:
+                installed.require(installed.AWS, used_by="CloudWatch")
+            except UsageError as exc:
+                raise SourceError(str(exc)) from None
         from runner.sources.aws import AwsApi, make_session
         from runner.sources.cloudwatch import CloudWatchSource
 
+        assert self.plan.cloudwatch is not None
         api = AwsApi(make_session(profile=self.plan.aws_profile, region=self.plan.aws_region))
         source = CloudWatchSource(self.plan.cloudwatch, api=api)
         discovery = source.discover()

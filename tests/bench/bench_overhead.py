@@ -10,9 +10,12 @@ Modes:
   loadlens         `loadlens run` with a loadlens.toml (p95 threshold) and --out: stats, verdict, reports
   loadlens+export  the same plus --prometheus-port (scraped every 1 s) and --otlp-endpoint (every 5 s)
 
-For each user class, every round runs the modes back to back, in alternating order (A B C, then
-C B A, ...), and each mode's RPS is divided by plain Locust's in the same round. The machine is
-shared and noisy: only those same-round ratios mean anything, never absolute figures across runs.
+By default every measurement is a simultaneous pair: plain Locust and one loadlens mode start at the
+same moment, each pinned to its own core with taskset (cores swapped every pair), so both see the same
+machine; each pair's ratio is loadlens / plain Locust, for requests/s and for requests per CPU second.
+Sequential runs (``--sequential``: the modes back to back in alternating order) cannot resolve a few
+per cent on a shared machine (about +-15 % per pair here). Only same-pair ratios mean anything,
+never absolute figures across runs.
 
 Run:  .venv/bin/python tests/bench/bench_overhead.py [--quick] [--rounds N] [--duration S] ...
 Exit status: 0 when every run completed (whatever the ratios), 1 if a run crashed.
@@ -132,33 +135,80 @@ class Bench:
         return cmd, env, prom_port
 
     def run_one(self, user_class: str, rnd: int, position: int, mode: str) -> RunResult:
+        return self.start(user_class, rnd, position, mode).finish()
+
+    def start(
+        self, user_class: str, rnd: int, position: int, mode: str, *, core: int | None = None
+    ) -> Running:
+        """Start one measured run (pinned to ``core`` with taskset when given); ``finish`` waits."""
         d = self.work / f"{user_class}-r{rnd}-{position}-{mode.replace('+', '-')}"
         d.mkdir()
         json_base = d / "stats"
         cmd, env, prom_port = self.command(mode, self.locust_args(CLASSES[user_class], json_base), d)
+        if core is not None:
+            cmd = ["taskset", "-c", str(core), *cmd]  # taskset execs the command: same pid
         (d / "command.txt").write_text(" ".join(cmd) + "\n")
-        posts_before = self.sink.posts if self.sink is not None else 0
-        timeout_s = self.opts.duration + 90
-        started = time.monotonic()
+        return Running(self, user_class, rnd, position, mode, d, json_base, cmd, env, prom_port, core)
+
+
+class Running:
+    """One measured run in flight: its process, CPU sampler and (export mode) scraper."""
+
+    def __init__(
+        self,
+        bench: Bench,
+        user_class: str,
+        rnd: int,
+        position: int,
+        mode: str,
+        d: Path,
+        json_base: Path,
+        cmd: list[str],
+        env: dict[str, str],
+        prom_port: int | None,
+        core: int | None,
+    ) -> None:
+        self.bench, self.user_class, self.rnd, self.position, self.mode = (
+            bench,
+            user_class,
+            rnd,
+            position,
+            mode,
+        )
+        self.d, self.json_base, self.cmd, self.core = d, json_base, cmd, core
+        self.sink = bench.sink
+        self.posts_before = self.sink.posts if self.sink is not None else 0
+        self.timeout_s = bench.opts.duration + 90
+        self.started = time.monotonic()
+        self.stack = contextlib.ExitStack()
+        out = self.stack.enter_context(open(d / "stdout.log", "wb"))  # noqa: SIM115 (closed by finish)
+        err = self.stack.enter_context(open(d / "stderr.log", "wb"))  # noqa: SIM115 (closed by finish)
+        self.proc = subprocess.Popen(cmd, cwd=d, env=env, stdout=out, stderr=err)
+        self.cpu = self.stack.enter_context(
+            CpuSampler(self.proc.pid, every_s=0.1, max_samples=int(self.timeout_s * 10) + 10)
+        )
+        self.scraper = None
+        if prom_port is not None:
+            url = f"http://127.0.0.1:{prom_port}/metrics"
+            self.scraper = self.stack.enter_context(
+                Scraper(url, every_s=1.0, max_scrapes=int(self.timeout_s))
+            )
+
+    def finish(self) -> RunResult:
         notes: list[str] = []
-        scraper = None
-        with contextlib.ExitStack() as stack:
-            out = stack.enter_context(open(d / "stdout.log", "wb"))
-            err = stack.enter_context(open(d / "stderr.log", "wb"))
-            proc = subprocess.Popen(cmd, cwd=d, env=env, stdout=out, stderr=err)
-            cpu = stack.enter_context(CpuSampler(proc.pid, every_s=0.1, max_samples=int(timeout_s * 10) + 10))
-            if prom_port is not None:
-                url = f"http://127.0.0.1:{prom_port}/metrics"
-                scraper = stack.enter_context(Scraper(url, every_s=1.0, max_scrapes=int(timeout_s)))
+        with self.stack:
             try:
-                code: int | None = proc.wait(timeout=timeout_s)
+                code: int | None = self.proc.wait(
+                    timeout=max(1.0, self.timeout_s - (time.monotonic() - self.started))
+                )
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+                self.proc.kill()
+                self.proc.wait(timeout=10)
                 code = None
-                notes.append(f"killed after {timeout_s}s")
-        wall_s = time.monotonic() - started
-        stats_file = Path(f"{json_base}.json")
+                notes.append(f"killed after {self.timeout_s}s")
+        wall_s = time.monotonic() - self.started
+        d, cmd, cpu, scraper = self.d, self.cmd, self.cpu, self.scraper
+        stats_file = Path(f"{self.json_base}.json")
         entries: list[dict] = []
         if stats_file.exists():
             try:
@@ -175,11 +225,13 @@ class Bench:
         if "--loadlens-config" in cmd and not any((d / "out").glob("*/summary.json")):
             notes.append("loadlens wrote no summary.json")
             crashed = True
+        if self.core is not None:
+            notes.append(f"core {self.core}")
         result = RunResult(
-            user_class=user_class,
-            round=rnd,
-            position=position,
-            mode=mode,
+            user_class=self.user_class,
+            round=self.rnd,
+            position=self.position,
+            mode=self.mode,
             rps=steady.rps if steady else None,
             steady_s=steady.seconds if steady else 0,
             steady_requests=steady.requests if steady else 0,
@@ -196,10 +248,30 @@ class Bench:
         )
         if scraper is not None and self.sink is not None:
             result.scrapes_ok, result.scrapes_failed = scraper.ok, scraper.failed
-            result.otlp_posts = self.sink.posts - posts_before
+            result.otlp_posts = self.sink.posts - self.posts_before
             if scraper.durations_s:
                 result.scrape_ms_median = round(statistics.median(scraper.durations_s) * 1000, 2)
         return result
+
+
+def run_pairs(bench: Bench, cls: str, modes: Sequence[str], pairs: int) -> list[RunResult]:
+    """Simultaneous pinned pairs: for each mode other than plain Locust, ``pairs`` times, plain Locust
+    and that mode start together, each pinned to its own core (swapped every pair, so neither owns
+    the faster core); a pair is one "round" and its ratio compares two runs that saw the same
+    machine at the same moment. Returns every run's result."""
+    results: list[RunResult] = []
+    cores = (0, 1) if (os.cpu_count() or 1) >= 2 else (None, None)
+    rnd = 0
+    for k in range(pairs):
+        for other in (m for m in modes if m != PLAIN):
+            rnd += 1
+            a, b = cores if k % 2 == 0 else cores[::-1]
+            both = [bench.start(cls, rnd, 0, PLAIN, core=a), bench.start(cls, rnd, 1, other, core=b)]
+            for running in both:
+                r = running.finish()
+                results.append(r)
+                print(progress_line(r), flush=True)
+    return results
 
 
 def cpu_in_window(cpu: CpuSampler, steady: Steady | None) -> tuple[float | None, int, int]:
@@ -264,7 +336,17 @@ def machine() -> dict:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rounds", type=int, default=5, help="rounds per user class (default 5)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=6,
+        help="pairs (or rounds with --sequential) per user class and mode (default 6)",
+    )
+    p.add_argument(
+        "--sequential",
+        action="store_true",
+        help="one run at a time in alternating order, instead of simultaneous pinned pairs (the default)",
+    )
     p.add_argument("--duration", type=int, default=15, help="seconds per run, Locust's -t (default 15)")
     p.add_argument("--users", type=int, default=16, help="-u and -r (default 16)")
     p.add_argument("--classes", default="fast,http", help="comma list of: fast, http (default both)")
@@ -306,9 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"load average {info['loadavg_start'][0]:.2f}",
         flush=True,
     )
-    runs = len(opts.classes) * opts.rounds * len(modes)
+    runs = len(opts.classes) * opts.rounds * (len(modes) if opts.sequential else 2 * (len(modes) - 1))
     print(
-        f"{runs} runs of {opts.duration}s, -u {opts.users} -r {opts.users}, modes {', '.join(modes)}",
+        f"{runs} runs of {opts.duration}s, -u {opts.users} -r {opts.users}, modes {', '.join(modes)}, "
+        + ("one at a time" if opts.sequential else "in simultaneous pairs pinned to cores 0 and 1"),
         flush=True,
     )
     work = Path(tempfile.mkdtemp(prefix="loadlens-bench-"))
@@ -318,6 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with nginx_target(work / "nginx", free_port()) as host, OtlpSink(free_port()) as sink:
             bench = Bench(opts, work, host, sink if EXPORT in modes else None)
             for cls in opts.classes:
+                if not opts.sequential:
+                    results += run_pairs(bench, cls, modes, opts.rounds)
+                    continue
                 for rnd in range(1, opts.rounds + 1):
                     for pos, mode in enumerate(round_order(modes, rnd - 1)):
                         r = bench.run_one(cls, rnd, pos, mode)

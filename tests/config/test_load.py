@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from runner.config import keys as config_keys
-from runner.config.load import Config, Limits, load_config
+from runner.config.load import Config, Limits, ServerCriteriaLimits, load_config
+from runner.config.options import OPTIONS, FlagValue, flag_values, pre_parser
 from runner.config.scenarios import BUILTIN, Stage
 from runner.errors import ConfigError, UsageError
 
@@ -148,7 +149,7 @@ class TestFinding:
         cfg = load_config(None, env={}, cwd=tmp_path)
         assert cfg == Config()
         assert cfg.source_path is None and cfg.run.out == Path("results")
-        assert cfg.server.cpu_percent == 70 and cfg.thresholds.warn_ratio == 0.9
+        assert cfg.server.criteria.cpu_percent == 70 and cfg.thresholds.warn_ratio == 0.9
 
     def test_loadlens_toml_in_the_working_directory_is_found(self, tmp_path: Path) -> None:
         """loadlens.toml in cwd is read when no path is given."""
@@ -206,14 +207,17 @@ class TestFullFile:
         assert cfg.thresholds.expected_statuses == frozenset({404, 429})
         assert (cfg.thresholds.warn_ratio, cfg.thresholds.per_endpoint) == (0.8, False)
         assert cfg.thresholds.include_expected is True
-        assert dataclasses.astuple(cfg.server) == (75, 85.5, 60, 180, 3, 2, 5, 1200, 95, 97, 2)
-        assert cfg.cloudwatch.region == "eu-west-1" and cfg.cloudwatch.target_groups == (
+        # The judged server limits: [server]'s keys, [process]'s own limits and the WARN band.
+        assert cfg.server.criteria == ServerCriteriaLimits(75, 85.5, 60, 180, 3, 250, 50, 0.8)
+        assert dataclasses.astuple(cfg.server)[1:] == (2, 5, 1200, 95, 97, 2)
+        assert cfg.cloudwatch.region == "eu-west-1" and cfg.cloudwatch.target.target_groups == (
             "targetgroup/video-gen/456",
         )
-        assert (cfg.cloudwatch.period_s, cfg.cloudwatch.settle_s, cfg.cloudwatch.preroll_s) == (60, 180, 120)
-        assert cfg.cloudwatch.container_insights is True and cfg.cloudwatch.require is True
+        target = cfg.cloudwatch.target
+        assert (target.period_s, cfg.cloudwatch.settle_s, target.preroll_s) == (60, 180, 120)
+        assert target.container_insights is True and cfg.cloudwatch.require is True
         assert cfg.cloudwatch.correlate is True
-        assert cfg.cloudwatch.configured
+        assert target.configured and target.ecs_resource == "ecs:video-gen-cluster/video-gen-service"
         assert cfg.prometheus_source.queries == {"cpu": "rate(process_cpu_seconds_total[1m])"}
         assert cfg.prometheus_source.step_s == 30
         assert (cfg.process.name, cfg.process.pid, cfg.process.cpu_percent) == ("gunicorn", None, 250)
@@ -271,7 +275,7 @@ class TestFullFile:
             '[cloudwatch]\nregion = "us-east-1"\necs_cluster = "c"\necs_service = "s"\n',
         )
         assert cfg.thresholds.default.p95_ms == 500 and cfg.thresholds.default.p99_ms is None
-        assert cfg.thresholds.per_endpoint is True and cfg.cloudwatch.period_s == 60
+        assert cfg.thresholds.per_endpoint is True and cfg.cloudwatch.target.period_s == 60
         assert not cfg.exporters.prometheus.enabled and not cfg.exporters.otlp.enabled
         assert cfg.selected_scenario() == BUILTIN["load"]
 
@@ -480,7 +484,9 @@ class TestEnvironment:
         )
         assert cfg.thresholds.default.p95_ms == 250 and cfg.thresholds.per_endpoint is False
         assert cfg.thresholds.expected_statuses == {404} and cfg.run.warmup_s == 60
-        assert cfg.cloudwatch.target_groups == ("tg-a", "tg-b") and cfg.exporters.prometheus.port == 9100
+        assert (
+            cfg.cloudwatch.target.target_groups == ("tg-a", "tg-b") and cfg.exporters.prometheus.port == 9100
+        )
 
     def test_textual_keys_take_the_text_verbatim(self, tmp_path: Path) -> None:
         """A string key keeps digits and words as text; a quoted TOML string is unquoted."""
@@ -535,96 +541,145 @@ class TestEnvironment:
             assert name in config_keys.ENV_KEYS
 
 
+def flags(*argv: str) -> tuple[FlagValue, ...]:
+    """The configuration a command line's loadlens flags set, parsed by the CLI's own parser."""
+    return flag_values(pre_parser().parse_args(list(argv)))
+
+
 class TestPrecedence:
     def test_file_then_environment_then_flags(self, tmp_path: Path) -> None:
-        """For the same key a variable beats the file and a flag beats both."""
+        """For the same key a variable beats the file and a flag beats both, in one load."""
         write(tmp_path, '[run]\nhost = "http://file"\nout = "from-file"\n[thresholds]\np95_ms = 500\n')
-        env = {"LOADLENS_RUN_HOST": "http://env", "LOADLENS_THRESHOLDS_P95_MS": "400"}
+        env = {
+            "LOADLENS_RUN_HOST": "http://env",
+            "LOADLENS_THRESHOLDS_P95_MS": "400",
+            "LOADLENS_RUN_WARMUP": "5s",
+        }
         cfg = load_config(None, env=env, cwd=tmp_path)
         assert (cfg.run.host, cfg.run.out, cfg.thresholds.default.p95_ms) == (
             "http://env",
             Path("from-file"),
             400,
         )
-        flagged = cfg.with_overrides(host="http://flag")
-        assert (flagged.run.host, flagged.run.out) == ("http://flag", Path("from-file"))
-        assert cfg.run.host == "http://env"  # the original is untouched
+        flagged = load_config(None, env=env, cwd=tmp_path, flags=flags("--out", "o", "--warmup", "1m"))
+        assert (flagged.run.host, flagged.run.out, flagged.run.warmup_s) == ("http://env", Path("o"), 60)
 
     def test_every_flag_lands_on_its_key(self, tmp_path: Path) -> None:
-        """Each with_overrides argument sets the key the CLI flag stands for."""
-        cfg = Config().with_overrides(
-            host="http://h",
-            scenario="spike",
-            out=Path("o"),
-            locustfile="lf.py",
-            prometheus_port="9100",
-            prometheus_bind="0.0.0.0",
-            otlp_endpoint="http://127.0.0.1:4317",
-            pushgateway_url="http://127.0.0.1:9091",
-            grafana_url="http://127.0.0.1:3000",
-            cloudwatch_region="us-west-2",
-            cloudwatch_profile="p",
-            cloudwatch_require=True,
+        """Each loadlens flag that stands for a key sets it, through the same load as the file."""
+        write(tmp_path, '[thresholds]\nexpected_statuses = [404]\n[process]\nname = "gunicorn"\n')
+        given = flags(
+            *("--scenario", "spike", "--out", "o", "--warmup", "30s"),
+            *("--expect-status", "429", "--expect-status", "503", "--include-expected"),
+            *("--prometheus-port", "9100", "--prometheus-bind", "0.0.0.0"),
+            *("--otlp-endpoint", "http://127.0.0.1:4317", "--pushgateway", "http://127.0.0.1:9091"),
+            *("--grafana-url", "http://127.0.0.1:3000", "--aws-region", "us-west-2", "--aws-profile", "p"),
+            *("--require-server-metrics", "--correlate-cloudwatch", "--cloudwatch-settle", "2m"),
+            *("--process-pid", "4242"),
         )
-        assert (cfg.run.host, cfg.run.scenario, cfg.run.out, cfg.run.locustfile) == (
-            "http://h",
-            "spike",
-            Path("o"),
-            "lf.py",
-        )
+        cfg = load_config(None, env={}, cwd=tmp_path, flags=given)
+        assert (cfg.run.scenario, cfg.run.out, cfg.run.warmup_s) == ("spike", Path("o"), 30)
+        assert cfg.thresholds.expected_statuses == {404, 429, 503} and cfg.thresholds.include_expected
         assert (cfg.exporters.prometheus.port, cfg.exporters.prometheus.bind) == (9100, "0.0.0.0")
         assert cfg.exporters.otlp.enabled and cfg.exporters.otlp.endpoint == "http://127.0.0.1:4317"
         assert cfg.exporters.pushgateway.url == "http://127.0.0.1:9091"
         assert cfg.grafana.url == "http://127.0.0.1:3000"
-        assert (cfg.cloudwatch.region, cfg.cloudwatch.profile, cfg.cloudwatch.require) == (
+        cw = cfg.cloudwatch
+        assert (cw.region, cw.profile, cw.require, cw.correlate, cw.settle_s) == (
             "us-west-2",
             "p",
             True,
+            True,
+            120,
         )
+        assert (cfg.process.pid, cfg.process.name) == (4242, None)  # the flag's pid replaces the file's name
 
-    def test_otlp_flag_switches_a_configured_exporter_off(self, tmp_path: Path) -> None:
-        """otlp=False turns off an OTLP table from the file."""
-        cfg = load_text(tmp_path, "[exporters.otlp]\n")
-        assert cfg.exporters.otlp.enabled
-        assert not cfg.with_overrides(otlp=False).exporters.otlp.enabled
+    def test_otlp_flag_switches_a_configured_exporter_on(self, tmp_path: Path) -> None:
+        """--otlp turns OTLP on over a file that switched it off."""
+        write(tmp_path, "[exporters.otlp]\nenabled = false\n")
+        assert not load_config(None, env={}, cwd=tmp_path).exporters.otlp.enabled
+        assert load_config(None, env={}, cwd=tmp_path, flags=flags("--otlp")).exporters.otlp.enabled
 
     @pytest.mark.parametrize(
-        ("kwargs", "message"),
+        ("argv", "message"),
         [
-            ({"prometheus_port": 0}, "--prometheus-port: expected an integer from 1 to 65535, got 0"),
+            (["--prometheus-port", "0"], "--prometheus-port: expected an integer from 1 to 65535, got 0"),
             (
-                {"prometheus_port": "http"},
-                '--prometheus-port: expected an integer from 1 to 65535, got "http"',
-            ),
-            (
-                {"otlp_endpoint": "localhost"},
+                ["--otlp-endpoint", "localhost"],
                 '--otlp-endpoint: expected an http:// or https:// URL, got "localhost"',
             ),
-            ({"scenario": "stres"}, '--scenario: unknown scenario "stres" (did you mean "stress"?'),
-            ({"host": ""}, "--host: expected a non-empty string"),
+            (["--scenario", "stres"], '--scenario: unknown scenario "stres" (did you mean "stress"?'),
+            (["--out", " "], "--out: expected a non-empty string"),
+            (["--warmup", "5parsecs"], "--warmup: expected a duration such as"),
+            (
+                ["--expect-status", "999"],
+                "--expect-status: expected an HTTP status code from 100 to 599, got 999",
+            ),
+            (["--cloudwatch-settle", "soon"], "--cloudwatch-settle: expected a duration such as"),
+            (
+                ["--process-pid", "1", "--process-name", "x"],
+                "--process-pid and --process-name exclude each other",
+            ),
         ],
     )
     def test_a_bad_flag_is_a_usage_error_naming_the_flag(
-        self, kwargs: dict[str, object], message: str
+        self, tmp_path: Path, argv: list[str], message: str
     ) -> None:
         """Flag values are checked like file values and blamed on the flag."""
         with pytest.raises(UsageError) as caught:
-            Config().with_overrides(**kwargs)  # type: ignore[arg-type]
+            load_config(None, env={}, cwd=tmp_path, flags=flags(*argv))
         assert str(caught.value).startswith(message), str(caught.value)
 
-    def test_a_bad_url_does_not_echo_its_password(self) -> None:
+    def test_a_whole_number_flag_is_parsed_with_the_command_line(self) -> None:
+        """--prometheus-port x fails in the parser, as Locust's own -u abc does (before any config)."""
+        parser = pre_parser()
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--prometheus-port", "http"])
+
+    def test_a_bad_url_does_not_echo_its_password(self, tmp_path: Path) -> None:
         """A URL refused for its form is shown with user:password masked."""
         with pytest.raises(UsageError) as caught:
-            Config().with_overrides(pushgateway_url="ftp://ci:hunter2@127.0.0.1:9091")
+            load_config(
+                None, env={}, cwd=tmp_path, flags=flags("--pushgateway", "ftp://ci:hunter2@127.0.0.1:9091")
+            )
         assert "hunter2" not in str(caught.value) and '"ftp://***@127.0.0.1:9091"' in str(caught.value)
         with pytest.raises(UsageError) as caught:
-            Config().with_overrides(grafana_url="admin:hunter2@grafana")
+            load_config(None, env={}, cwd=tmp_path, flags=flags("--grafana-url", "admin:hunter2@grafana"))
         assert "hunter2" not in str(caught.value)
 
     def test_an_unset_flag_changes_nothing(self, tmp_path: Path) -> None:
-        """with_overrides with every flag left at None returns an equal config."""
-        cfg = load_text(tmp_path, FULL)
-        assert cfg.with_overrides() == cfg
+        """No loadlens flag on the command line gives the same config as the file and variables."""
+        write(tmp_path, FULL)
+        assert load_config(None, env={}, cwd=tmp_path, flags=flags()) == load_config(
+            None, env={}, cwd=tmp_path
+        )
+
+
+class TestEveryProblemAtOnce:
+    def test_three_mistakes_in_one_file_are_three_lines(self, tmp_path: Path) -> None:
+        """A file with three different mistakes reports all three, one line each, in one error."""
+        text = (
+            '[run]\nwarmup = "soon"\n'
+            '[thresholds.endpoints."GET /health"]\np95_ms = "fast"\n'
+            "[server]\ncpu_percnt = 90\n"
+        )
+        with pytest.raises(ConfigError) as caught:
+            load_text(tmp_path, text)
+        assert str(caught.value).splitlines() == [
+            'loadlens.toml: server.cpu_percnt: unknown key (did you mean "cpu_percent"?)',
+            'loadlens.toml: run.warmup: expected a duration such as 30, 30s, 5m, 1h30m or 1h2m3s, got "soon"',
+            'loadlens.toml: thresholds.endpoints."GET /health".p95_ms: expected a number > 0, got "fast"',
+        ]
+
+    def test_file_variable_and_scenario_problems_come_together(self, tmp_path: Path) -> None:
+        """Problems from the file, a variable and a scenario table are reported in the same error."""
+        write(tmp_path, "[scenarios.x]\nusers = 0\n[exporters.prometheus]\nport = 70000\n")
+        with pytest.raises(ConfigError) as caught:
+            load_config(None, env={"LOADLENS_THRESHOLDS_P95_MS": "x"}, cwd=tmp_path)
+        lines = str(caught.value).splitlines()
+        assert len(lines) == 3, lines
+        assert any(ln.startswith("LOADLENS_THRESHOLDS_P95_MS: ") for ln in lines)
+        assert any(ln.startswith("loadlens.toml: exporters.prometheus.port: ") for ln in lines)
+        assert any(ln.startswith("loadlens.toml: scenarios.x.users: ") for ln in lines)
 
 
 class TestScenarioTables:
@@ -695,3 +750,13 @@ class TestDocs:
             assert f"`{key}`" in text, key
         for name in BUILTIN:
             assert f"`{name}`" in text, name
+
+    def test_every_flag_is_documented_with_its_key(self) -> None:
+        """Each loadlens flag that sets a key has a row naming that key in the flags table."""
+        text = DOCS.read_text(encoding="utf-8")
+        flags_section = text.split("## Command-line flags", 1)[1].split("\n## ", 1)[0]
+        for option in OPTIONS:
+            if option.key is None:
+                continue
+            row = next((ln for ln in flags_section.splitlines() if f"`{option.flag}" in ln), "")
+            assert f"[{option.section}]" in row and option.key in row, option.flag

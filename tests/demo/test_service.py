@@ -26,6 +26,7 @@ from runner.demo.app import MAX_UPLOAD_BYTES, Job, JobStore
 from runner.demo.service import READY_PREFIX, ServiceProcess, start_service
 from runner.errors import UsageError
 from tests.support.procs import free_port
+from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "runner" / "demo"
@@ -253,8 +254,8 @@ class TestJobs:
         """A job's status goes queued -> processing -> done, with output_url only when done."""
         job = create_job(healthy.url)
         seen: list[str] = []
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+
+        def done() -> bool:
             body = call(healthy.url, "GET", f"/api/v1/jobs/{job['id']}").json()
             assert isinstance(body, dict)
             assert (body["output_url"] is not None) == (body["status"] == "done")
@@ -262,8 +263,10 @@ class TestJobs:
                 seen.append(body["status"])
             if body["status"] == "done":
                 assert body["progress"] == 100
-                break
-            time.sleep(0.1)
+                return True
+            return False
+
+        wait_until(done, 20, what=lambda: f"the job to be done (statuses seen: {seen})", interval_s=0.1)
         assert seen == ["queued", "processing", "done"]
 
     def test_unknown_id_is_404(self, healthy: ServiceProcess) -> None:

@@ -33,8 +33,10 @@ import pytest
 from dashboards import compare, generate
 from tests.support import aws_stack
 from tests.support import dashboards as dash
+from tests.support.cli import LoadlensRun
 from tests.support.procs import free_port, moto_server, prometheus
-from tests.support.runs import LOCUSTFILES, REPO, child_env, loadlens_cmd, only_run_dir, summary
+from tests.support.runs import REPO, child_env
+from tests.support.wait import wait_until
 
 LIVE, LIVE_CW, RUNS = "loadlens-live", "loadlens-live-cw", "loadlens-runs"
 DOCS = dash.load_all()
@@ -151,9 +153,7 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScrapedRun]:
 def _run_and_wait(
     tmp: Path, prom: str, port: int, target: str, moto: str, stack: aws_stack.WebStack, pid: int, start: float
 ) -> ScrapedRun:
-    cfg = tmp / "loadlens.toml"
-    cfg.write_text(
-        f"""
+    config = f"""
 [thresholds]
 p95_ms = 5000
 error_rate = 0.5
@@ -171,47 +171,28 @@ period = "1s"
 preroll = "5s"
 settle = "0s"
 """
-    )
-    out = tmp / "out"
-    cmd = loadlens_cmd(
-        "run",
-        "-f",
-        str(LOCUSTFILES / "basic.py"),
-        "-H",
+    done = LoadlensRun(
+        tmp,
         target,
-        "--headless",
-        "-u",
-        "6",
-        "-r",
-        "20",
-        "-t",
-        "8s",
-        "--only-summary",
-        "--loadlens-config",
-        str(cfg),
-        "--out",
-        str(out),
-        "--prometheus-port",
-        str(port),
-        "--correlate-cloudwatch",
-        "--process-pid",
-        str(pid),
-    )
-    env = {k: os.environ[k] for k in os.environ if k.startswith("AWS_")}
-    proc = subprocess.run(cmd, cwd=tmp, env=child_env(env), capture_output=True, text=True, timeout=120)
+        config=config,
+        users=6,
+        run_time="8s",
+        only_summary=True,
+        flags=("--prometheus-port", str(port), "--correlate-cloudwatch", "--process-pid", str(pid)),
+        env={k: os.environ[k] for k in os.environ if k.startswith("AWS_")},
+    ).run()
     # exit 1 is expected: the seeded ALB 5xx fail the ALB criterion; the dashboards need them non-zero
-    assert proc.returncode in (0, 1), proc.stderr[-3000:]
-    doc = summary(only_run_dir(out))
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    doc = done.summary
     run = ScrapedRun(prom, doc["run_id"], doc, start, stack, moto)
     want = doc["client"]["whole_run"]["total"]["requests"]
     query = f'sum(last_over_time(loadlens_requests_total{{run_id="{run.run_id}"}}[5m]))'
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        got = _finite_values(_prom_get(prom, "/api/v1/query", query=query)["result"])
-        if got == [want]:
-            return run
-        time.sleep(0.25)
-    raise AssertionError(f"Prometheus never held the run's final total of {want} requests")
+    wait_until(
+        lambda: _finite_values(_prom_get(prom, "/api/v1/query", query=query)["result"]) == [want],
+        20,
+        what=f"Prometheus to hold the run's final total of {want} requests",
+    )
+    return run
 
 
 def _evaluate(run: ScrapedRun, target: dash.Target) -> list[dict[str, Any]]:
@@ -542,6 +523,38 @@ class TestGenerator:
             return out
 
         assert client(LIVE_CW) == client(LIVE)
+
+    def test_status_numbers_are_the_exporters(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The dashboards read each criterion status's number from exporters/exposition.py, not a copy:
+        numbered otherwise there, every status mapping and every runs-table count follows."""
+        from exporters import exposition
+        from runner.model import Status
+
+        shifted = {Status.PASS: 10, Status.WARN: 11, Status.FAIL: 12, Status.INCONCLUSIVE: 13}
+        monkeypatch.setattr(exposition, "STATUS_VALUES", shifted)
+        docs = {name: json.loads(text) for name, text in generate.render().items()}
+        live = [
+            p["fieldConfig"]["defaults"]["mappings"][0]["options"]
+            for p in dash.panels(docs["loadlens-live.json"])
+            if any("loadlens_criterion_status" in t.get("expr", "") for t in p.get("targets", []))
+        ]
+        assert live and all(
+            {k: o["text"] for k, o in options.items()}
+            == {"10": "PASS", "11": "WARN", "12": "FAIL", "13": "INCONCLUSIVE"}
+            for options in live
+        ), live
+        (table_panel,) = [
+            p for p in dash.panels(docs["loadlens-runs.json"]) if p["title"] == "Runs in the time range"
+        ]
+        exprs = " ".join(t["expr"] for t in table_panel["targets"])
+        assert "== bool 12)" in exprs and "== bool 11)" in exprs and "== bool 13)" in exprs
+        assert "== bool 2)" not in exprs and "== bool 3)" not in exprs
+        (worst,) = [
+            o for o in table_panel["fieldConfig"]["overrides"] if o["matcher"]["options"] == "worst criterion"
+        ]
+        (mapping,) = [p["value"] for p in worst["properties"] if p["id"] == "mappings"]
+        words = {k: o["text"] for k, o in mapping[0]["options"].items()}
+        assert words == {"10": "PASS", "11": "WARN", "12": "INCONCLUSIVE", "13": "FAIL"}
 
 
 # -- PromQL against the real run -------------------------------------------------------------------

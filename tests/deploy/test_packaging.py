@@ -7,10 +7,11 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from tests.support.runs import REPO, run
+from tests.support.runs import LOCUSTFILES, REPO, loadlens_cmd, run
 
 
 class TestDependencies:
@@ -26,8 +27,7 @@ class TestDependencies:
     def test_grafana_client_pin_excludes_4_and_later(self) -> None:
         """pyproject pins grafana-client below 4, so a fresh install cannot pull urllib3-future."""
         project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-        (spec,) = [Requirement(r) for r in project["optional-dependencies"]["grafana"]]
-        assert spec.name == "grafana-client"
+        (spec,) = [Requirement(r) for r in project["dependencies"] if Requirement(r).name == "grafana-client"]
         assert not spec.specifier.contains("4.0.0") and spec.specifier.contains("3.11.2")
 
     def test_console_script_reports_versions(self, tmp_path: Path) -> None:
@@ -35,3 +35,77 @@ class TestDependencies:
         script = Path(sys.executable).parent / "loadlens"
         proc = run([str(script), "version"], cwd=tmp_path)
         assert proc.returncode == 0 and proc.stdout.startswith("loadlens ") and "locust 2." in proc.stdout
+
+
+class TestCompleteInstall:
+    def test_everything_the_readme_promises_is_a_regular_dependency(self) -> None:
+        """`pip install loadlens` brings boto3, the OpenTelemetry SDK with both OTLP exporters and
+        grafana-client: none hides behind an extra."""
+        project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+        names = {Requirement(r).name for r in project["dependencies"]}
+        assert {
+            "boto3",
+            "opentelemetry-sdk",
+            "opentelemetry-exporter-otlp-proto-http",
+            "opentelemetry-exporter-otlp-proto-grpc",
+            "grafana-client",
+        } <= names
+
+
+# A trimmed image: sitecustomize makes these imports fail exactly as an absent package does
+# (ModuleNotFoundError from the import system), in a child process only. Building a second virtual
+# environment without them would test the same import failure at the cost of a network install.
+_BLOCKER = """
+import sys
+_blocked = {blocked!r}
+class _Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in _blocked):
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+sys.meta_path.insert(0, _Blocker())
+"""
+
+
+class TestTrimmedInstall:
+    @pytest.mark.parametrize(
+        ("flags", "env", "says"),
+        [
+            (
+                ["--correlate-cloudwatch"],
+                {"LOADLENS_CLOUDWATCH_ECS_CLUSTER": "c", "LOADLENS_CLOUDWATCH_ECS_SERVICE": "s"},
+                "pip install 'boto3>=1.34'",
+            ),
+            (["--otlp"], {}, "pip install 'opentelemetry-sdk>=1.25,<2'"),
+            (["--grafana-url", "http://127.0.0.1:9"], {}, "pip install 'grafana-client>=3.11,<4'"),
+        ],
+        ids=["cloudwatch", "otlp", "grafana"],
+    )
+    def test_a_feature_whose_package_is_missing_is_one_line_and_exit_2(
+        self, tmp_path: Path, flags: list[str], env: dict[str, str], says: str
+    ) -> None:
+        """No traceback, no run directory, the pip command, before any load."""
+        blocker = tmp_path / "blocker"
+        blocker.mkdir()
+        (blocker / "sitecustomize.py").write_text(
+            _BLOCKER.format(blocked=("boto3", "botocore", "opentelemetry", "grafana_client"))
+        )
+        out = tmp_path / "out"
+        proc = run(
+            loadlens_cmd("run", "-f", str(LOCUSTFILES / "basic.py"), "-H", "http://127.0.0.1:9", "--headless",
+                         "-u", "1", "-t", "2s", "--out", str(out), *flags),
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": f"{blocker}:{REPO}"},
+        )  # fmt: skip
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and says in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+        assert not out.exists()
+
+    def test_the_blocker_blocks(self, tmp_path: Path) -> None:
+        """The simulation is real: in that child, importing boto3 fails as on an image without it."""
+        blocker = tmp_path / "blocker"
+        blocker.mkdir()
+        (blocker / "sitecustomize.py").write_text(_BLOCKER.format(blocked=("boto3",)))
+        proc = run([sys.executable, "-c", "import boto3"], cwd=tmp_path, env={"PYTHONPATH": str(blocker)})
+        assert proc.returncode == 1 and "No module named 'boto3'" in proc.stderr

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import aws_stack
+from tests.support.cli import BASIC, Finished, LoadlensRun, loadlens_verdict
 from tests.support.procs import free_port, moto_server, prometheus
-from tests.support.runs import LOCUSTFILES, criteria, loadlens_cmd, only_run_dir, run, summary
-
-BASIC = str(LOCUSTFILES / "basic.py")
+from tests.support.runs import criteria, loadlens_cmd, run, summary
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +95,11 @@ def seed_seconds(stack: aws_stack.WebStack, *, cpu: float, memory: float = 50.0)
     )
 
 
-def config(tmp_path: Path, stack: aws_stack.WebStack, *, period: str = "", settle: str | None = "0s") -> Path:
+def config_text(stack: aws_stack.WebStack, *, period: str = "", settle: str | None = "0s") -> str:
     """The run's loadlens.toml; an empty ``period`` and a None ``settle`` leave the defaults (60 s, 5 min)."""
-    path = tmp_path / "loadlens.toml"
     period_line = f'period = "{period}"' if period else ""
     settle_line = f'settle = "{settle}"' if settle else ""
-    path.write_text(
-        f"""
+    return f"""
 [thresholds]
 p95_ms = 5000
 expected_statuses = [429]
@@ -114,7 +111,12 @@ preroll = "2m"
 {period_line}
 {settle_line}
 """
-    )
+
+
+def config(tmp_path: Path, stack: aws_stack.WebStack) -> Path:
+    """config_text written to ``tmp_path``/loadlens.toml (for commands other than `loadlens run`)."""
+    path = tmp_path / "loadlens.toml"
+    path.write_text(config_text(stack))
     return path
 
 
@@ -126,30 +128,12 @@ def run_correlated(
     *extra: str,
     period: str | None = "1s",
     settle: str | None = "0s",
-):
-    out = tmp_path / "out"
-    cmd = loadlens_cmd(
-        "run",
-        "-f",
-        BASIC,
-        "-H",
-        target,
-        "--headless",
-        "-u",
-        "4",
-        "-r",
-        "20",
-        "-t",
-        "4s",
-        "--only-summary",
-        "--loadlens-config",
-        str(config(tmp_path, stack, period=period or "", settle=settle)),
-        "--out",
-        str(out),
-        "--correlate-cloudwatch",
-        *extra,
-    )
-    return run(cmd, cwd=tmp_path, env=env), out
+) -> Finished:
+    """basic.py with 4 users for 4 s, correlated with the CloudWatch stand-in."""
+    return LoadlensRun(
+        tmp_path, target, config=config_text(stack, period=period or "", settle=settle), users=4,
+        only_summary=True, flags=("--correlate-cloudwatch", *extra), env=env,
+    ).run()  # fmt: skip
 
 
 class TestCorrelatedRun:
@@ -159,10 +143,10 @@ class TestCorrelatedRun:
         """With ECS CPU at 40% the run passes, and the ALB found from the ECS service is reported and read."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed_seconds(stack, cpu=40)
-        proc, out = run_correlated(tmp_path, target, aws, stack)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        assert f"load balancer {stack.load_balancer}" in proc.stderr
-        doc = summary(only_run_dir(out))
+        done = run_correlated(tmp_path, target, aws, stack)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert f"load balancer {stack.load_balancer}" in done.stderr
+        doc = done.summary
         rows = criteria(doc)
         cpu = rows["server ECS CPU"]
         assert cpu["status"] == "pass" and cpu["observed"] == 40 and cpu["limit"] == 70
@@ -174,12 +158,12 @@ class TestCorrelatedRun:
         """ECS CPU at 85% fails the CPU criterion: exit 1, and the reason says when the peak was."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed_seconds(stack, cpu=85)
-        proc, out = run_correlated(tmp_path, target, aws, stack)
-        assert proc.returncode == 1, proc.stderr[-3000:]
-        row = criteria(summary(only_run_dir(out)))["server ECS CPU"]
+        done = run_correlated(tmp_path, target, aws, stack)
+        assert done.returncode == 1, done.stderr[-3000:]
+        row = done.criteria["server ECS CPU"]
         assert row["status"] == "fail" and row["observed"] == 85
         assert "UTC" in row["reason"] or ":" in row["reason"]
-        assert "server ECS CPU" in proc.stdout and "verdict: FAIL" in proc.stdout
+        assert "server ECS CPU" in done.stdout and "verdict: FAIL" in done.stdout
 
     def test_missing_data_is_inconclusive_and_exit_3_when_required(
         self, tmp_path: Path, target: str, aws
@@ -187,26 +171,26 @@ class TestCorrelatedRun:
         """No datapoints: the server rows are INCONCLUSIVE with the reason; required, the run exits 3."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed(stack, cpu=0, seed_metrics=False)
-        proc, out = run_correlated(tmp_path, target, aws, stack)
-        assert proc.returncode == 0, proc.stderr[-3000:]  # not required: a warning, the load test stands
-        row = criteria(summary(only_run_dir(out)))["server ECS CPU"]
+        done = run_correlated(tmp_path, target, aws, stack)
+        assert done.returncode == 0, done.stderr[-3000:]  # not required: a warning, the load test stands
+        row = done.criteria["server ECS CPU"]
         assert row["status"] == "inconclusive" and not row["required"]
         assert "no datapoints for AWS/ECS CPUUtilization" in row["reason"] and stack.cluster in row["reason"]
         (tmp_path / "out").rename(tmp_path / "first")
-        proc, out = run_correlated(tmp_path, target, aws, stack, "--require-server-metrics")
-        assert proc.returncode == 3, proc.stderr[-3000:]
-        assert summary(only_run_dir(out))["verdict"] == "inconclusive"
+        done = run_correlated(tmp_path, target, aws, stack, "--require-server-metrics")
+        assert done.returncode == 3, done.stderr[-3000:]
+        assert done.summary["verdict"] == "inconclusive"
 
     def test_verdict_command_repulls_late_datapoints(self, tmp_path: Path, target: str, aws) -> None:
         """CloudWatch published late: `loadlens verdict RUN_DIR` pulls the window again and re-judges it."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed(stack, cpu=0, seed_metrics=False)
-        proc, out = run_correlated(tmp_path, target, aws, stack)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        rd = only_run_dir(out)
+        done = run_correlated(tmp_path, target, aws, stack)
+        assert done.returncode == 0, done.stderr[-3000:]
+        rd = done.run_dir
         assert criteria(summary(rd))["server ECS CPU"]["status"] == "inconclusive"
         seed_seconds(stack, cpu=90)  # the datapoints arrive after the run
-        again = run(loadlens_cmd("verdict", str(rd), "--correlate-cloudwatch"), cwd=tmp_path, env=aws)
+        again = loadlens_verdict(rd, cwd=tmp_path, flags=("--correlate-cloudwatch",), env=aws)
         assert again.returncode == 1, again.stdout + again.stderr
         after = summary(rd)
         assert not [m for m in after["server"]["missing"] if m["metric"] == "CPUUtilization"]
@@ -220,21 +204,21 @@ class TestCorrelatedRun:
         """A wrong service name is one warning naming it; without --require-server-metrics the run goes on."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         wrong = aws_stack.WebStack(stack.cluster, "no-such-service", "", "", "", "")
-        proc, out = run_correlated(tmp_path, target, aws, wrong)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        assert "no-such-service" in proc.stderr and "Traceback" not in proc.stderr
-        doc = summary(only_run_dir(out))
+        done = run_correlated(tmp_path, target, aws, wrong)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "no-such-service" in done.stderr and "Traceback" not in done.stderr
+        doc = done.summary
         assert doc["client"]["whole_run"]["total"]["requests"] > 0
         assert criteria(doc)["server metrics (cloudwatch)"]["status"] == "inconclusive"
         (tmp_path / "out").rename(tmp_path / "first")
-        proc, out = run_correlated(tmp_path, target, aws, wrong, "--require-server-metrics")
-        assert proc.returncode == 2 and "no-such-service" in proc.stderr
-        assert len([ln for ln in proc.stderr.splitlines() if ln.startswith("loadlens:")]) == 1
+        done = run_correlated(tmp_path, target, aws, wrong, "--require-server-metrics")
+        assert done.returncode == 2 and "no-such-service" in done.stderr
+        assert len([ln for ln in done.stderr.splitlines() if ln.startswith("loadlens:")]) == 1
 
     def test_correlate_without_resources_is_a_usage_error(self, tmp_path: Path, target: str) -> None:
         """--correlate-cloudwatch with no [cloudwatch] resources exits 2 with one line."""
         proc = run(
-            loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "--correlate-cloudwatch"),
+            loadlens_cmd("run", "-f", str(BASIC), "-H", target, "--headless", "--correlate-cloudwatch"),
             cwd=tmp_path,
         )
         assert proc.returncode == 2 and "[cloudwatch]" in proc.stderr and "Traceback" not in proc.stderr
@@ -251,14 +235,14 @@ class TestDefaults:
         with the reason and the remedy, and the run exits 3 (never a pass, never a traceback)."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed(stack, cpu=85)
-        proc, out = run_correlated(
+        done = run_correlated(
             tmp_path, target, aws, stack, "--require-server-metrics", period=None, settle=None
         )
-        assert proc.returncode == 3, proc.stderr[-3000:]
-        assert "Traceback" not in proc.stderr and "not callable" not in proc.stderr
-        assert "every series has its last period" in proc.stderr
-        assert "Found credentials" not in proc.stderr  # botocore's INFO lines stay out of the console
-        doc = summary(only_run_dir(out))
+        assert done.returncode == 3, done.stderr[-3000:]
+        assert "Traceback" not in done.stderr and "not callable" not in done.stderr
+        assert "every series has its last period" in done.stderr
+        assert "Found credentials" not in done.stderr  # botocore's INFO lines stay out of the console
+        doc = done.summary
         assert doc["verdict"] == "inconclusive"
         row = criteria(doc)["server ECS CPU"]
         assert row["status"] == "inconclusive" and row["required"]
@@ -271,10 +255,10 @@ class TestDefaults:
         """The default settle wait with 1 s metrics: ECS CPU at 85 % FAILs the required CPU row, exit 1."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed_seconds(stack, cpu=85)
-        proc, out = run_correlated(tmp_path, target, aws, stack, "--require-server-metrics", settle=None)
-        assert proc.returncode == 1, proc.stderr[-3000:]
-        assert "Traceback" not in proc.stderr
-        row = criteria(summary(only_run_dir(out)))["server ECS CPU"]
+        done = run_correlated(tmp_path, target, aws, stack, "--require-server-metrics", settle=None)
+        assert done.returncode == 1, done.stderr[-3000:]
+        assert "Traceback" not in done.stderr
+        row = done.criteria["server ECS CPU"]
         assert row["status"] == "fail" and row["observed"] == 85 and row["required"]
 
     def test_every_queried_metric_is_a_series_or_a_named_missing_entry(
@@ -284,10 +268,10 @@ class TestDefaults:
         other ALB metric read (p95, 5xx counts) as a series or a missing entry with its reason."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed(stack, cpu=40)
-        proc, out = run_correlated(tmp_path, target, aws, stack, period=None, settle=None)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        assert stack.target_group in proc.stderr  # discovery names it
-        server = summary(only_run_dir(out))["server"]
+        done = run_correlated(tmp_path, target, aws, stack, period=None, settle=None)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert stack.target_group in done.stderr  # discovery names it
+        server = done.summary["server"]
         found = {(s["metric"], s["stat"]) for s in server["series"]}
         missing = {(m["metric"], m["stat"]): m for m in server["missing"]}
         assert ("UnHealthyHostCount", "Maximum") in found, (found, list(missing))
@@ -311,10 +295,10 @@ class TestDefaults:
         seed_seconds(stack, cpu=40)
         port = free_port()
         with prometheus(tmp_path, [f"127.0.0.1:{port}"]) as prom:
-            proc, out = run_correlated(
+            done = run_correlated(
                 tmp_path, target, aws, stack, "--prometheus-port", str(port), "--prometheus-bind", "127.0.0.1"
             )
-            assert proc.returncode == 0, proc.stderr[-3000:]
+            assert done.returncode == 0, done.stderr[-3000:]
             query = urllib.parse.urlencode({"query": "last_over_time(loadlens_server_metric_missing[10m])"})
             with urllib.request.urlopen(f"{prom}/api/v1/query?{query}", timeout=10) as resp:
                 found = json.load(resp)["data"]["result"]
@@ -322,7 +306,7 @@ class TestDefaults:
         assert ("TargetResponseTime", "p95") in missing, found
         assert all(r["value"][1] == "1" for r in found)
         assert ("CPUUtilization", "Average") not in missing  # seeded: a series, not missing
-        doc = summary(only_run_dir(out))["server"]
+        doc = done.summary["server"]
         assert ("TargetResponseTime", "p95") in {(m["metric"], m["stat"]) for m in doc["missing"]}
 
 
@@ -348,9 +332,10 @@ class TestSoak:
         aws_stack.put_series(
             cw, "AWS/ECS", "CPUUtilization", dims, [(t0 + i, 30.0) for i in seconds], unit="Percent"
         )
-        cfg = tmp_path / "loadlens.toml"
-        cfg.write_text(
-            f"""
+        soak = LoadlensRun(
+            tmp_path,
+            target,
+            config=f"""
 [thresholds]
 p95_ms = 5000
 expected_statuses = [429]
@@ -365,32 +350,16 @@ ecs_service = "{stack.service}"
 period = "1s"
 preroll = "5s"
 settle = "0s"
-"""
+""",
+            users=4,
+            run_time="12s",
+            only_summary=True,
+            flags=("--correlate-cloudwatch",),
+            env=aws,
         )
-        out = tmp_path / "out"
-        cmd = loadlens_cmd(
-            "run",
-            "-f",
-            BASIC,
-            "-H",
-            target,
-            "--headless",
-            "-u",
-            "4",
-            "-r",
-            "20",
-            "-t",
-            "12s",
-            "--only-summary",
-            "--loadlens-config",
-            str(cfg),
-            "--out",
-            str(out),
-            "--correlate-cloudwatch",
-        )
-        proc = run(cmd, cwd=tmp_path, env=aws)
-        assert proc.returncode == 1, proc.stderr[-3000:]
-        doc = summary(only_run_dir(out))
+        done = soak.run()
+        assert done.returncode == 1, done.stderr[-3000:]
+        doc = done.summary
         rows = criteria(doc)
         leak = rows["server ECS memory growth"]
         assert leak["status"] == "fail" and leak["unit"] == "%/h"

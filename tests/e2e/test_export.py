@@ -7,7 +7,6 @@ import gzip
 import json
 import subprocess
 import threading
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -16,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import LoadlensRun
 from tests.support.procs import free_port, prometheus, pushgateway, require
-from tests.support.runs import LOCUSTFILES, child_env, loadlens_cmd, only_run_dir, summary
+from tests.support.runs import LOCUSTFILES, only_run_dir, summary
+from tests.support.wait import wait_until
 
-BASIC = str(LOCUSTFILES / "basic.py")
 CONFIG = """
 [thresholds]
 p95_ms = 5000
@@ -45,52 +45,33 @@ def scalar(base: str, query: str) -> float:
     return float(result[0]["value"][1])
 
 
-def start_run(
-    tmp_path: Path, target: str, *extra: str, seconds: int = 5, env=None
-) -> tuple[subprocess.Popen, Path]:
-    cfg = tmp_path / "loadlens.toml"
-    cfg.write_text(CONFIG)
-    out = tmp_path / "out"
-    cmd = loadlens_cmd(
-        "run",
-        "-f",
-        BASIC,
-        "-H",
+def export_run(
+    tmp_path: Path, target: str, *flags: str, seconds: int = 5, env: dict[str, str] | None = None
+) -> LoadlensRun:
+    """basic.py with 6 users for ``seconds`` under CONFIG, plus the exporter ``flags``."""
+    return LoadlensRun(
+        tmp_path,
         target,
-        "--headless",
-        "-u",
-        "6",
-        "-r",
-        "20",
-        "-t",
-        f"{seconds}s",
-        "--only-summary",
-        "--loadlens-config",
-        str(cfg),
-        "--out",
-        str(out),
-        *extra,
+        config=CONFIG,
+        users=6,
+        run_time=f"{seconds}s",
+        only_summary=True,
+        flags=flags,
+        env=env or {},
     )
-    proc = subprocess.Popen(
-        cmd, cwd=tmp_path, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    return proc, out
+
+
+def start_run(
+    tmp_path: Path, target: str, *flags: str, seconds: int = 5, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], Path]:
+    run = export_run(tmp_path, target, *flags, seconds=seconds, env=env)
+    return run.start(), run.out
 
 
 def finish(proc: subprocess.Popen) -> tuple[str, str]:
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-3000:]
     return out, err
-
-
-def wait_for(predicate, *, timeout_s: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def fetch(url: str) -> str:
@@ -107,7 +88,7 @@ class TestPrometheus:
         with prometheus(tmp_path, [f"127.0.0.1:{port}"], interval_s=1.0) as prom:
             proc, out = start_run(tmp_path, target, "--prometheus-port", str(port), seconds=6)
             # Mid-run: the exposition passes promtool's lint.
-            text = wait_for(
+            text = wait_until(
                 lambda: _try_fetch(f"http://127.0.0.1:{port}/metrics", "loadlens_requests_total{"),
                 what="a scrape with requests",
             )
@@ -120,7 +101,7 @@ class TestPrometheus:
             run_id = doc["run_id"]
             total = doc["client"]["whole_run"]["total"]
             sel = f'{{run_id="{run_id}"}}'
-            wait_for(
+            wait_until(
                 lambda: (
                     promql(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))")
                     and scalar(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))")
@@ -153,75 +134,20 @@ class TestPrometheus:
     def test_distributed_master_exports_the_merged_totals(self, tmp_path: Path, target: str) -> None:
         """With a master and two workers, the master's /metrics equals the summary; workers export nothing."""
         port, master_port = free_port(), free_port()
-        cfg = tmp_path / "loadlens.toml"
-        cfg.write_text(CONFIG)
-        out = tmp_path / "out"
+        run = export_run(
+            tmp_path, target, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
+            "--expect-workers", "2", "--prometheus-port", str(port),
+        )  # fmt: skip
         with prometheus(tmp_path, [f"127.0.0.1:{port}"], interval_s=1.0) as prom:
-            master = subprocess.Popen(
-                loadlens_cmd(
-                    "run",
-                    "-f",
-                    BASIC,
-                    "-H",
-                    target,
-                    "--master",
-                    "--master-bind-host",
-                    "127.0.0.1",
-                    "--master-bind-port",
-                    str(master_port),
-                    "--expect-workers",
-                    "2",
-                    "--headless",
-                    "-u",
-                    "6",
-                    "-r",
-                    "20",
-                    "-t",
-                    "5s",
-                    "--only-summary",
-                    "--loadlens-config",
-                    str(cfg),
-                    "--out",
-                    str(out),
-                    "--prometheus-port",
-                    str(port),
-                ),
-                cwd=tmp_path,
-                env=child_env(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            workers = [
-                subprocess.Popen(
-                    loadlens_cmd(
-                        "run",
-                        "-f",
-                        BASIC,
-                        "--worker",
-                        "--master-host",
-                        "127.0.0.1",
-                        "--master-port",
-                        str(master_port),
-                        "--loadlens-config",
-                        str(cfg),
-                        "--prometheus-port",
-                        str(port),
-                    ),
-                    cwd=tmp_path,
-                    env=child_env(),
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                for _ in range(2)
-            ]
+            master = run.start()
+            workers = [run.start_worker(master_port, "--prometheus-port", str(port)) for _ in range(2)]
             finish(master)
             for w in workers:
                 assert w.wait(timeout=30) == 0  # a worker given the same port did not try to bind it
-            doc = summary(only_run_dir(out))
+            doc = summary(only_run_dir(run.out))
             sel = f'{{run_id="{doc["run_id"]}"}}'
             want = doc["client"]["whole_run"]["total"]["requests"]
-            wait_for(
+            wait_until(
                 lambda: (
                     promql(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))")
                     and scalar(prom, f"sum(last_over_time(loadlens_requests_total{sel}[5m]))") == want
@@ -235,35 +161,16 @@ class TestCardinality:
         """A locustfile with 500 distinct request names exports at most 200 names plus "(other)", and
         reports how many requests and names were folded."""
         port = free_port()
-        cfg = tmp_path / "loadlens.toml"
-        cfg.write_text(CONFIG.replace('linger = "4s"', 'linger = "30s"'))
-        out = tmp_path / "out"
-        cmd = loadlens_cmd(
-            "run",
-            "-f",
-            str(LOCUSTFILES / "many_names.py"),
-            "-H",
-            target,
-            "--headless",
-            "-u",
-            "5",
-            "-r",
-            "20",
-            "-t",
-            "8s",
-            "--only-summary",
-            "--loadlens-config",
-            str(cfg),
-            "--out",
-            str(out),
-            "--prometheus-port",
-            str(port),
-        )
+        run = LoadlensRun(
+            tmp_path, target, locustfile=LOCUSTFILES / "many_names.py",
+            config=CONFIG.replace('linger = "4s"', 'linger = "30s"'), users=5, run_time="8s", only_summary=True,
+            flags=("--prometheus-port", str(port)),
+        )  # fmt: skip
+        out = run.out
         # Output to files, not pipes nobody reads while the run lingers: Locust's 500-row table fills a pipe.
-        with open(tmp_path / "stdout.txt", "w") as so, open(tmp_path / "stderr.txt", "w") as se:
-            proc = subprocess.Popen(cmd, cwd=tmp_path, env=child_env(), stdout=so, stderr=se, text=True)
+        proc = run.start(log_dir=tmp_path)
         try:
-            wait_for(lambda: list(out.glob("*/summary.json")), timeout_s=90, what="the summary")
+            wait_until(lambda: list(out.glob("*/summary.json")), timeout_s=90, what="the summary")
             doc = summary(only_run_dir(out))
             want = doc["client"]["whole_run"]["total"]["requests"]
 
@@ -272,7 +179,7 @@ class TestCardinality:
                 return text if text is not None and _requests_total(text) == want else None
 
             last = _try_fetch(f"http://127.0.0.1:{port}/metrics", "loadlens_requests_total{") or ""
-            text = wait_for(
+            text = wait_until(
                 final_scrape, what=f"the final state on /metrics ({_requests_total(last)} != {want})"
             )
         finally:

@@ -9,52 +9,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.support.cli import LoadlensRun
 from tests.support.fake_grafana import FakeGrafana
-from tests.support.runs import LOCUSTFILES, loadlens_cmd, only_run_dir, run, summary
-
-BASIC = str(LOCUSTFILES / "basic.py")
+from tests.support.procs import free_port
 
 
 class TestRunAnnotations:
     def test_region_phases_verdict_and_link(self, tmp_path: Path, target: str) -> None:
         """The fake Grafana gets a region spanning the run, phase marks and the verdict, tagged with the
         scenario and run_id; the run prints a dashboard link for its window."""
-        cfg = tmp_path / "loadlens.toml"
-        # Judged on all requests: a 4-user run's rarest endpoint can fall under min_samples (a WARN).
-        cfg.write_text(
-            '[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\nper_endpoint = false\n[run]\ninterval = "1s"\n'
-        )
-        out = tmp_path / "out"
         with FakeGrafana() as grafana:
-            cmd = loadlens_cmd(
-                "run",
-                "-f",
-                BASIC,
-                "-H",
+            done = LoadlensRun(
+                tmp_path,
                 target,
-                "--headless",
-                "-u",
-                "4",
-                "-r",
-                "4",
-                "-t",
-                "4s",
-                "--scenario",
-                "smoke",
-                "--loadlens-config",
-                str(cfg),
-                "--out",
-                str(out),
-                "--grafana-url",
-                grafana.url,
-            )
-            proc = run(cmd, cwd=tmp_path, env={"GRAFANA_TOKEN": grafana.token})
+                # Judged on all requests: a 4-user run's rarest endpoint can fall under min_samples (a WARN).
+                config='[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\nper_endpoint = false\n[run]\ninterval = "1s"\n',
+                users=4,
+                spawn_rate=4,
+                flags=("--scenario", "smoke", "--grafana-url", grafana.url),
+                env={"GRAFANA_TOKEN": grafana.token},
+            ).run()
             annotations = grafana.annotations()
             posts = [
                 r for r in grafana.requests if r.method == "POST" and r.path.endswith("/api/annotations")
             ]
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        doc = summary(only_run_dir(out))
+        assert done.returncode == 0, done.stderr[-3000:]
+        doc = done.summary
         run_id = doc["run_id"]
         assert posts and all(
             {k.lower(): v for k, v in r.headers.items()}.get("authorization") == f"Bearer {grafana.token}"
@@ -67,38 +47,21 @@ class TestRunAnnotations:
         assert "ramp-up" in phases and "steady" in phases
         verdicts = [a for a in annotations if "verdict" in a["tags"]]
         assert len(verdicts) == 1 and "PASS" in verdicts[0]["text"].upper()
-        link = [ln for ln in proc.stdout.splitlines() if ln.startswith("grafana: ")]
+        link = [ln for ln in done.stdout.splitlines() if ln.startswith("grafana: ")]
         assert link and f"var-run_id={run_id}" in link[0] and "/d/loadlens-live" in link[0]
-        assert grafana.token not in proc.stdout + proc.stderr
+        assert grafana.token not in done.stdout + done.stderr
 
     def test_grafana_down_never_fails_the_run(self, tmp_path: Path, target: str) -> None:
         """With Grafana unreachable the run completes with its own verdict and exit code."""
-        from tests.support.procs import free_port
-
-        cfg = tmp_path / "loadlens.toml"
-        cfg.write_text("[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n")
-        out = tmp_path / "out"
-        cmd = loadlens_cmd(
-            "run",
-            "-f",
-            BASIC,
-            "-H",
+        done = LoadlensRun(
+            tmp_path,
             target,
-            "--headless",
-            "-u",
-            "4",
-            "-r",
-            "4",
-            "-t",
-            "3s",
-            "--loadlens-config",
-            str(cfg),
-            "--out",
-            str(out),
-            "--grafana-url",
-            f"http://127.0.0.1:{free_port()}",
-        )
-        proc = run(cmd, cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        assert summary(only_run_dir(out))["client"]["whole_run"]["total"]["requests"] > 0
-        assert "Traceback" not in proc.stderr
+            config="[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n",
+            users=4,
+            spawn_rate=4,
+            run_time="3s",
+            flags=("--grafana-url", f"http://127.0.0.1:{free_port()}"),
+        ).run()
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.summary["client"]["whole_run"]["total"]["requests"] > 0
+        assert "Traceback" not in done.stderr

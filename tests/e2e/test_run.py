@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.procs import local_http
+from tests.support.cli import BASIC, Finished, LoadlensRun, loadlens_verdict, started_run_dir
+from tests.support.procs import free_port, local_http
 from tests.support.runs import (
     LOCUSTFILES,
     REPO,
-    child_env,
     criteria,
     loadlens_cmd,
     locust_cmd,
@@ -30,24 +30,14 @@ from tests.support.runs import (
     summary,
 )
 
-BASIC = str(LOCUSTFILES / "basic.py")
 
-
-def write_config(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "loadlens.toml"
-    path.write_text(text)
-    return path
-
-
-def basic_run(tmp_path: Path, target: str, config: str, *extra: str, seconds: int = 4, env=None):
-    cfg = write_config(tmp_path, config)
-    out = tmp_path / "out"
-    cmd = loadlens_cmd(
-        "run", "-f", BASIC, "-H", target, "--headless", "-u", "8", "-r", "20", "-t", f"{seconds}s",
-        "--only-summary", "--loadlens-config", str(cfg), "--out", str(out), *extra,
-    )  # fmt: skip
-    proc = run(cmd, cwd=tmp_path, env=env)
-    return proc, out
+def basic_run(
+    tmp_path: Path, target: str, config: str, *flags: str, seconds: int = 4, env: dict[str, str] | None = None
+) -> Finished:
+    """basic.py with 8 users for ``seconds``, only the summary printed."""
+    return LoadlensRun(
+        tmp_path, target, config=config, run_time=f"{seconds}s", only_summary=True, flags=flags, env=env or {}
+    ).run()
 
 
 def raw_count(raw: Path) -> int:
@@ -59,45 +49,45 @@ class TestVerdicts:
         """Generous thresholds pass: exit 0, and summary.json, verdict.md, junit.xml, Locust's CSV and HTML exist."""
         raw = tmp_path / "raw"
         raw.mkdir()
-        proc, out = basic_run(
+        done = basic_run(
             tmp_path,
             target,
             "[thresholds]\np95_ms = 5000\nerror_rate = 0.5\nexpected_statuses = [429]\n",
             env={"RAW_LOG_DIR": str(raw)},
         )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        rd = only_run_dir(out)
+        assert done.returncode == 0, done.stderr[-3000:]
+        rd = done.run_dir
         assert rd.name.startswith("adhoc_")
         for name in ("summary.json", "verdict.md", "junit.xml", "locust_stats.csv", "locust.html"):
             assert (rd / name).is_file(), name
-        doc = summary(rd)
+        doc = done.summary
         assert doc["verdict"] == "pass" and doc["exit_code"] == 0 and doc["interrupted"] is False
         assert doc["schema_version"] == 1 and doc["run_id"] == rd.name
         assert doc["window"]["kind"] == "steady_state"
         # Our whole-run count is exactly the number of requests the locustfile saw.
         assert doc["client"]["whole_run"]["total"]["requests"] == raw_count(raw) > 0
         assert doc["client"]["total"]["requests"] <= doc["client"]["whole_run"]["total"]["requests"]
-        assert "verdict: PASS" in proc.stdout
+        assert "verdict: PASS" in done.stdout
 
     def test_failing_threshold_exits_1_and_names_the_criterion(self, tmp_path: Path, target: str) -> None:
         """An impossible p95 fails: exit 1, the criterion is FAIL in summary.json with observed > limit."""
-        proc, out = basic_run(tmp_path, target, "[thresholds]\np95_ms = 0.5\nper_endpoint = false\n")
-        assert proc.returncode == 1, proc.stderr[-3000:]
-        doc = summary(only_run_dir(out))
+        done = basic_run(tmp_path, target, "[thresholds]\np95_ms = 0.5\nper_endpoint = false\n")
+        assert done.returncode == 1, done.stderr[-3000:]
+        doc = done.summary
         c = criteria(doc)["all requests p95"]
         assert doc["verdict"] == "fail" and c["status"] == "fail"
         assert c["observed"] > c["limit"] == 0.5
-        assert "verdict: FAIL (exit 1)" in proc.stdout
+        assert "verdict: FAIL (exit 1)" in done.stdout
 
     def test_per_endpoint_override_fails_only_that_endpoint(self, tmp_path: Path, target: str) -> None:
         """A tight limit on POST /api/v1/jobs fails that row while the same global limit passes elsewhere."""
-        proc, out = basic_run(
+        done = basic_run(
             tmp_path,
             target,
             '[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[thresholds.endpoints."POST /api/v1/jobs"]\np95_ms = 1\n',
         )
-        assert proc.returncode == 1
-        rows = criteria(summary(only_run_dir(out)))
+        assert done.returncode == 1
+        rows = done.criteria
         assert rows["POST /api/v1/jobs p95"]["status"] == "fail"
         assert rows["POST /api/v1/jobs p95"]["limit"] == 1
         assert rows["GET /health p95"]["status"] == "pass"
@@ -105,37 +95,36 @@ class TestVerdicts:
 
     def test_expected_status_is_not_a_failure(self, tmp_path: Path, target: str) -> None:
         """429s declared expected leave the error rate at 0; undeclared, the same run fails on them."""
-        proc, out = basic_run(
+        done = basic_run(
             tmp_path,
             target,
             "[thresholds]\nerror_rate = 0.01\nper_endpoint = false\n",
             "--expect-status",
             "429",
         )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        doc = summary(only_run_dir(out))
+        assert done.returncode == 0, done.stderr[-3000:]
+        doc = done.summary
         total = doc["client"]["whole_run"]["total"]
         assert total["expected"] == total["statuses"]["429"] > 0
         # The service's own rare 503s are still failures; the 429s are not.
         assert total["failures"] == sum(n for code, n in total["failed_statuses"].items() if code != "429")
         assert criteria(doc)["all requests error rate"]["status"] == "pass"
         (tmp_path / "out").rename(tmp_path / "first")
-        proc, out = basic_run(tmp_path, target, "[thresholds]\nerror_rate = 0.01\nper_endpoint = false\n")
-        assert proc.returncode == 1
-        assert criteria(summary(only_run_dir(out)))["all requests error rate"]["status"] == "fail"
+        done = basic_run(tmp_path, target, "[thresholds]\nerror_rate = 0.01\nper_endpoint = false\n")
+        assert done.returncode == 1
+        assert done.criteria["all requests error rate"]["status"] == "fail"
 
     def test_github_step_summary_is_appended(self, tmp_path: Path, target: str) -> None:
         """With GITHUB_STEP_SUMMARY set, the verdict markdown is appended to that file."""
         step = tmp_path / "step.md"
         step.write_text("earlier step\n")
-        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\n")
-        out = tmp_path / "out"
-        cmd = loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "-u", "2", "-r", "10", "-t", "2s",
-                           "--loadlens-config", str(cfg), "--out", str(out), "--expect-status", "429")  # fmt: skip
-        proc = run(cmd, cwd=tmp_path, env={"GITHUB_STEP_SUMMARY": str(step)})
-        assert proc.returncode == 0, proc.stderr[-2000:]
+        done = LoadlensRun(
+            tmp_path, target, config="[thresholds]\np95_ms = 5000\n", users=2, spawn_rate=10, run_time="2s",
+            flags=("--expect-status", "429"), env={"GITHUB_STEP_SUMMARY": str(step)},
+        ).run()  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
         text = step.read_text()
-        assert text.startswith("earlier step\n") and "PASS" in text and only_run_dir(out).name in text
+        assert text.startswith("earlier step\n") and "PASS" in text and done.run_dir.name in text
 
 
 class TestAccuracy:
@@ -145,18 +134,17 @@ class TestAccuracy:
         """p50/p95/p99 per endpoint in summary.json are within 1% of the exact values from a raw log."""
         raw = tmp_path / "raw"
         raw.mkdir()
-        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\n")
-        out = tmp_path / "out"
-        cmd = loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "-u", "10", "-r", "50", "-t", "5s",
-                           "--only-summary", "--loadlens-config", str(cfg), "--out", str(out))  # fmt: skip
-        proc = run(cmd, cwd=tmp_path, env={"RAW_LOG_DIR": str(raw)})
-        assert proc.returncode in (0, 1), proc.stderr[-3000:]
+        done = LoadlensRun(
+            tmp_path, target, config="[thresholds]\np95_ms = 5000\n", users=10, spawn_rate=50, run_time="5s",
+            only_summary=True, env={"RAW_LOG_DIR": str(raw)},
+        ).run()  # fmt: skip
+        assert done.returncode in (0, 1), done.stderr[-3000:]
         values: dict[tuple[str, str], list[float]] = defaultdict(list)
         for f in raw.glob("raw-*.tsv"):
             for line in f.read_text().splitlines():
                 method, name, ms, _status, _failed = line.split("\t")
                 values[(method, name)].append(float(ms))
-        doc = summary(only_run_dir(out))
+        doc = done.summary
         endpoints = {(e["method"], e["name"]): e for e in doc["client"]["whole_run"]["endpoints"]}
         assert set(endpoints) == set(values)
         for key, vals in values.items():
@@ -178,44 +166,22 @@ class TestDistributed:
         """With a master and two workers, the merged totals equal the sum of what each worker sent."""
         raw = tmp_path / "raw"
         raw.mkdir()
-        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n")
-        out = tmp_path / "out"
-        port = _free_port()
-        env = child_env({"RAW_LOG_DIR": str(raw)})
-        master = subprocess.Popen(
-            loadlens_cmd("run", "-f", BASIC, "-H", target, "--master", "--master-bind-host", "127.0.0.1",
-                         "--master-bind-port", str(port), "--expect-workers", "2", "--headless", "-u", "8",
-                         "-r", "20", "-t", "5s", "--only-summary", "--loadlens-config", str(cfg), "--out", str(out)),
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        port = free_port()
+        env = {"RAW_LOG_DIR": str(raw)}
+        runner = LoadlensRun(
+            tmp_path, target, config="[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n", run_time="5s",
+            only_summary=True, env=env, flags=("--master", "--master-bind-host", "127.0.0.1",
+                                               "--master-bind-port", str(port), "--expect-workers", "2"),
         )  # fmt: skip
-        workers = [
-            subprocess.Popen(
-                loadlens_cmd(
-                    "run",
-                    "-f",
-                    BASIC,
-                    "--worker",
-                    "--master-host",
-                    "127.0.0.1",
-                    "--master-port",
-                    str(port),
-                    "--loadlens-config",
-                    str(cfg),
-                ),
-                cwd=tmp_path,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for _ in range(2)
-        ]
+        master = runner.start()
+        workers = [runner.start_worker(port) for _ in range(2)]
         _, m_err = master.communicate(timeout=90)
         for w in workers:
             w.wait(timeout=30)
         assert master.returncode == 0, m_err[-3000:]
         sent = [len(f.read_text().splitlines()) for f in raw.glob("raw-*.tsv")]
         assert len([n for n in sent if n > 0]) == 2, sent  # two workers sent requests; the master none
-        doc = summary(only_run_dir(out))
+        doc = summary(only_run_dir(runner.out))
         assert doc["role"] == "master"
         assert doc["client"]["whole_run"]["total"]["requests"] == sum(sent)
         assert not any(
@@ -226,14 +192,12 @@ class TestDistributed:
         """--processes 2 forks two workers; the master's summary counts every request they made."""
         raw = tmp_path / "raw"
         raw.mkdir()
-        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n")
-        out = tmp_path / "out"
-        cmd = loadlens_cmd("run", "-f", BASIC, "-H", target, "--processes", "2", "--headless", "-u", "6", "-r", "20",
-                           "-t", "4s", "--only-summary", "--loadlens-config", str(cfg), "--out", str(out))  # fmt: skip
-        proc = run(cmd, cwd=tmp_path, env={"RAW_LOG_DIR": str(raw)})
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        rd = only_run_dir(out)
-        assert summary(rd)["client"]["whole_run"]["total"]["requests"] == raw_count(raw) > 0
+        done = LoadlensRun(
+            tmp_path, target, config="[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n", users=6,
+            only_summary=True, flags=("--processes", "2"), env={"RAW_LOG_DIR": str(raw)},
+        ).run()  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.summary["client"]["whole_run"]["total"]["requests"] == raw_count(raw) > 0
 
 
 class TestInterruption:
@@ -242,26 +206,15 @@ class TestInterruption:
         self, tmp_path: Path, target: str, sig: int
     ) -> None:
         """Ctrl-C or SIGTERM mid-run stops cleanly and still writes a valid summary marked interrupted."""
-        cfg = write_config(
-            tmp_path, '[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[run]\ninterval = "1s"\n'
-        )
-        out = tmp_path / "out"
-        proc = subprocess.Popen(
-            loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "-u", "5", "-r", "10", "-t", "120s",
-                         "--loadlens-config", str(cfg), "--out", str(out)),
-            cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        runner = LoadlensRun(
+            tmp_path, target, config='[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[run]\ninterval = "1s"\n',
+            users=5, spawn_rate=10, run_time="120s",
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        rd = None
-        while time.monotonic() < deadline and rd is None:
-            time.sleep(0.5)
-            dirs = list(out.glob("adhoc_*")) if out.exists() else []
-            if dirs and (dirs[0] / "locust_stats_history.csv").exists():
-                rd = dirs[0]
+        proc = runner.start()
+        rd = started_run_dir(runner.out)
         time.sleep(3)  # let some requests happen
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=60)
-        assert rd is not None
         doc = summary(rd)
         assert doc["interrupted"] is True
         assert doc["client"]["whole_run"]["total"]["requests"] > 0
@@ -276,22 +229,22 @@ class TestLocustCompatibility:
     ) -> None:
         """A locustfile's LoadTestShape drives the run, its custom option parses, and its listeners fire."""
         report = tmp_path / "shaped.json"
-        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\n")
-        out = tmp_path / "out"
-        cmd = loadlens_cmd("run", "-f", str(LOCUSTFILES / "shaped.py"), "-H", target, "--headless", "--greeting", "hello",
-                           "--loadlens-config", str(cfg), "--out", str(out), "--scenario", "load")  # fmt: skip
-        proc = run(cmd, cwd=tmp_path, env={"SHAPED_REPORT": str(report)})
-        assert proc.returncode == 0, proc.stderr[-3000:]
+        done = LoadlensRun(
+            tmp_path, target, locustfile=LOCUSTFILES / "shaped.py", config="[thresholds]\np95_ms = 5000\n",
+            users=None, spawn_rate=None, run_time=None, flags=("--greeting", "hello", "--scenario", "load"),
+            env={"SHAPED_REPORT": str(report)},
+        ).run()  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
         seen = json.loads(report.read_text())
         assert seen["greeting"] == "hello"
         assert seen["max_users"] == 6  # the locustfile's shape, not the load preset's 50 users
-        doc = summary(only_run_dir(out))
-        assert doc["client"]["whole_run"]["total"]["requests"] == seen["requests"]
+        assert done.summary["client"]["whole_run"]["total"]["requests"] == seen["requests"]
 
     def test_plugin_in_plain_locust(self, tmp_path: Path, target: str) -> None:
         """Plain `locust -f file,PLUGIN` gets the same verdict, run directory and exit code."""
         plugin = run(loadlens_cmd("plugin-path"), cwd=tmp_path).stdout.strip()
-        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 0.5\nper_endpoint = false\n")
+        cfg = tmp_path / "loadlens.toml"
+        cfg.write_text("[thresholds]\np95_ms = 0.5\nper_endpoint = false\n")
         out = tmp_path / "out"
         cmd = locust_cmd("-f", f"{BASIC},{plugin}", "-H", target, "--headless", "-u", "4", "-r", "10", "-t", "3s",
                          "--loadlens-config", str(cfg), "--out", str(out))  # fmt: skip
@@ -306,18 +259,15 @@ class TestLocustCompatibility:
         self, tmp_path: Path, target: str
     ) -> None:
         """--scenario spike with -u 6 -t 6s runs the spike shape scaled to a peak of 6 users in 6 s."""
-        cfg = write_config(
-            tmp_path, '[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[run]\ninterval = "1s"\n'
-        )
-        out = tmp_path / "out"
-        cmd = loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "--scenario", "spike", "-u", "6", "-t", "6s",
-                           "--loadlens-config", str(cfg), "--out", str(out))  # fmt: skip
+        spike = LoadlensRun(
+            tmp_path, target, config='[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[run]\ninterval = "1s"\n',
+            users=6, spawn_rate=None, run_time="6s", flags=("--scenario", "spike"),
+        )  # fmt: skip
         started = time.monotonic()
-        proc = run(cmd, cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        rd = only_run_dir(out)
-        assert rd.name.startswith("spike_")
-        doc = summary(rd)
+        done = spike.run()
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.run_dir.name.startswith("spike_")
+        doc = done.summary
         peak = max(p["users"] for p in doc["client"]["timeline"])
         assert peak == 6
         assert time.monotonic() - started < 60  # the 5-minute preset really was compressed
@@ -326,37 +276,17 @@ class TestLocustCompatibility:
 class TestLocustOptions:
     def test_tags_pass_through_to_locust(self, tmp_path: Path, target: str) -> None:
         """--tags reaches Locust unchanged: only the tagged task's endpoint is requested."""
-        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 5000\n")
-        out = tmp_path / "out"
-        demo_locustfile = str(REPO / "runner" / "demo" / "locustfile.py")
-        cmd = loadlens_cmd(
-            "run",
-            "-f",
-            demo_locustfile,
-            "-H",
-            target,
-            "--headless",
-            "-u",
-            "3",
-            "-r",
-            "10",
-            "-t",
-            "3s",
-            "--tags",
-            "health",
-            "--loadlens-config",
-            str(cfg),
-            "--out",
-            str(out),
-        )
-        proc = run(cmd, cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        names = {e["name"] for e in summary(only_run_dir(out))["client"]["whole_run"]["endpoints"]}
+        done = LoadlensRun(
+            tmp_path, target, locustfile=REPO / "runner" / "demo" / "locustfile.py",
+            config="[thresholds]\np95_ms = 5000\n", users=3, spawn_rate=10, run_time="3s", flags=("--tags", "health"),
+        ).run()  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        names = {e["name"] for e in done.summary["client"]["whole_run"]["endpoints"]}
         assert names == {"/health"}
 
     def test_warmup_moves_the_judged_window(self, tmp_path: Path, target: str) -> None:
         """--warmup excludes its seconds after the ramp-up from the judged window."""
-        proc, out = basic_run(
+        done = basic_run(
             tmp_path,
             target,
             "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n",
@@ -364,8 +294,8 @@ class TestLocustOptions:
             "2s",
             seconds=5,
         )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        doc = summary(only_run_dir(out))
+        assert done.returncode == 0, done.stderr[-3000:]
+        doc = done.summary
         from datetime import datetime
 
         def t(s: str) -> float:
@@ -384,40 +314,24 @@ class TestSafetyStop:
             [sys.executable, "-c", "import time\nend = time.time() + 120\nwhile time.time() < end: pass"]
         )
         try:
-            cfg = write_config(
+            watched = LoadlensRun(
                 tmp_path,
-                "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n"
-                "[server]\nabort_cpu_percent = 50\nabort_periods = 2\ncpu_percent = 70\n",
-            )
-            out = tmp_path / "out"
-            cmd = loadlens_cmd(
-                "run",
-                "-f",
-                BASIC,
-                "-H",
                 target,
-                "--headless",
-                "-u",
-                "2",
-                "-r",
-                "10",
-                "-t",
-                "90s",
-                "--loadlens-config",
-                str(cfg),
-                "--out",
-                str(out),
-                "--process-pid",
-                str(burner.pid),
+                config="[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n"
+                "[server]\nabort_cpu_percent = 50\nabort_periods = 2\ncpu_percent = 70\n",
+                users=2,
+                spawn_rate=10,
+                run_time="90s",
+                flags=("--process-pid", str(burner.pid)),
             )
             started = time.monotonic()
-            proc = run(cmd, cwd=tmp_path)
+            done = watched.run()
             elapsed = time.monotonic() - started
         finally:
             burner.kill()
             burner.wait()
-        assert proc.returncode == 1, proc.stderr[-3000:]
-        rows = criteria(summary(only_run_dir(out)))
+        assert done.returncode == 1, done.stderr[-3000:]
+        rows = done.criteria
         stop = rows["server safety stop"]
         assert stop["status"] == "fail" and "cpu_percent" in stop["reason"] and "50" in stop["reason"]
         assert rows["server process CPU"]["observed"] > 50
@@ -427,19 +341,17 @@ class TestSafetyStop:
 class TestLogs:
     def test_json_logs_and_secrets_redacted(self, tmp_path: Path, target: str) -> None:
         """--log-format json gives one JSON object per log line; a password in the host URL is never printed."""
-        cfg = write_config(tmp_path, '[thresholds]\np95_ms = 5000\n[run]\ninterval = "1s"\nprogress = "1s"\n')
-        out = tmp_path / "out"
         host = target.replace("http://", "http://user:hunter2secret@")
-        cmd = loadlens_cmd("run", "-f", BASIC, "-H", host, "--headless", "-u", "2", "-r", "10", "-t", "3s",
-                           "--log-format", "json", "--loadlens-config", str(cfg), "--out", str(out),
-                           "--expect-status", "429")  # fmt: skip
-        proc = run(cmd, cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        done = LoadlensRun(
+            tmp_path, host, config='[thresholds]\np95_ms = 5000\n[run]\ninterval = "1s"\nprogress = "1s"\n',
+            users=2, spawn_rate=10, run_time="3s", flags=("--log-format", "json", "--expect-status", "429"),
+        ).run()  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
         events = [json.loads(ln) for ln in lines]
         assert any(e.get("event") == "progress" and "rps" in e for e in events)
         assert any(e.get("logger", "").startswith("locust") for e in events)
-        everything = proc.stdout + proc.stderr + (only_run_dir(out) / "summary.json").read_text()
+        everything = done.stdout + done.stderr + (done.run_dir / "summary.json").read_text()
         assert "hunter2secret" not in everything
 
 
@@ -472,15 +384,11 @@ def rate_limiting_target() -> Iterator[str]:
 class TestExpectedStatuses:
     CONFIG = "[thresholds]\np50_ms = 25\nmin_rps = 1\nper_endpoint = false\n"
 
-    def _run(self, tmp_path: Path, target: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], Path]:
-        cfg = write_config(tmp_path, self.CONFIG)
-        out = tmp_path / "out"
-        cmd = loadlens_cmd(
-            "run", "-f", str(LOCUSTFILES / "refused.py"), "-H", target, "--headless", "-u", "6", "-r", "20",
-            "-t", "4s", "--only-summary", "--loadlens-config", str(cfg), "--out", str(out),
-            "--expect-status", "429", *extra,
-        )  # fmt: skip
-        return run(cmd, cwd=tmp_path), out
+    def _run(self, tmp_path: Path, target: str, *extra: str) -> Finished:
+        return LoadlensRun(
+            tmp_path, target, locustfile=LOCUSTFILES / "refused.py", config=self.CONFIG, users=6,
+            only_summary=True, flags=("--expect-status", "429", *extra),
+        ).run()  # fmt: skip
 
     def test_expected_429s_are_left_out_of_latency_and_rps(
         self, tmp_path: Path, rate_limiting_target: str
@@ -488,10 +396,10 @@ class TestExpectedStatuses:
         """90 % fast 429s declared expected: p50 is the served requests' (about 60 ms, FAIL at 25 ms),
         rps counts only them, the verdict notes how many were set apart, and `loadlens verdict`
         re-judges the same; with --include-expected the 429s count again and p50 passes."""
-        proc, out = self._run(tmp_path, rate_limiting_target)
-        assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-        rd = only_run_dir(out)
-        doc = summary(rd)
+        done = self._run(tmp_path, rate_limiting_target)
+        assert done.returncode == 1, done.tail()
+        rd = done.run_dir
+        doc = done.summary
         total = doc["client"]["total"]
         assert doc["client"]["expected_statuses"] == [429]
         assert total["expected"] == total["statuses"]["429"] > total["statuses"]["200"] > 20
@@ -504,22 +412,19 @@ class TestExpectedStatuses:
         assert rps["observed"] * doc["window"]["duration_s"] == pytest.approx(served, rel=0.01)
         (note,) = [n for n in doc["notes"] if n.startswith("expected statuses: ")]
         assert f"{total['expected']} responses with expected statuses (429: {total['expected']})" in note
-        assert "note: expected statuses: " in proc.stdout
+        assert "note: expected statuses: " in done.stdout
         assert "expected statuses" in (rd / "verdict.md").read_text()
 
-        again = run(
-            loadlens_cmd("verdict", str(rd), "--loadlens-config", str(tmp_path / "loadlens.toml")),
-            cwd=tmp_path,
-        )
+        again = loadlens_verdict(rd, cwd=tmp_path, config=tmp_path / "loadlens.toml")
         assert again.returncode == 1, again.stderr
         after = summary(rd)
         assert criteria(after)["all requests p50"]["observed"] == p50["observed"]
         assert [n for n in after["notes"] if n.startswith("expected statuses: ")] == [note]
 
         (tmp_path / "out").rename(tmp_path / "first")
-        proc, out = self._run(tmp_path, rate_limiting_target, "--include-expected")
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        doc = summary(only_run_dir(out))
+        done = self._run(tmp_path, rate_limiting_target, "--include-expected")
+        assert done.returncode == 0, done.tail()
+        doc = done.summary
         assert criteria(doc)["all requests p50"]["status"] in ("pass", "warn")
         assert criteria(doc)["all requests p50"]["observed"] < 25
 
@@ -528,15 +433,13 @@ class TestMinSamples:
     def test_one_request_does_not_decide_a_p95(self, tmp_path: Path, target: str) -> None:
         """One request and an impossible p95: the p95 is INCONCLUSIVE ("1 request: too few for a
         p95"), not required, the error rate still judged: WARN, exit 0 (was FAIL on one request)."""
-        cfg = write_config(tmp_path, "[thresholds]\np95_ms = 0.001\nerror_rate = 0.5\nper_endpoint = false\n")
-        out = tmp_path / "out"
-        cmd = loadlens_cmd(
-            "run", "-f", str(LOCUSTFILES / "once.py"), "-H", target, "--headless", "-u", "1", "-r", "10",
-            "-t", "2s", "--only-summary", "--loadlens-config", str(cfg), "--out", str(out),
-        )  # fmt: skip
-        proc = run(cmd, cwd=tmp_path)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        doc = summary(only_run_dir(out))
+        done = LoadlensRun(
+            tmp_path, target, locustfile=LOCUSTFILES / "once.py",
+            config="[thresholds]\np95_ms = 0.001\nerror_rate = 0.5\nper_endpoint = false\n",
+            users=1, spawn_rate=10, run_time="2s", only_summary=True,
+        ).run()  # fmt: skip
+        assert done.returncode == 0, done.tail()
+        doc = done.summary
         rows = criteria(doc)
         p95 = rows["all requests p95"]
         assert p95["status"] == "inconclusive" and p95["required"] is False
@@ -569,18 +472,13 @@ class TestTimelineMerging:
         neighbours merge; a merged point's endpoint p95 is its histogram's (equal to the point's own
         p95 for a one-endpoint run), not the slowest of the merged p95s (60 ms)."""
         with local_http(_RarelySlow) as target:
-            cfg = write_config(
-                tmp_path, "[run]\ninterval = 0.002\nprogress = 0\n[thresholds]\np95_ms = 5000\n"
-            )
-            out = tmp_path / "out"
-            cmd = loadlens_cmd(
-                "run", "-f", str(LOCUSTFILES / "no_wait.py"), "-H", target,
-                "--headless", "-u", "8", "-r", "50", "-t", "8s", "--only-summary",
-                "--loadlens-config", str(cfg), "--out", str(out),
-            )  # fmt: skip
-            proc = run(cmd, cwd=tmp_path)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        timeline = summary(only_run_dir(out))["client"]["timeline"]
+            done = LoadlensRun(
+                tmp_path, target, locustfile=LOCUSTFILES / "no_wait.py",
+                config="[run]\ninterval = 0.002\nprogress = 0\n[thresholds]\np95_ms = 5000\n",
+                spawn_rate=50, run_time="8s", only_summary=True,
+            ).run()  # fmt: skip
+        assert done.returncode == 0, done.tail()
+        timeline = done.summary["client"]["timeline"]
         assert 360 <= len(timeline) <= 720  # merged at least once, and bounded
         # Points of more than 20 requests: there a p95 is no longer simply the slowest request.
         merged = [p for p in timeline if p["requests"] > 20]
@@ -608,40 +506,35 @@ class TestExactRatios:
         """Exactly 7 failures in 100 against error_rate <= 0.07 and success_rate >= 0.93: both rows
         are at their limit (WARN), exit 0; the float 1 - 7/100 used to FAIL the success rate."""
         with local_http(_FailOnRequest) as target:
-            cfg = write_config(
-                tmp_path, "[thresholds]\nerror_rate = 0.07\nsuccess_rate = 0.93\nper_endpoint = false\n"
-            )
-            out = tmp_path / "out"
-            cmd = loadlens_cmd(
-                "run", "-f", str(LOCUSTFILES / "seven_in_100.py"), "-H", target,
-                "--headless", "-u", "1", "-r", "10", "-t", "3s", "--only-summary",
-                "--loadlens-config", str(cfg), "--out", str(out),
-            )  # fmt: skip
-            proc = run(cmd, cwd=tmp_path)
-        doc = summary(only_run_dir(out))
+            done = LoadlensRun(
+                tmp_path, target, locustfile=LOCUSTFILES / "seven_in_100.py",
+                config="[thresholds]\nerror_rate = 0.07\nsuccess_rate = 0.93\nper_endpoint = false\n",
+                users=1, spawn_rate=10, run_time="3s", only_summary=True,
+            ).run()  # fmt: skip
+        doc = done.summary
         total = doc["client"]["total"]
         assert (total["requests"], total["failures"]) == (100, 7), total
         rows = criteria(doc)
         assert rows["all requests error rate"]["status"] == "warn"
         assert rows["all requests success rate"]["status"] == "warn", rows["all requests success rate"]
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert done.returncode == 0, done.tail()
 
 
 class TestRejudge:
     def test_verdict_command_rejudges_with_new_thresholds(self, tmp_path: Path, target: str) -> None:
         """`loadlens verdict RUN_DIR` re-judges the stored histograms: a stricter config turns PASS into FAIL."""
-        proc, out = basic_run(
+        done = basic_run(
             tmp_path,
             target,
             "[thresholds]\np95_ms = 5000\nper_endpoint = false\nexpected_statuses = [429]\n",
             seconds=3,
         )
-        assert proc.returncode == 0
-        rd = only_run_dir(out)
+        assert done.returncode == 0
+        rd = done.run_dir
         before = summary(rd)
         strict = tmp_path / "strict.toml"
         strict.write_text("[thresholds]\np95_ms = 0.5\nper_endpoint = false\n")
-        again = run(loadlens_cmd("verdict", str(rd), "--loadlens-config", str(strict)), cwd=tmp_path)
+        again = loadlens_verdict(rd, cwd=tmp_path, config=strict)
         assert again.returncode == 1, again.stderr
         after = summary(rd)
         assert after["verdict"] == "fail"
@@ -650,12 +543,6 @@ class TestRejudge:
             == criteria(before)["all requests p95"]["observed"]
         )
         assert after["client"] == before["client"]
-
-
-def _free_port() -> int:
-    from tests.support.procs import free_port
-
-    return free_port()
 
 
 class _CountingHandler(BaseHTTPRequestHandler):
@@ -698,20 +585,25 @@ def counting_target():
         yield url, handler.received
 
 
-def _start(tmp_path: Path, target: str, config: str, *extra: str, env=None) -> tuple[subprocess.Popen, Path]:
-    cfg = write_config(tmp_path, config)
-    out = tmp_path / "out"
-    proc = subprocess.Popen(
-        loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "--loadlens-config", str(cfg),
-                     "--out", str(out), *extra),
-        cwd=tmp_path, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    return proc, out
+def _start(
+    tmp_path: Path,
+    target: str,
+    config: str,
+    *,
+    users: int,
+    spawn_rate: int,
+    run_time: str,
+    flags: tuple[str, ...] = (),
+) -> tuple[subprocess.Popen[str], Path]:
+    runner = LoadlensRun(
+        tmp_path, target, config=config, users=users, spawn_rate=spawn_rate, run_time=run_time, flags=flags
+    )
+    return runner.start(), runner.out
 
 
 def _master_port(port: int | None = None) -> tuple[str, ...]:
     """A free master port for --processes (its forked workers connect to --master-port)."""
-    port = port or _free_port()
+    port = port or free_port()
     return ("--master-bind-port", str(port), "--master-port", str(port))
 
 
@@ -736,26 +628,15 @@ def _children(pid: int) -> list:
         return []
 
 
-def _wait_until_running(out: Path, *, timeout_s: float = 60) -> Path:
-    """The run directory once Locust has written its first stats history row (users are running)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        dirs = list(out.glob("adhoc_*")) if out.exists() else []
-        if dirs and (dirs[0] / "locust_stats_history.csv").exists():
-            return dirs[0]
-        time.sleep(0.2)
-    raise AssertionError("the run did not start")
-
-
 class TestIncompleteRuns:
     def test_interrupted_during_ramp_up_never_passes(self, tmp_path: Path, target: str) -> None:
         """SIGINT during the ramp-up: criteria are judged and shown, but the run is INCONCLUSIVE (exit 3)
         and the verdict line says it was interrupted, and when."""
         proc, out = _start(
             tmp_path, target, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n",
-            "-u", "50", "-r", "1", "-t", "120s",
+            users=50, spawn_rate=1, run_time="120s",
         )  # fmt: skip
-        rd = _wait_until_running(out)
+        rd = started_run_dir(out)
         time.sleep(2)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = _communicate(proc, timeout_s=60)
@@ -766,16 +647,16 @@ class TestIncompleteRuns:
         verdict_line = next(ln for ln in stdout.splitlines() if ln.startswith("verdict: "))
         assert "interrupted at" in verdict_line and "into the run" in verdict_line, verdict_line
         assert "interrupted at" in (rd / "verdict.md").read_text()
-        again = run(loadlens_cmd("verdict", str(rd)), cwd=tmp_path)  # re-judging keeps the cap
+        again = loadlens_verdict(rd, cwd=tmp_path)  # re-judging keeps the cap
         assert again.returncode == 3 and summary(rd)["verdict"] == "inconclusive", again.stderr[-2000:]
 
     def test_interrupted_failing_run_stays_fail(self, tmp_path: Path, target: str) -> None:
         """An interrupted run whose criteria failed is still FAIL (exit 1), not softened to INCONCLUSIVE."""
         proc, out = _start(
             tmp_path, target, "[thresholds]\np95_ms = 0.001\nper_endpoint = false\n",
-            "-u", "50", "-r", "1", "-t", "120s",
+            users=50, spawn_rate=1, run_time="120s",
         )  # fmt: skip
-        rd = _wait_until_running(out)
+        rd = started_run_dir(out)
         time.sleep(2)
         proc.send_signal(signal.SIGINT)
         _, stderr = _communicate(proc, timeout_s=60)
@@ -787,14 +668,14 @@ class TestIncompleteRuns:
     ) -> None:
         """A warm-up longer than the time before the cool-down leaves no steady state: the run is
         INCONCLUSIVE (not judged as if whole), and a note says the cool-down began before the warm-up ended."""
-        proc, out = basic_run(
+        done = basic_run(
             tmp_path,
             target,
             '[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[run]\nwarmup = "30s"\ncooldown = "2s"\n',
             seconds=4,
         )
-        assert proc.returncode == 3, proc.stderr[-3000:]
-        doc = summary(only_run_dir(out))
+        assert done.returncode == 3, done.stderr[-3000:]
+        doc = done.summary
         assert doc["verdict"] == "inconclusive"
         notes = " ".join(doc["notes"])
         assert "cool-down" in notes and "warm-up" in notes and "before" in notes, notes
@@ -817,9 +698,9 @@ class TestNothingLost:
         code is the verdict's."""
         proc, out = _start(
             tmp_path, target, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n",
-            "-u", "5", "-r", "20", "-t", "120s",
+            users=5, spawn_rate=20, run_time="120s",
         )  # fmt: skip
-        rd = _wait_until_running(out)
+        rd = started_run_dir(out)
         time.sleep(2)
         for n in range(times):
             if n:
@@ -840,9 +721,9 @@ class TestNothingLost:
         number of requests the target itself received (none in flight is lost)."""
         url, received = counting_target
         proc, out = _start(
-            tmp_path, url, "[thresholds]\np95_ms = 5000\n", "-u", "8", "-r", "50", "-t", "120s"
+            tmp_path, url, "[thresholds]\np95_ms = 5000\n", users=8, spawn_rate=50, run_time="120s"
         )
-        rd = _wait_until_running(out)
+        rd = started_run_dir(out)
         time.sleep(2)
         proc.send_signal(signal.SIGINT)
         _, stderr = _communicate(proc, timeout_s=60)
@@ -859,9 +740,9 @@ class TestNothingLost:
 
         proc, out = _start(
             tmp_path, target, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n",
-            "--processes", "2", *_master_port(), "-u", "6", "-r", "50", "-t", "12s",
+            users=6, spawn_rate=50, run_time="12s", flags=("--processes", "2", *_master_port()),
         )  # fmt: skip
-        _wait_until_running(out)
+        started_run_dir(out)
         time.sleep(2)
         children = psutil.Process(proc.pid).children()
         assert len(children) == 2
@@ -881,13 +762,13 @@ class TestMasterPort:
         """--processes N listens for its workers on 127.0.0.1 only, not on every interface."""
         import psutil
 
-        port = _free_port()
+        port = free_port()
         proc, out = _start(
             tmp_path, target, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n",
-            "--processes", "2", *_master_port(port), "-u", "2", "-r", "20", "-t", "3s",
+            users=2, spawn_rate=20, run_time="3s", flags=("--processes", "2", *_master_port(port)),
         )  # fmt: skip
         try:
-            _wait_until_running(out)
+            started_run_dir(out)
             listening = [
                 c.laddr
                 for c in psutil.Process(proc.pid).net_connections(kind="tcp")
@@ -903,11 +784,11 @@ class TestSecrets:
     def test_url_password_never_reaches_locust_html(self, tmp_path: Path, target: str) -> None:
         """-H http://user:pass@host: the password is not in Locust's HTML report in the run directory."""
         host = target.replace("http://", "http://user:hunter2secret@")
-        proc, out = basic_run(
+        done = basic_run(
             tmp_path, host, "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n", seconds=2
         )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        html = (only_run_dir(out) / "locust.html").read_text()
+        assert done.returncode == 0, done.stderr[-3000:]
+        html = (done.run_dir / "locust.html").read_text()
         assert target.split("//")[1] in html  # the host itself is still shown
         assert "hunter2secret" not in html
 
@@ -947,11 +828,11 @@ class TestSecrets:
                 f'[cloudwatch]\nregion = "{aws_stack.REGION}"\necs_cluster = "{stack.cluster}"\n'
                 f'ecs_service = "{stack.service}"\nsettle = "0s"\n'
             )
-            proc, _ = basic_run(
+            done = basic_run(
                 tmp_path, target, config, "-L", "DEBUG", "--log-format", fmt, "--correlate-cloudwatch",
                 seconds=2, env=env,
             )  # fmt: skip
-        everything = proc.stdout + proc.stderr
+        everything = done.stdout + done.stderr
         assert "X-Amz-Security-Token" in everything or "x-amz-security-token" in everything  # botocore logged
         assert token not in everything
         assert "SeCrEtKeY0123456789" not in everything

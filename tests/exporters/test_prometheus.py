@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from runner.model import LiveState
 from tests.support.driver_client import ExporterDriver
 from tests.support.live_states import INFO, fed_store, live_state
 from tests.support.procs import free_port, prometheus, require
+from tests.support.wait import wait_until
 
 
 def query(prom_url: str, promql: str) -> list[dict[str, Any]]:
@@ -36,18 +36,6 @@ def query(prom_url: str, promql: str) -> list[dict[str, Any]]:
 def scalar(prom_url: str, promql: str) -> float | None:
     result = query(prom_url, promql)
     return float(result[0]["value"][1]) if result else None
-
-
-def eventually(fn: Any, *, timeout_s: float = 30.0, what: str = "") -> Any:
-    """Poll ``fn`` until it returns something truthy (Prometheus scrapes on its own schedule)."""
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"not reached in {timeout_s}s: {what} (last: {last!r})")
 
 
 def scrape(port: int) -> str:
@@ -70,7 +58,7 @@ class TestScrapedByPrometheus:
         ):
             driver.wait_for("started")
             # Several scrapes land while the store is being fed (reads interleave with record()).
-            eventually(
+            wait_until(
                 lambda: (scalar(prom, "count_over_time(loadlens_users[5m])") or 0) >= 3, what="3 scrapes"
             )
             during = scalar(prom, "sum(loadlens_requests_total)")
@@ -85,7 +73,7 @@ class TestScrapedByPrometheus:
             final = driver.wait_for("final")
             total = final["total"]
             assert total["count"] > during
-            eventually(
+            wait_until(
                 lambda: scalar(prom, "sum(loadlens_requests_total)") == total["count"],
                 what=f"sum(loadlens_requests_total) == {total['count']}",
             )

@@ -175,6 +175,33 @@ class TestHeadroom:
         assert "highest tested load" in h.summary
         assert "upper bound" in h.caveat
 
+    def test_a_limit_far_beyond_the_tested_load_is_not_an_estimate(self) -> None:
+        """CPU 10 % + 0.5 % per rps tested at 0.4-0.8 rps would reach 70 % at ~120 rps, 150x the
+        highest tested load: no rps is given, the sentence says the load did not vary enough."""
+        stretches, cpu = load_steps([0.4, 0.6, 0.8])
+        ecs = series("CPUUtilization", cpu, start=T0)
+        h = headroom(
+            periods(record(stretches, start=T0), [ecs], period_s=60),
+            cpu=SeriesRef.of(ecs),
+            cpu_limit_percent=70,
+        )
+        assert h.rps_at_limit is None and h.ratio_to_tested is None
+        assert h.summary.startswith(
+            "no headroom estimate: the run did not vary the load enough to estimate headroom"
+        )
+        assert h.marginal_cpu_s_per_1000 is not None  # the measured cost is still given
+
+    def test_just_past_twice_the_tested_load_is_still_an_estimate(self) -> None:
+        """Steps of 20-50 rps reaching 70 % at ~120 rps (2.4x) keep their estimate."""
+        stretches, cpu = load_steps([20, 35, 50])
+        ecs = series("CPUUtilization", cpu, start=T0)
+        h = headroom(
+            periods(record(stretches, start=T0), [ecs], period_s=60),
+            cpu=SeriesRef.of(ecs),
+            cpu_limit_percent=70,
+        )
+        assert h.rps_at_limit == pytest.approx(120, rel=0.08)
+
     def test_one_spike_period_does_not_move_the_line(self) -> None:
         """A deploy that pins CPU at 100 % for one minute barely changes the estimate (Theil-Sen)."""
         stretches, cpu = load_steps([20, 40, 60])

@@ -330,7 +330,7 @@ class TestSummaryDict:
         assert len(names) > 50
         assert sorted(n for n in names if f"`{n}`" not in doc) == []
 
-    def test_top_level_fields(self) -> None:
+    def test_top_level_fields_come_from_the_record(self) -> None:
         """Identity, versions, command and window come from the record, times as ISO with ms."""
         record = make_record(Status.WARN)
         doc = summary_dict(record)
@@ -408,7 +408,7 @@ class TestSummaryDict:
         warn = next(c for c in doc["criteria"] if c["status"] == "warn")
         assert warn["details"] == {"requests": 600, "window": ["a", 2.5], "status": "warn"}
 
-    def test_timeline_points(self) -> None:
+    def test_every_timeline_interval_is_written(self) -> None:
         """Every timeline interval is written with its span, users, totals and per-endpoint digest."""
         record = make_record()
         timeline = summary_dict(record)["client"]["timeline"]
@@ -609,7 +609,7 @@ class TestVerdictMarkdown:
         assert "load_20261103T120000Z" in first
         assert "interrupted" not in verdict_markdown(make_record(status)).lower()
 
-    def test_run_facts(self) -> None:
+    def test_shows_scenario_host_and_the_judged_window(self) -> None:
         """Scenario, host and the judged window (kind and duration) are shown."""
         record = make_record()
         text = verdict_markdown(record)
@@ -617,7 +617,7 @@ class TestVerdictMarkdown:
         assert "- **Host:** https://staging.example.com" in text
         assert f"{iso_utc(record.window_start)} → {iso_utc(record.window_end)} (steady state, " in text
 
-    def test_criteria_table(self) -> None:
+    def test_criteria_table_shows_each_criterion_in_its_units(self) -> None:
         """One row per criterion with observed and limit in their units, status and reason."""
         text = verdict_markdown(make_record(Status.FAIL))
         rows = [line for line in text.splitlines() if "p95 &lt;= 500 ms" in line or "cpu &lt;= 70" in line]
@@ -663,7 +663,7 @@ class TestVerdictMarkdown:
         assert "_No criteria were judged._" in text
         assert "_No requests in the judged window._" in text
 
-    def test_write_verdict_md(self, tmp_path: Path) -> None:
+    def test_written_verdict_md_is_the_rendered_markdown(self, tmp_path: Path) -> None:
         """write_verdict_md writes verdict.md with exactly the rendered Markdown."""
         record = make_record()
         path = write_verdict_md(record, tmp_path)
@@ -672,7 +672,7 @@ class TestVerdictMarkdown:
 
 
 class TestStepSummary:
-    def test_appends_when_set(self, tmp_path: Path) -> None:
+    def test_appends_to_the_step_summary_when_set(self, tmp_path: Path) -> None:
         """With GITHUB_STEP_SUMMARY set, the Markdown is appended after what other steps wrote."""
         target = tmp_path / "step_summary.md"
         target.write_text("earlier step\n")
@@ -714,7 +714,7 @@ class TestJunit:
         )
         assert [c.get("classname") for c in cases] == ["loadlens.client"] * 3 + ["loadlens.server"] * 2
 
-    def test_outcome_elements(self) -> None:
+    def test_each_status_has_its_junit_outcome(self) -> None:
         """FAIL is <failure>, required INCONCLUSIVE <error>, optional <skipped>, WARN passes with a note."""
         optional = dataclasses.replace(RESULTS[Status.INCONCLUSIVE], name="optional cpu", required=False)
         suite = self.parse(make_record(Status.FAIL, results=(*RESULTS.values(), optional)))
@@ -732,7 +732,7 @@ class TestJunit:
         skipped = by_name["optional cpu"].find("skipped")
         assert skipped is not None and skipped.get("message") == "no CPUUtilization datapoints in the window"
 
-    def test_properties(self) -> None:
+    def test_run_id_scenario_and_verdict_are_suite_properties(self) -> None:
         """run_id, scenario and verdict (and interrupted) are suite properties."""
         suite = self.parse(make_record(Status.WARN, interrupted=True))
         props = {p.get("name"): p.get("value") for p in suite.iter("property")}
@@ -748,13 +748,13 @@ class TestJunit:
         message = suite.find("testcase/failure").get("message")
         assert message.startswith("body: ") and "boom" in message and "\x00" not in message
 
-    def test_no_criteria(self) -> None:
+    def test_no_criteria_is_an_empty_valid_suite(self) -> None:
         """A verdict without criteria is an empty but valid suite."""
         suite = self.parse(make_record(Status.INCONCLUSIVE, results=()))
         assert suite.get("tests") == "0"
         assert suite.findall("testcase") == []
 
-    def test_write_junit(self, tmp_path: Path) -> None:
+    def test_written_junit_parses_back_to_the_same_suite(self, tmp_path: Path) -> None:
         """write_junit writes junit.xml that parses back to the same suite."""
         path = write_junit(make_record(), tmp_path)
         assert path.name == "junit.xml"
@@ -800,7 +800,7 @@ class TestConsole:
             (Status.FAIL, "verdict: FAIL (exit 1) — 1 of 4 criteria failed, 1 inconclusive, 1 warned"),
         ],
     )
-    def test_final_line(self, status: Status, last: str) -> None:
+    def test_final_line_gives_verdict_exit_code_and_counts(self, status: Status, last: str) -> None:
         """The last line gives the verdict, the exit code and how many criteria did what."""
         text = render_table(make_record(status).verdict, color=False)
         assert text.splitlines()[-1] == last
@@ -821,7 +821,7 @@ class TestConsole:
         assert "verdict: \x1b[1;31mFAIL\x1b[0m (exit 1)" in coloured
         assert ANSI.sub("", coloured) == plain
 
-    def test_render_endpoints(self) -> None:
+    def test_endpoints_are_listed_busiest_first_with_the_total_last(self) -> None:
         """The endpoint table lists each endpoint, busiest first, and the total last."""
         record = make_record()
         lines = render_endpoints(record.judged).splitlines()

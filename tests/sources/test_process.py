@@ -19,6 +19,7 @@ from runner.judge.server import ServerCriteriaLimits, judge_server
 from runner.model import Status
 from runner.sources.base import MetricSource
 from runner.sources.process import GeventSampler, ProcessSample, ProcessSource
+from tests.support.wait import wait_until
 
 MB = 1024 * 1024
 
@@ -58,10 +59,12 @@ def sleeper_name(tmp_path: Path) -> Iterator[str]:
     link = tmp_path / name
     link.symlink_to("/bin/sleep")
     proc = subprocess.Popen([str(link), "300"])
-    deadline = time.monotonic() + 10
-    while not any(p.info["name"] == name for p in psutil.process_iter(["name"])):
-        assert time.monotonic() < deadline, "the renamed sleep did not show up"
-        time.sleep(0.05)
+    wait_until(
+        lambda: any(p.info["name"] == name for p in psutil.process_iter(["name"])),
+        10,
+        what="the renamed sleep to show up",
+        interval_s=0.05,
+    )
     yield name
     proc.kill()
     proc.wait(timeout=10)
@@ -139,7 +142,7 @@ class TestProcessSource:
         assert rows["server process CPU"].criterion == "max of 0.2s samples <= 5 % (100 = one core)"
         assert rows["server process memory"].status is Status.PASS
 
-    def test_found_by_name(self, sleeper_name: str) -> None:
+    def test_a_process_is_found_by_its_exact_name(self, sleeper_name: str) -> None:
         """A process is found by its exact name and reported under it."""
         source = ProcessSource(name=sleeper_name)
         sample = source.sample_and_record()
@@ -155,10 +158,12 @@ class TestProcessSource:
         """Two processes with the same name are an error listing their pids."""
         second = subprocess.Popen([str(tmp_path / sleeper_name), "300"])
         try:
-            deadline = time.monotonic() + 10
-            while sum(p.info["name"] == sleeper_name for p in psutil.process_iter(["name"])) < 2:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+            wait_until(
+                lambda: sum(p.info["name"] == sleeper_name for p in psutil.process_iter(["name"])) >= 2,
+                10,
+                what="two processes with the same name",
+                interval_s=0.05,
+            )
             with pytest.raises(
                 SourceError, match=f"several processes are named '{sleeper_name}'.*give the pid"
             ):

@@ -20,6 +20,7 @@ from runner.model import Status
 from runner.sources.base import MetricSource
 from runner.sources.prometheus import PrometheusSource
 from tests.support.procs import free_port, prometheus
+from tests.support.wait import wait_until
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,9 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scraped]:
     exporter = f"127.0.0.1:{port}"
     try:
         with prometheus(tmp_path_factory.mktemp("prom"), [exporter], interval_s=0.5) as url:
-            deadline = time.monotonic() + 30
-            while not _has_data(url, "app_memory_percent"):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("Prometheus did not scrape the exporter within 30 s")
-                time.sleep(0.25)
+            wait_until(
+                lambda: _has_data(url, "app_memory_percent"), 30, what="Prometheus to scrape the exporter"
+            )
             time.sleep(1.5)  # a few more scrapes, so a range query has several points
             yield Scraped(url, exporter)
     finally:

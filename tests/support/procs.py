@@ -13,11 +13,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+from tests.support.wait import wait_until
 
 
 def free_port() -> int:
@@ -27,21 +28,27 @@ def free_port() -> int:
 
 
 def wait_http(url: str, *, timeout_s: float = 20.0, proc: subprocess.Popen | None = None) -> None:
-    """Poll ``url`` until it answers (any HTTP status), or fail."""
-    deadline = time.monotonic() + timeout_s
-    last: Exception | None = None
-    while time.monotonic() < deadline:
+    """Poll ``url`` until it answers (any HTTP status), or fail; fail at once if ``proc`` exits."""
+    last: list[OSError] = []
+
+    def answers() -> bool:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process for {url} exited early with {proc.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=1):
-                return
+                return True
         except urllib.error.HTTPError:
-            return
+            return True
         except OSError as exc:
-            last = exc
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up in {timeout_s}s: {last}")
+            last[:] = [exc]
+            return False
+
+    wait_until(
+        answers,
+        timeout_s,
+        what=lambda: f"{url} to come up ({last[0] if last else 'no answer'})",
+        interval_s=0.1,
+    )
 
 
 def require(binary: str) -> str:

@@ -1,0 +1,156 @@
+"""What `loadlens run` refuses before any load, and what it leaves when a run never started.
+
+- The target host (``-H``/``--host``, ``[run] host`` or a User class's ``host``), checked once
+  Locust has loaded the User classes and before the first user starts: for HTTP users an http(s)
+  URL with a host and a port in range. Without this, HttpUser raises on every request (``-H
+  127.0.0.1:8080`` printed about 1,500 tracebacks in 3 s). Users that are not HTTP users
+  (locust-plugins' FTP or Kafka users...) read the host their own way and keep it.
+- The locustfile: a syntax error, a failed import or an exception while Locust imports it becomes
+  one line, ``locustfile.py:12: SyntaxError: expected ':'`` (exit 2); ``--debug`` shows the
+  traceback.
+- A run refused before its first request (a port in use, a bad bind address, a locustfile that
+  does not import) leaves no run directory behind: only files Locust created empty are removed,
+  never anything that holds data.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from runner.errors import UsageError
+from runner.model import Verdict
+
+_LOCUST_OUTPUTS = ("locust_stats.csv", "locust_failures.csv", "locust_exceptions.csv",
+                   "locust_stats_history.csv", "locust.html")  # fmt: skip
+
+
+class LocustfileError(UsageError):
+    """The locustfile could not be imported; the message is ``file:line: Type: message``."""
+
+
+def check_host(host: str, *, where: str, http: bool = True) -> None:
+    """Raise a one-line UsageError when ``host`` cannot be the target of the users that take it.
+
+    For HTTP users (HttpUser, FastHttpUser) it must be an http(s) URL with a host and a port in
+    range. Other users (locust-plugins' FTP, Kafka, WebSocket users...) read the host their own
+    way, often without a scheme: only a port given in a URL is checked for them."""
+    if http and "://" not in host:
+        raise UsageError(f"{where} {host}: no scheme: expected a URL such as http://{host}")
+    if "://" not in host:
+        return
+    try:
+        parts = urlsplit(host)
+        port = parts.port  # raises ValueError past 65535 or for text
+    except ValueError as exc:
+        raise UsageError(f"{where} {host}: {exc} (expected a URL such as http://127.0.0.1:8080)") from None
+    if not http:
+        return
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UsageError(f"{where} {host}: unsupported scheme {parts.scheme!r}: expected http:// or https://")
+    if not parts.hostname:
+        raise UsageError(f"{where} {host}: no host name: expected a URL such as http://127.0.0.1:8080")
+    if port == 0:
+        raise UsageError(f"{where} {host}: port 0 is not a port to send requests to")
+
+
+def check_targets(host: str | None, user_classes: Iterable[type]) -> None:
+    """Check the host every User class will use (``-H``/``[run] host``, else the class's own
+    ``host``) before the first user starts, by the rules of that class: HTTP or not."""
+    from locust import FastHttpUser, HttpUser
+
+    for cls in user_classes:
+        own = getattr(cls, "host", None)
+        target = host or own
+        if not target:
+            continue  # Locust itself refuses an HTTP user without a host
+        where = "-H/--host" if host else f"{cls.__name__}.host"
+        check_host(str(target), where=where, http=issubclass(cls, HttpUser | FastHttpUser))
+
+
+def one_line(exc: BaseException, path: str) -> str:
+    """``file:line: Type: message`` for an exception raised while importing the locustfile at
+    ``path``: the line is where the locustfile itself failed (or the deepest frame of it)."""
+    name = type(exc).__name__
+    if isinstance(exc, SyntaxError):
+        where = f"{Path(exc.filename or path).name}:{exc.lineno}" if exc.lineno else Path(path).name
+        return f"{where}: {name}: {exc.msg}"
+    target = Path(path).resolve()
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if Path(f.filename).resolve() == target]
+    frame = own[-1] if own else (frames[-1] if frames else None)
+    where = f"{Path(frame.filename).name}:{frame.lineno}" if frame is not None else Path(path).name
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{where}: {name}: {message}" if message else f"{where}: {name}"
+
+
+@contextmanager
+def locustfile_errors_as_one_line() -> Iterator[None]:
+    """While Locust runs, its locustfile loader turns import failures into LocustfileError."""
+    import locust.main as locust_main
+
+    original: Callable[..., Any] = locust_main.load_locustfile
+
+    def load(path: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(path, *args, **kwargs)
+        except SystemExit:
+            raise
+        except Exception as exc:  # the user's code: anything it raises while importing
+            raise LocustfileError(one_line(exc, path)) from exc
+
+    locust_main.load_locustfile = load
+    try:
+        yield
+    finally:
+        locust_main.load_locustfile = original
+
+
+def discard_unstarted(run_dir: Path | None) -> bool:
+    """Remove ``run_dir`` when it holds nothing but outputs Locust created empty (a run refused
+    before any load); True when removed. Anything else in it, or any file with data, keeps it."""
+    if run_dir is None or not run_dir.is_dir():
+        return False
+    entries = list(run_dir.iterdir())
+    if any(e.name not in _LOCUST_OUTPUTS or not e.is_file() or e.stat().st_size > 0 for e in entries):
+        return False
+    for entry in entries:
+        entry.unlink()
+    run_dir.rmdir()
+    return True
+
+
+def merged_exit_code(earlier: int | None, verdict: Verdict) -> int:
+    """The process's exit code: the verdict's, unless the verdict passes (0) and the locustfile or a
+    Locust plugin already set a non-zero one in its own ``quitting`` handler (locust-plugins'
+    ``--check-rps``/``--check-fail-ratio`` set 3): a check the user asked for is never turned
+    into a pass. Locust's own ``--exit-code-on-error`` is not such a code (Locust applies it
+    after loadlens, only when nothing set one), so an expected 429 does not fail a passing run."""
+    if verdict.exit_code == 0 and earlier not in (None, 0):
+        return int(earlier)
+    return verdict.exit_code
+
+
+def exit_code_note(exit_code: int, verdict: Verdict) -> str:
+    """The line under the verdict when the process exits with another code than the verdict's."""
+    return (
+        f"exit code {exit_code}: set by the locustfile or a Locust plugin (locust-plugins' --check-* "
+        f"options set 3); loadlens's verdict alone is exit {verdict.exit_code}\n"
+    )
+
+
+OTEL_NOTE = (
+    "note: Locust's --otel and loadlens's OTLP export are both on: the collector receives request "
+    "latency twice, as Locust's locust.client.duration (per request name, the first 20 names) and as "
+    "loadlens's http.client.request.duration (per endpoint, with loadlens's statuses and run labels), "
+    "plus Locust's traces; keep one of them unless you want both (docs/from-locust.md)"
+)
+
+
+def otel_overlap(*, locust_otel: bool, loadlens_otlp: bool) -> str | None:
+    """The note for a run with both Locust's and loadlens's OpenTelemetry export on, else None."""
+    return OTEL_NOTE if locust_otel and loadlens_otlp else None

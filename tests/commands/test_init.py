@@ -1,0 +1,174 @@
+"""`loadlens init`: the commented template, and limits proposed from a real run that pass it.
+
+The end-to-end tests run Locust for real against the demo service on 127.0.0.1 (conftest's
+``target``), then write a loadlens.toml from that run and judge the run again under it through
+`loadlens verdict`, the path a user takes.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from runner.cli import COMMANDS, main
+from runner.commands.init import readable_down, readable_up, template
+from runner.config.load import load_config
+from tests.support.runs import LOCUSTFILES, criteria, loadlens_cmd, only_run_dir, run, summary
+
+BASIC = str(LOCUSTFILES / "basic.py")
+
+
+class TestReadableNumbers:
+    @pytest.mark.parametrize(
+        ("value", "up", "down"),
+        [
+            (137.2, 150, 120),
+            (205, 250, 200),
+            (1.0, 1, 1),
+            (0.0123, 0.015, 0.012),
+            (9.1, 10, 8),
+            (1000, 1000, 1000),
+        ],
+    )
+    def test_rounds_to_the_readable_series(self, value: float, up: float, down: float) -> None:
+        """1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten, up or down."""
+        assert readable_up(value) == up and readable_up(value) >= value
+        assert readable_down(value) == down and readable_down(value) <= value
+
+
+class TestTemplate:
+    def test_the_template_loads_and_holds_the_default_criteria(self, tmp_path: Path) -> None:
+        """Without a run: error rate <= 1 %, server 70 %/80 %, everything else commented out."""
+        path = tmp_path / "loadlens.toml"
+        path.write_text(template(env={"AWS_REGION": "eu-west-1"}))
+        cfg = load_config(path, env={})
+        assert cfg.thresholds.default.error_rate == 0.01
+        assert cfg.thresholds.default.p95_ms is None
+        doc = tomllib.loads(path.read_text())
+        assert doc["server"] == {"cpu_percent": 70, "memory_percent": 80}
+        assert "cloudwatch" not in doc and '# region = "eu-west-1"' in path.read_text()
+
+    def test_never_overwrites_without_force(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """An existing file is exit 2 with one line; --force replaces it."""
+        path = tmp_path / "loadlens.toml"
+        path.write_text("# mine\n")
+        assert main(["init", "--output", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.strip().splitlines() == [
+            f"loadlens: loadlens init: {path} exists: pass --force to overwrite it"
+        ]
+        assert path.read_text() == "# mine\n"
+        assert main(["init", "--output", str(path), "--force"]) == 0
+        assert "error_rate = 0.01" in path.read_text()
+
+    def test_a_directory_as_the_output_says_so(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["init", "--output", str(tmp_path)]) == 2
+        assert "is a directory" in capsys.readouterr().err
+
+    def test_a_missing_run_directory_is_one_line(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["init", "--from", str(tmp_path / "nope"), "--output", str(tmp_path / "x.toml")]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert not (tmp_path / "x.toml").exists()
+
+
+class TestUnknownCommand:
+    def test_the_message_lists_every_command(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["lint"]) == 2
+        err = capsys.readouterr().err
+        for command in (
+            "run",
+            "demo",
+            "verdict",
+            "init",
+            "cloudwatch",
+            "grafana",
+            "scenarios",
+            "plugin-path",
+        ):
+            assert command in COMMANDS and command in err
+
+
+@pytest.mark.slow
+class TestFromRun:
+    def test_the_run_it_came_from_passes_under_the_proposal(self, tmp_path: Path, target: str) -> None:
+        """A real run, `init --from`, then `loadlens verdict` under the new file: every criterion PASS,
+        exit 0; per-endpoint p95/p99 above what was observed; min_rps below the run's rate."""
+        out = tmp_path / "out"
+        proc = run(
+            loadlens_cmd("run", "-f", BASIC, "-H", target, "--headless", "-u", "8", "-r", "20", "-t", "5s",
+                         "--only-summary", "--out", str(out)),
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode in (0, 3), proc.stderr  # no config: whatever the defaults say
+        run_dir = only_run_dir(out)
+        proposed = tmp_path / "proposed.toml"
+        made = run(loadlens_cmd("init", "--from", str(run_dir), "--output", str(proposed)), cwd=tmp_path)
+        assert made.returncode == 0, made.stderr
+        assert "warning" not in made.stderr, made.stderr
+        doc = tomllib.loads(proposed.read_text())
+        first = summary(run_dir)
+        endpoints = doc["thresholds"]["endpoints"]
+        assert "GET /health" in endpoints and "POST /api/v1/jobs" in endpoints
+        client = first["client"]
+        health = next(e for e in client["endpoints"] if (e["method"], e["name"]) == ("GET", "/health"))
+        assert endpoints["GET /health"]["p95_ms"] >= 1.5 * health["p95_ms"]
+        assert endpoints["GET /health"]["p99_ms"] >= endpoints["GET /health"]["p95_ms"]
+        assert 0 < doc["thresholds"]["min_rps"] <= client["total"]["rps"] / 2
+        assert doc["server"] == {"cpu_percent": 70, "memory_percent": 80}
+
+        judged = run(loadlens_cmd("verdict", str(run_dir), "--loadlens-config", str(proposed)), cwd=tmp_path)
+        assert judged.returncode == 0, judged.stdout + judged.stderr
+        rows = criteria(summary(run_dir))
+        assert rows and all(r["status"] == "pass" for r in rows.values()), rows
+        assert "GET /health p95" in " ".join(rows)
+
+        again = run(loadlens_cmd("init", "--from", str(run_dir), "--output", str(proposed)), cwd=tmp_path)
+        assert again.returncode == 2 and "pass --force" in again.stderr
+
+
+class TestCloudWatchBlock:
+    def test_filled_from_the_environment_and_the_runs_series(self) -> None:
+        """Region and profile from AWS_*, cluster/service/instance from the run's CloudWatch series."""
+        from runner.commands.init import _cloudwatch_lines, _cloudwatch_resources
+        from runner.model import Series
+
+        series = (
+            Series(
+                "cloudwatch",
+                "ecs:video-gen-cluster/video-gen-service",
+                "CPUUtilization",
+                "Average",
+                "Percent",
+                (),
+            ),
+            Series("cloudwatch", "rds:video-gen-db", "CPUUtilization", "Average", "Percent", ()),
+            Series("process", "pid:1", "cpu_percent", "Average", "Percent", ()),
+        )
+        assert _cloudwatch_resources(series) == {
+            "ecs_cluster": "video-gen-cluster",
+            "ecs_service": "video-gen-service",
+            "rds_instance": "video-gen-db",
+        }
+        lines = _cloudwatch_lines(None, env={"AWS_REGION": "eu-west-1", "AWS_PROFILE": "staging"})
+        assert '# region = "eu-west-1"' in lines and '# profile = "staging"' in lines
+        assert all(line.startswith("#") for line in lines)
+
+    def test_the_runs_own_settings_win(self) -> None:
+        from runner.commands.init import _cloudwatch_lines
+
+        lines = _cloudwatch_lines(
+            None, env={}, own={"region": "ap-south-1", "ecs_cluster": "c", "settle": "2m"}
+        )
+        assert lines[-4:] == [
+            "# correlate = true",
+            '# region = "ap-south-1"',
+            '# ecs_cluster = "c"',
+            '# settle = "2m"',
+        ]

@@ -250,6 +250,9 @@ class Interval:
     endpoint_p95_ms: Mapping[EndpointKey, float]
     endpoint_counts: Mapping[EndpointKey, tuple[int, int]]  # (count, failures)
     endpoint_histograms: Mapping[EndpointKey, Histogram] = field(default_factory=dict)
+    # Each endpoint's p50 and p99 too (runner.compare judges them per period; absent in older summaries).
+    endpoint_p50_ms: Mapping[EndpointKey, float] = field(default_factory=dict)
+    endpoint_p99_ms: Mapping[EndpointKey, float] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:

@@ -182,8 +182,7 @@ def _client_rows(baseline: RunView, current: RunView, tol: Tolerances) -> list[R
     for key in subjects:
         name = TOTAL_NAME if key is None else str(key)
         b_stats, c_stats = _stats(baseline, key), _stats(current, key)
-        latency = _LATENCY if key is None else _LATENCY[1:2]  # per endpoint the timeline keeps p95
-        for metric, q in latency:
+        for metric, q in _LATENCY:
             rows.append(
                 judge_row(
                     scope="client",
@@ -249,8 +248,10 @@ def _period_latency(periods: Iterable[Interval], key: EndpointKey | None, q: flo
         if key is None:
             if iv.total.count >= MIN_PERIOD_REQUESTS and (v := iv.total.quantile_ms(q)) is not None:
                 out.append(v)
-        elif iv.endpoint_counts.get(key, (0, 0))[0] >= MIN_PERIOD_REQUESTS and key in iv.endpoint_p95_ms:
-            out.append(iv.endpoint_p95_ms[key])
+            continue
+        values = {0.50: iv.endpoint_p50_ms, 0.95: iv.endpoint_p95_ms, 0.99: iv.endpoint_p99_ms}[q]
+        if iv.endpoint_counts.get(key, (0, 0))[0] >= MIN_PERIOD_REQUESTS and key in values:
+            out.append(values[key])
     return out
 
 

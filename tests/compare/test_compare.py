@@ -168,3 +168,24 @@ class TestFalsePositives:
             for i in range(100)
         )
         assert hits <= 2
+
+
+class TestEndpointPercentiles:
+    def test_endpoint_p50_and_p99_are_judged_per_period(self) -> None:
+        """+50 % on one endpoint moves its p50 and p99 too: both regressed, the other endpoint's unchanged."""
+        c = compare_runs(make_run(BASE, seed=1), make_run({**BASE, "/api/v1/jobs": 75.0}, seed=2))
+        for metric in ("p50", "p99"):
+            assert status(c, f"GET /api/v1/jobs {metric}") is Change.REGRESSED
+            assert status(c, f"GET /health {metric}") is Change.UNCHANGED
+
+    def test_a_baseline_without_them_is_not_comparable_for_them(self) -> None:
+        """A baseline from before per-endpoint p50/p99 were kept: those rows are 'not comparable', p95 judged."""
+        from dataclasses import replace
+
+        base = make_run(BASE, seed=1)
+        old = replace(
+            base, timeline=tuple(replace(iv, endpoint_p50_ms={}, endpoint_p99_ms={}) for iv in base.timeline)
+        )
+        c = compare_runs(old, make_run(BASE, seed=2))
+        assert status(c, "GET /health p99") is Change.NOT_COMPARABLE
+        assert status(c, "GET /health p95") is Change.UNCHANGED

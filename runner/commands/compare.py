@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from runner.compare.baseline import fetch_s3, parse_s3_url
-from runner.compare.compare import Tolerances, compare_runs
+from runner.compare.compare import Tolerances, compare_runs, tolerances_from
 from runner.compare.model import Comparison
 from runner.compare.render import render_console, render_json, render_markdown
+from runner.config.load import load_config
 from runner.errors import UsageError
 from runner.judge.verdict import EXIT_INCONCLUSIVE
 from runner.model import RunRecord
@@ -46,11 +47,18 @@ def compare_command(argv: Sequence[str], *, env: Mapping[str, str], out: TextIO)
         default=[],
         help="e.g. p95_ms=20%%, error_rate=1%% (points), rps=15%%, peak=25%%; repeatable",
     )
+    parser.add_argument(
+        "--loadlens-config",
+        metavar="FILE",
+        default=None,
+        help="[compare] tolerances from this file",
+    )
     parser.add_argument("--aws-profile", metavar="NAME", default=None)
     parser.add_argument("--aws-region", metavar="REGION", default=None)
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(list(argv))
-    tolerances = parse_tolerances(args.tolerance)
+    cfg = load_config(Path(args.loadlens_config) if args.loadlens_config else None, env=env)
+    tolerances = parse_tolerances(args.tolerance, base=tolerances_from(cfg.compare))
     baseline = _read(args.baseline, aws_profile=args.aws_profile, aws_region=args.aws_region)
     current = load_summary(args.current)
     comparison = compare_runs(baseline, current, tolerances=tolerances)
@@ -76,9 +84,10 @@ def _read(spec: str, *, aws_profile: str | None, aws_region: str | None) -> RunR
     return load_summary(Path(spec))
 
 
-def parse_tolerances(items: Sequence[str]) -> Tolerances:
-    """``METRIC=VALUE`` items: a trailing % divides by 100 (error_rate=0.5% is half a point)."""
-    defaults = Tolerances()
+def parse_tolerances(items: Sequence[str], *, base: Tolerances | None = None) -> Tolerances:
+    """``METRIC=VALUE`` items over ``base`` (the [compare] section's): a trailing % divides by 100
+    (error_rate=0.5% is half a point)."""
+    defaults = base or Tolerances()
     overrides = {}
     for item in items:
         metric, sep, raw = item.partition("=")

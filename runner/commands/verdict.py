@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from runner.compare.compare import view_of
+from runner.compare.compare import tolerances_from, view_of
 from runner.compare.criteria import BASELINE_SUFFIX, baseline_results
 from runner.config.load import load_config
 from runner.config.options import flag_values
@@ -121,6 +121,7 @@ def rejudge(
         run_dir=directory,
         aws_profile=aws_profile,
         aws_region=aws_region,
+        tolerances=tolerances_from(cfg.compare),
     )
     verdict = decide(
         [*client, *server_rows, *found.results, *vs_baseline],

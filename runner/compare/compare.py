@@ -19,6 +19,7 @@ from typing import Any
 from runner.compare.model import Change, Comparison, Row, Tolerance
 from runner.compare.shape import shape_differences
 from runner.compare.stats import MIN_PERIODS, Shift, shift
+from runner.config.types import CompareConfig
 from runner.model import (
     TOTAL_NAME,
     EndpointKey,
@@ -89,6 +90,16 @@ class Tolerances:
         if metric == "rps":
             return self.rps
         return self.server
+
+
+def tolerances_from(section: CompareConfig) -> Tolerances:
+    """The tolerances a [compare] section sets (percent and points become ratios)."""
+    return Tolerances(
+        latency=Tolerance(section.latency_percent / 100.0),
+        error_rate=Tolerance(section.error_rate_points / 100.0, relative=False),
+        rps=Tolerance(section.rps_percent / 100.0, higher_is_worse=False),
+        server=Tolerance(section.server_percent / 100.0),
+    )
 
 
 def compare_runs(

@@ -28,7 +28,7 @@ from locust import LoadTestShape
 from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from runner import __version__
-from runner.compare.compare import RunView
+from runner.compare.compare import RunView, tolerances_from
 from runner.compare.criteria import baseline_failed, baseline_results
 from runner.compare.shape import run_shape
 from runner.config.options import add_loadlens_arguments
@@ -655,6 +655,7 @@ class Bridge:
                 run_dir=plan.run_dir,
                 aws_profile=plan.server.aws_profile,
                 aws_region=plan.server.aws_region,
+                tolerances=tolerances_from(plan.config.compare),
             )
         except Exception as exc:
             log.error("the baseline comparison failed", error=str(exc), exc_info=True)

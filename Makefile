@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench components clean dashboards
+.PHONY: install demo test lint bench components clean dashboards screenshot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: install
 # The Grafana JSON in dashboards/ is generated: edit dashboards/*.py, then regenerate.
 dashboards: install
 	$(PY) -m dashboards.generate
+
+# The README's picture of a report: taken by the browser test from a real run (the degraded demo).
+screenshot: install components
+	LOADLENS_SCREENSHOT=$(CURDIR)/docs/report.png $(PY) -m pytest tests/e2e/test_report_browser.py -k process_source -q
 
 bench: install components
 	$(PY) tests/bench/bench_overhead.py

@@ -11,10 +11,11 @@ from grafana_foundation_sdk.builders import cloudwatch, prometheus
 from grafana_foundation_sdk.models import cloudwatch as cwm
 
 from dashboards.kit import CLOUDWATCH, Query, Section, dashed_right_axis, graph, promql
+from runner.config.types import ServerCriteriaLimits
 
-# loadlens's default server limits (runner/config: [server] cpu_percent, memory_percent)
-CPU_LIMIT_PERCENT = 70
-MEMORY_LIMIT_PERCENT = 80
+# loadlens's default server limits ([server] cpu_percent, memory_percent), from their one home
+CPU_LIMIT_PERCENT = round(ServerCriteriaLimits().cpu_percent)
+MEMORY_LIMIT_PERCENT = round(ServerCriteriaLimits().memory_percent)
 
 LATEST = (
     "The latest point of each series loadlens reads (loadlens_server_metric): one value a CloudWatch "

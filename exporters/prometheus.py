@@ -29,13 +29,16 @@ from exporters.ratelimit import RateLimitedLog
 from exporters.settings import PrometheusSettings
 from runner.errors import ExporterError
 from runner.model import LiveState, RunInfo
+from runner.reports.html import live as live_report
 
 StartResponse = Callable[..., Any]
+REPORT_PATH = "/report"
 
 
 class PrometheusExporter:
     """Serves the exposition on ``settings.bind:settings.port`` (any path answers, like
-    prometheus_client's handler; /metrics is the documented one)."""
+    prometheus_client's handler; /metrics is the documented one), and the live run report at
+    ``/report`` (its data at ``/report/data.json``)."""
 
     name = "prometheus"
 
@@ -65,6 +68,7 @@ class PrometheusExporter:
         self._scrapes = 0
         self._errors = 0
         self._last_duration_s: float | None = None
+        self._live = live_report.LiveReport(self._state, page_path=REPORT_PATH)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self, info: RunInfo, read_state: ReadState) -> None:
@@ -122,12 +126,13 @@ class PrometheusExporter:
 
     def render(self) -> bytes:
         """The exposition for the current state (``final`` once stopped). Runs on the load loop."""
+        return self._exposition.render(self._state(), health=self.health)
+
+    def _state(self) -> LiveState:
         if self._final is not None:
-            state = self._final
-        else:
-            assert self._read_state is not None
-            state = self._read_state()
-        return self._exposition.render(state, health=self.health)
+            return self._final
+        assert self._read_state is not None
+        return self._read_state()
 
     # -- internals ------------------------------------------------------------------------------
     def _linger_then_close(self) -> None:
@@ -145,6 +150,9 @@ class PrometheusExporter:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")])
             return [b"use GET\n"]
+        page = live_report.route(environ.get("PATH_INFO", ""), REPORT_PATH)
+        if page is not None:
+            return self._report(page, start_response)
         began = self._clock()
         try:
             body = self.render()
@@ -157,6 +165,18 @@ class PrometheusExporter:
         start_response("200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
         self._scrapes += 1
         self._last_duration_s = self._clock() - began
+        return [body]
+
+    def _report(self, page: str, start_response: StartResponse) -> Iterable[bytes]:
+        """The live run report (``page``: "page" or "data"), drawn from the same state as /metrics."""
+        try:
+            body = self._live.answer(page)
+        except Exception as exc:  # a broken page must not kill the server nor the run
+            self._log.warning("the live report failed", exporter=self.name, error=repr(exc))
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+            return [b"loadlens: could not draw the live report (see the run's log)\n"]
+        kind = "text/html; charset=utf-8" if page == "page" else "application/json"
+        start_response("200 OK", [("Content-Type", kind), ("Content-Length", str(len(body)))])
         return [body]
 
 

@@ -1,4 +1,5 @@
-"""The `loadlens` command: run, demo, verdict, init, cloudwatch, grafana, scenarios, plugin-path, version.
+"""The `loadlens` command: run, demo, verdict, report, init, cloudwatch, grafana, scenarios, plugin-path,
+version.
 
 Every loadlens error becomes one line on stderr and its exit code (2 for usage and configuration);
 a traceback only with --debug.
@@ -25,6 +26,7 @@ commands:
   verdict RUN_DIR                           judge a finished run again (e.g. with new thresholds)
   compare BASELINE CURRENT                  did it get worse? client and server, noise told apart
   history DIR [--scenario NAME]             one row per run, the trend and where a change began
+  report RUN_DIR... [-o FILE]               write report.html again (several runs: overlaid)
   init [--from RUN_DIR] [--force]           write a commented loadlens.toml (limits from a real run)
   cloudwatch check                          preflight: credentials, permissions, recent datapoints
   grafana push [--url URL]                  create or update the loadlens folder and dashboards
@@ -91,6 +93,8 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         from runner.commands.history import history_command
 
         return history_command(rest, out=sys.stdout)
+    if command == "report":
+        return _report(rest)
     if command == "init":
         from runner.commands.init import init_command
 
@@ -145,6 +149,17 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
         baseline=args.baseline,
         verbose=args.verbose,
     )
+
+
+def _report(argv: list[str]) -> int:
+    parser = _Parser(prog="loadlens report")
+    parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE")
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args(argv)
+    from runner.commands.report import report_command
+
+    return report_command(args.run_dirs, output=args.output, out=sys.stdout)
 
 
 def _scenarios(argv: list[str], env: Mapping[str, str]) -> int:

@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from runner.stats.histogram import Histogram, bucket_value_ms
 
 TOTAL_NAME = "all requests"
+
+# The (source, metric) pairs that measure a service's CPU and memory, whatever the source: what the
+# safety stop watches, what the analysis correlates and what a leak is judged on. One home, read by
+# both the sources (which collect) and the judge.
+CPU_METRICS = frozenset(
+    {("cloudwatch", "CPUUtilization"), ("process", "cpu_percent"), ("prometheus", "cpu_percent")}
+)
+MEMORY_METRICS = frozenset(
+    {("cloudwatch", "MemoryUtilization"), ("process", "memory_percent"), ("prometheus", "memory_percent")}
+)
 
 
 class Status(enum.Enum):
@@ -184,7 +194,7 @@ def _sub_counts(a: Mapping[int, int], b: Mapping[int, int]) -> dict[int, int]:
     return {k: d for k, n in a.items() if (d := n - b.get(k, 0))}
 
 
-def _opt(fn, a, b):
+def _opt(fn: Callable[[float, float], float], a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     if b is None:
@@ -273,6 +283,16 @@ class Series:
     period_s: float = 60.0
 
 
+def metric_kind(series: Series) -> str | None:
+    """ "cpu", "memory", or None: what a server series measures (see ``CPU_METRICS``)."""
+    key = (series.source, series.metric)
+    if key in CPU_METRICS:
+        return "cpu"
+    if key in MEMORY_METRICS:
+        return "memory"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Missing:
     """One metric a source was asked for and could not answer, with the reason a user can act on.
@@ -294,6 +314,28 @@ class Missing:
     reason: str
     sparse: bool = False
     failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFailure:
+    """A whole source that could not answer (it did not start, or its read failed): the judge makes
+    it one INCONCLUSIVE row, never a pass."""
+
+    source: str  # "cloudwatch", "prometheus", "process", or "server" when loadlens itself broke
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerReadings:
+    """What the server side gathered for a finished run, before any judging: the series read, the
+    metrics asked for and not answered, the sources that failed (in the order they failed), the
+    sources' notes, and the safety stop's reason when it ended the run."""
+
+    series: tuple[Series, ...] = ()
+    missing: tuple[Missing, ...] = ()
+    failures: tuple[SourceFailure, ...] = ()
+    notes: tuple[str, ...] = ()
+    safety_stop: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +407,7 @@ class LiveState:
     # The latest poll's metrics a source could not answer (their reasons: summary.json and the log).
     server_missing: tuple[Missing, ...] = ()
     overflowed_requests: int = 0  # requests whose name was folded into "(other)" by the cap
+    timeline: tuple[Interval, ...] = ()  # the run so far, for the live report page
 
 
 @dataclass(frozen=True, slots=True)

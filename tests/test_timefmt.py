@@ -20,8 +20,8 @@ class TestOneHome:
         assert scenarios.format_duration is timefmt.format_duration
         assert rules.parse_duration_s is timefmt.parse_duration_s
         assert soak.format_duration is timefmt.format_rough
-        assert breach._hms_utc is timefmt.clock_utc
-        assert server._hms is timefmt.clock_z and server._iso is timefmt.iso_seconds
+        assert breach.clock_utc is timefmt.clock_utc
+        assert server.clock_z is timefmt.clock_z and server.iso_seconds is timefmt.iso_seconds
 
     def test_the_sources_and_reports_call_timefmt(self) -> None:
         """Sources, run directories, the demo and the lifecycle name the timefmt functions."""

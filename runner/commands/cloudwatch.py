@@ -47,6 +47,7 @@ def cloudwatch_command(argv: list[str], *, env: Mapping[str, str], out: TextIO) 
     )
     config_file = Path(args.loadlens_config) if args.loadlens_config else None
     plan = server_plan(load_config(config_file, env=env, flags=flag_values(given)))
+    assert plan.cloudwatch is not None  # correlating plans CloudWatch or raises a UsageError
 
     from runner import installed
 

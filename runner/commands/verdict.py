@@ -16,22 +16,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from runner.compare.compare import tolerances_from, view_of
-from runner.compare.criteria import BASELINE_SUFFIX, baseline_results
+from runner.compare.compare import tolerances_from
+from runner.compare.criteria import read_baseline
 from runner.config.load import load_config
 from runner.config.options import flag_values
-from runner.judge.analysis import analyse_with_plan
-from runner.judge.client import EXPECTED_NOTE_PREFIX, expected_note, judge_client
-from runner.judge.server import judge_server
-from runner.judge.verdict import decide, incomplete_reasons
-from runner.model import Result, RunRecord, Series
+from runner.judge.client import EXPECTED_NOTE_PREFIX
+from runner.judge.run import Measurements, RunCriteria, judge_run
+from runner.judge.verdict import INCOMPLETE_NOTE, incomplete_reasons
+from runner.model import Missing, RunRecord, Series, ServerReadings, SourceFailure, Status
 from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.reports.load import load_summary
-from runner.sources.base import SourceResult
 from runner.sources.server import ServerPlan, ServerSide, server_plan
+from runner.stats.window import JudgedWindow
 
 _REJUDGED = "re-judged by `loadlens verdict`"
+_SAFETY_STOP = "server safety stop"
 
 
 def rejudge(
@@ -44,8 +44,8 @@ def rejudge(
     require: bool = False,
     aws_profile: str | None = None,
     aws_region: str | None = None,
-    baseline: str | None = None,
     verbose: bool = False,
+    baseline: str | None = None,
 ) -> int:
     record = load_summary(run_dir)
     directory = run_dir if run_dir.is_dir() else run_dir.parent
@@ -59,63 +59,31 @@ def rejudge(
         aws_region=aws_region,
     )
     cfg = load_config(path, env=env, flags=flag_values(given))
-    window = "steady state" if record.window_kind == "steady_state" else "whole run"
-    client = judge_client(record.judged, cfg.thresholds, window=window)
     plan = server_plan(cfg)
     if plan.cloudwatch is not None:
         from runner import installed
 
         installed.require(installed.AWS, used_by="loadlens verdict --correlate-cloudwatch")
-    notes = [n for n in record.verdict.notes if not n.startswith((_REJUDGED, EXPECTED_NOTE_PREFIX))]
-    if (note := expected_note(record.judged, cfg.thresholds)) is not None:
-        notes.append(note)
-
-    server_rows: list[Result]
-    series: tuple[Series, ...]
-    missing = record.server_missing
+    readings = stored_readings(record)
     if plan.cloudwatch is not None or plan.prometheus_url:
-        # Pull again: only the sources that can answer for the past (a process's samples are gone).
-        side = ServerSide(replace(plan, process_pid=None, process_name=None))
-        side.start()
-        outcome = side.finish(
-            run_start=record.run_start,
-            run_end=record.run_end,
-            window_start=record.window_start,
-            window_end=record.window_end,
-            settle=False,
-        )
-        pulled = {(s.source, s.resource, s.metric, s.stat) for s in outcome.result.series}
-        kept = tuple(s for s in record.server if (s.source, s.resource, s.metric, s.stat) not in pulled)
-        series = (*outcome.result.series, *kept)
-        answered = pulled | {(m.source, m.resource, m.metric, m.stat) for m in outcome.result.missing}
-        missing = (
-            *outcome.result.missing,
-            *(m for m in record.server_missing if (m.source, m.resource, m.metric, m.stat) not in answered),
-        )
-        server_rows = list(outcome.results)
-        if kept:
-            server_rows += _judge_stored(kept, record, plan)
-        notes += list(outcome.notes)
-    elif record.server:
-        series = record.server
-        server_rows = _judge_stored(series, record, plan)
-    else:
-        series = ()
-        server_rows = [r for r in record.verdict.results if r.scope != "client"]
-    # Criteria the analysis adds (the leak criterion) and baseline rows are recomputed below, not kept.
-    server_rows = [r for r in server_rows if not r.name.endswith((" growth", BASELINE_SUFFIX))]
-    found = analyse_with_plan(
+        readings = _pull_again(record, plan, readings)
+    # The run's own notes stay (its window, its cap, its sources'); what the judging adds is redone.
+    kept = (_REJUDGED, EXPECTED_NOTE_PREFIX, INCOMPLETE_NOTE)
+    notes = tuple(n for n in record.verdict.notes if not n.startswith(kept))
+    measured = Measurements(
+        run_start=record.run_start,
+        run_end=record.run_end,
+        window=JudgedWindow(whole=record.whole, judged=record.judged, kind=record.window_kind),
         timeline=record.timeline,
-        server=series,
-        window_start=record.window_start,
-        window_end=record.window_end,
-        thresholds=cfg.thresholds,
-        plan=plan,
+        server=readings,
+        interrupted=record.interrupted,
+        incomplete=incomplete_reasons(record.verdict.notes),
+        notes=(*notes, f"{_REJUDGED} with {path or 'the default thresholds'}"),
     )
-    notes.append(f"{_REJUDGED} with {path or 'the default thresholds'}")
-    vs_baseline = baseline_results(
+    check = read_baseline(
         baseline,
-        replace(view_of(record), server=series, analysis=found.section),
+        current_id=record.info.run_id,
+        current_shape=record.shape,
         out_dir=directory.parent,
         scenario=record.info.scenario,
         run_dir=directory,
@@ -123,36 +91,67 @@ def rejudge(
         aws_region=aws_region,
         tolerances=tolerances_from(cfg.compare),
     )
-    verdict = decide(
-        [*client, *server_rows, *found.results, *vs_baseline],
-        interrupted=record.interrupted,
-        notes=notes,
-        incomplete=incomplete_reasons(notes),
-    )
+    judged = judge_run(measured, replace(RunCriteria.of(cfg.thresholds, plan), baseline=check))
+    verdict = judged.verdict
     record = replace(
         record,
         verdict=verdict,
-        server=series,
-        server_missing=missing,
+        server=judged.server.series,
+        server_missing=judged.server.missing,
         config_path=str(path) if path else None,
-        analysis={**found.section, "findings": list(found.sentences)},
+        analysis=judged.analysis.section(),
     )
     write_reports(record, directory, env=env)
     color = out.isatty() and "NO_COLOR" not in env
     text = render_table(verdict, color=color, verbose=verbose).rstrip("\n")
-    text += "".join(f"\nanalysis: {line}" for line in found.sentences)
+    text += "".join(f"\nanalysis: {line}" for line in judged.analysis.findings)
     out.write(text + f"\nrun directory: {directory}\n")
     return verdict.exit_code
 
 
-def _judge_stored(series: tuple[Series, ...], record: RunRecord, plan: ServerPlan) -> list[Result]:
-    return list(
-        judge_server(
-            SourceResult(series=series),
-            window_start=record.window_start,
-            window_end=record.window_end,
-            limits=plan.limits,
-            required=plan.required,
-            run_s=record.run_end - record.run_start,
-        )
+def stored_readings(record: RunRecord) -> ServerReadings:
+    """The server side as the run recorded it: its series and missing metrics, and, read back from
+    its rows, the sources that failed and the safety stop (summary.json keeps those as rows)."""
+    failures: list[SourceFailure] = []
+    safety_stop = None
+    for row in record.verdict.results:
+        if row.scope != "server":
+            continue
+        source = row.name[len("server metrics (") : -1] if row.name.startswith("server metrics (") else ""
+        if source and row.criterion == f"{source} answers" and row.status is Status.INCONCLUSIVE:
+            failures.append(SourceFailure(source, row.reason))
+        elif row.name == _SAFETY_STOP and row.status is Status.FAIL:
+            safety_stop = row.reason
+    return ServerReadings(
+        series=record.server,
+        missing=record.server_missing,
+        failures=tuple(failures),
+        safety_stop=safety_stop,
     )
+
+
+def _pull_again(record: RunRecord, plan: ServerPlan, stored: ServerReadings) -> ServerReadings:
+    """Pull CloudWatch and Prometheus again for the run (they answer for the past; a process's
+    samples are gone, so its series stay as stored). A series pulled again replaces the stored one
+    in its place; a metric answered now is no longer missing."""
+    side = ServerSide(replace(plan, process_pid=None, process_name=None))
+    side.start()
+    pulled = side.finish(run_start=record.run_start, run_end=record.run_end, settle=False)
+    again = {_key(s): s for s in pulled.series}
+    series = [again.pop(_key(s), s) for s in stored.series]
+    series += again.values()
+    answered = {_key(s) for s in series} | {_key(m) for m in pulled.missing}
+    missing = [m for m in stored.missing if _key(m) not in answered]
+    repulled = {"cloudwatch"} if plan.cloudwatch is not None else set()
+    repulled |= {"prometheus"} if plan.prometheus_url else set()
+    return ServerReadings(
+        series=tuple(series),
+        missing=(*pulled.missing, *missing),
+        failures=(*(f for f in stored.failures if f.source not in repulled), *pulled.failures),
+        notes=pulled.notes,
+        safety_stop=stored.safety_stop,
+    )
+
+
+def _key(item: Series | Missing) -> tuple[str, str, str, str]:
+    return (item.source, item.resource, item.metric, item.stat)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.config.load import Config, Thresholds, load_config
 from runner.config.options import flag_values
@@ -19,6 +19,10 @@ from runner.config.scenarios import Scenario
 from runner.logs import redact_text
 from runner.reports.rundir import create_run_dir
 from runner.sources.server import ServerPlan, server_plan
+
+if TYPE_CHECKING:
+    from exporters.base import Exporter
+    from exporters.grafana.annotations import GrafanaAnnotator
 
 ADHOC = "adhoc"  # the scenario name of a run that names none
 
@@ -50,7 +54,7 @@ class RunPlan:
     config: Config = field(default_factory=Config)
     server: ServerPlan = field(default_factory=ServerPlan)
 
-    def build_annotator(self, *, environ: Mapping[str, str]) -> Any:
+    def build_annotator(self, *, environ: Mapping[str, str]) -> GrafanaAnnotator | None:
         """The Grafana annotator when a Grafana URL is configured (never on workers), else None."""
         g = self.config.grafana
         if g.url is None or self.role == "worker":
@@ -60,7 +64,7 @@ class RunPlan:
 
         return GrafanaAnnotator(g.url, token=resolve_token(environ), dashboard_uid=g.dashboard_uid)
 
-    def build_exporters(self, *, environ: Mapping[str, str] | None = None) -> list[Any]:
+    def build_exporters(self, *, environ: Mapping[str, str] | None = None) -> list[Exporter]:
         """The live exporters this plan asks for, not started (workers get none)."""
         from exporters.build import build_exporters
         from exporters.settings import OtlpSettings, PrometheusSettings, PushgatewaySettings

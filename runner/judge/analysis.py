@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from runner.judge.breach import BreachLimits, first_breach
+from runner.judge.breach import BreachLimits, Finding, first_breach
 from runner.judge.client import ThresholdSet
 from runner.judge.correlate import (
+    Headroom,
+    Period,
     SeriesRef,
     cpu_seconds_per_1000,
     find_cpu,
@@ -24,23 +26,100 @@ from runner.judge.correlate import (
     reserved_vcpus,
     resource_series,
 )
-from runner.judge.soak import client_p95_trend, describe_trend, leak_criterion, series_trend
+from runner.judge.soak import Trend, client_p95_trend, describe_trend, leak_criterion, series_trend
 from runner.model import Interval, Result, Series
-
-if TYPE_CHECKING:
-    from runner.sources.server import ServerPlan
 
 DEFAULT_LEAK_WARN_PER_H = 2.0
 DEFAULT_LEAK_FAIL_PER_H = 5.0
 
 
-@dataclass(frozen=True)
-class Analysis:
-    """What the analysis found: a JSON-ready section, sentences for people, and criteria."""
+@dataclass(frozen=True, slots=True)
+class LeakLimits:
+    """The leak criterion's levels in %/h (``[server] leak_*``); None: not configured, so the
+    defaults apply, and only to a steady state at least ``min_duration_s`` long."""
 
-    section: dict[str, Any]
-    sentences: tuple[str, ...]
-    results: tuple[Result, ...]
+    warn_per_h: float | None = None
+    fail_per_h: float | None = None
+    min_duration_s: float = 1800.0
+
+
+@dataclass(frozen=True, slots=True)
+class CpuCost:
+    """Headroom and CPU cost, found when the run has a CPU series."""
+
+    headroom: Headroom
+    cpu_seconds_per_1000_requests: float | None
+    cores: float  # what 100 % of the CPU series is (see ``correlate.cpu_seconds_per_1000``)
+    periods: tuple[Period, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NamedTrend:
+    """One trend of the run and the sentence that describes it."""
+
+    metric: str  # "ECS memory", "process RSS", "client p95"
+    line: str
+    trend: Trend
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the analysis found: the first breach, the CPU headroom and cost, the trends, the
+    sentences a person reads (``findings``) and the criteria that join the verdict (the leak).
+    ``section()`` is its JSON-ready form for summary.json."""
+
+    first_breach: Finding | None = None
+    cpu: CpuCost | None = None
+    trends: tuple[NamedTrend, ...] = ()
+    findings: tuple[str, ...] = ()
+    results: tuple[Result, ...] = ()
+
+    def section(self) -> dict[str, Any]:
+        """The summary's ``analysis`` object (docs/summary-schema.md), findings included."""
+        out: dict[str, Any] = {}
+        breach = self.first_breach
+        if breach is not None:
+            out["first_breach"] = {
+                "at": breach.end,
+                "target": breach.target,
+                "metric": breach.metric,
+                "observed": breach.observed,
+                "limit": breach.limit,
+                "unit": breach.unit,
+                "requests": breach.requests,
+                "server": {ref.label: value for ref, value in breach.server.items()},
+                "sentence": breach.sentence,
+                "also": list(breach.also),
+            }
+        if self.cpu is not None:
+            head = self.cpu.headroom
+            out["headroom"] = {
+                "cpu": head.cpu.label,
+                "cpu_limit_percent": head.cpu_limit_percent,
+                "rps_at_limit": head.rps_at_limit,
+                "ratio_to_tested": head.ratio_to_tested,
+                "points": head.points,
+                "summary": head.summary,
+                "caveat": head.caveat,
+            }
+            out["cpu_seconds_per_1000_requests"] = self.cpu.cpu_seconds_per_1000_requests
+            out["cpu_cores_basis"] = self.cpu.cores
+            out["periods"] = [
+                {
+                    "start": p.start,
+                    "end": p.end,
+                    "requests": p.requests,
+                    "rps": p.rps,
+                    "p95_ms": p.p95_ms,
+                    "error_rate": p.error_rate,
+                    "users": p.users,
+                    "server": {r.label: v for r, v in p.server.items()},
+                }
+                for p in self.cpu.periods
+            ]
+        out["trends"] = [{"metric": t.metric, "line": t.line, **_trend_dict(t.trend)} for t in self.trends]
+        out["findings"] = list(self.findings)
+        return out
 
 
 def analyse(
@@ -52,14 +131,11 @@ def analyse(
     thresholds: ThresholdSet,
     cpu_limit_percent: float,
     memory_limit_percent: float,
-    leak_warn_per_h: float | None = None,
-    leak_fail_per_h: float | None = None,
-    leak_min_duration_s: float = 1800.0,
+    leak: LeakLimits = LeakLimits(),
 ) -> Analysis:
     """Analyse one run. The leak criterion is judged when leak limits are configured (then a
     too-short window is INCONCLUSIVE), or with default limits when the steady state is at least
-    ``leak_min_duration_s`` long (so short runs are not marked inconclusive for it)."""
-    section: dict[str, Any] = {}
+    ``leak.min_duration_s`` long (so short runs are not marked inconclusive for it)."""
     sentences: list[str] = []
     results: list[Result] = []
     res = resource_series(server)
@@ -73,19 +149,8 @@ def analyse(
     )
     if breach is not None:
         sentences.append(breach.sentence)
-        section["first_breach"] = {
-            "at": breach.end,
-            "target": breach.target,
-            "metric": breach.metric,
-            "observed": breach.observed,
-            "limit": breach.limit,
-            "unit": breach.unit,
-            "requests": breach.requests,
-            "server": {ref.label: value for ref, value in breach.server.items()},
-            "sentence": breach.sentence,
-            "also": list(breach.also),
-        }
 
+    cpu_cost: CpuCost | None = None
     cpu, memory = find_cpu(server), find_memory(server)
     if cpu is not None:
         ref = SeriesRef.of(cpu)
@@ -105,65 +170,47 @@ def analyse(
             sentences.append(head.summary)
         elif head.rps_at_limit is not None:
             sentences.append(head.summary + (f" ({head.caveat})" if head.caveat else ""))
-        section["headroom"] = {
-            "cpu": ref.label,
-            "cpu_limit_percent": cpu_limit_percent,
-            "rps_at_limit": head.rps_at_limit,
-            "ratio_to_tested": head.ratio_to_tested,
-            "points": head.points,
-            "summary": head.summary,
-            "caveat": head.caveat,
-        }
-        section["cpu_seconds_per_1000_requests"] = cost
-        section["cpu_cores_basis"] = cores
+        cpu_cost = CpuCost(headroom=head, cpu_seconds_per_1000_requests=cost, cores=cores, periods=tuple(ps))
         if cost is not None:
             unit = "core" if cores == 1 else "cores"
             basis = unit if cpu.source != "cloudwatch" else "reserved vCPUs (1 when unknown)"
             sentences.append(f"{ref.label}: {cost:.3g} CPU-seconds per 1,000 requests ({cores:g} {basis})")
-        section["periods"] = [
-            {
-                "start": p.start,
-                "end": p.end,
-                "requests": p.requests,
-                "rps": p.rps,
-                "p95_ms": p.p95_ms,
-                "error_rate": p.error_rate,
-                "users": p.users,
-                "server": {r.label: v for r, v in p.server.items()},
-            }
-            for p in ps
-        ]
 
-    trends: list[dict[str, Any]] = []
+    trends: list[NamedTrend] = []
     if memory is not None:
         leak_series, leak_limit = _leak_basis(memory, server, memory_limit_percent)
         label = SeriesRef.of(leak_series).label
         mem_trend = series_trend(
             leak_series, window_start=window_start, window_end=window_end, limit=leak_limit
         )
-        trends.append({"metric": label, "line": describe_trend(mem_trend, label), **_trend_dict(mem_trend)})
-        configured = leak_warn_per_h is not None or leak_fail_per_h is not None
-        long_enough = window_end - window_start >= leak_min_duration_s
+        trends.append(NamedTrend(label, describe_trend(mem_trend, label), mem_trend))
+        configured = leak.warn_per_h is not None or leak.fail_per_h is not None
+        long_enough = window_end - window_start >= leak.min_duration_s
         if configured or long_enough:
-            warn = leak_warn_per_h if configured else DEFAULT_LEAK_WARN_PER_H
-            fail = leak_fail_per_h if configured else DEFAULT_LEAK_FAIL_PER_H
+            warn = leak.warn_per_h if configured else DEFAULT_LEAK_WARN_PER_H
+            fail = leak.fail_per_h if configured else DEFAULT_LEAK_FAIL_PER_H
             results.append(
                 leak_criterion(
                     mem_trend,
                     warn_per_hour=warn,
                     fail_per_hour=fail,
                     metric_label=f"server {label}",
-                    min_duration_s=leak_min_duration_s,
+                    min_duration_s=leak.min_duration_s,
                 )
             )
         if long_enough:
             sentences.append(describe_trend(mem_trend, label))
     p95 = client_p95_trend(timeline, window_start=window_start, window_end=window_end)
-    trends.append({"metric": "client p95", "line": describe_trend(p95, "client p95"), **_trend_dict(p95)})
-    if window_end - window_start >= leak_min_duration_s:
+    trends.append(NamedTrend("client p95", describe_trend(p95, "client p95"), p95))
+    if window_end - window_start >= leak.min_duration_s:
         sentences.append(describe_trend(p95, "client p95"))
-    section["trends"] = trends
-    return Analysis(section=section, sentences=tuple(sentences), results=tuple(results))
+    return Analysis(
+        first_breach=breach,
+        cpu=cpu_cost,
+        trends=tuple(trends),
+        findings=tuple(sentences),
+        results=tuple(results),
+    )
 
 
 def _leak_basis(
@@ -193,32 +240,7 @@ def _leak_basis(
     return rss, (limit_percent / 100.0 * ram if ram else None)
 
 
-def analyse_with_plan(
-    *,
-    timeline: Sequence[Interval],
-    server: Sequence[Series],
-    window_start: float,
-    window_end: float,
-    thresholds: ThresholdSet,
-    plan: ServerPlan,
-) -> Analysis:
-    """``analyse`` with the limits and leak settings of a run's server plan (the run and
-    `loadlens verdict` both call this, so they judge alike)."""
-    return analyse(
-        timeline=timeline,
-        server=server,
-        window_start=window_start,
-        window_end=window_end,
-        thresholds=thresholds,
-        cpu_limit_percent=plan.limits.cpu_percent,
-        memory_limit_percent=plan.limits.memory_percent,
-        leak_warn_per_h=plan.leak_warn_per_hour,
-        leak_fail_per_h=plan.leak_fail_per_hour,
-        leak_min_duration_s=plan.leak_min_duration_s,
-    )
-
-
-def _trend_dict(t: Any) -> dict[str, Any]:
+def _trend_dict(t: Trend) -> dict[str, Any]:
     return {
         "unit": t.unit,
         "points": t.points,

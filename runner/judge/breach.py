@@ -11,11 +11,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from runner.judge.client import ThresholdSet, parse_endpoint
+from runner.judge.client import ThresholdSet, by_endpoint
 from runner.judge.correlate import SeriesRef
 from runner.judge.soak import MIN_REQUESTS
 from runner.model import TOTAL_NAME, EndpointKey, Interval, Series
-from runner.timefmt import clock_utc as _hms_utc
+from runner.timefmt import clock_utc
 from runner.units import format_value
 
 
@@ -115,7 +115,7 @@ def first_breach(
         target, metric, observed, limit, unit, n = broken[0]
         state = _state_at((iv.start + iv.end) / 2, server, lo, hi)
         sentence = (
-            f"{metric} of {target} crossed {format_value(limit, unit)} at {_hms_utc(iv.end)} "
+            f"{metric} of {target} crossed {format_value(limit, unit)} at {clock_utc(iv.end)} "
             f"({format_value(observed, unit)} over {n} requests) while {_describe_state(state)}"
         )
         return Finding(
@@ -152,8 +152,8 @@ def _broken(iv: Interval, limits: BreachLimits, min_requests: int) -> list[_Brok
         rate = total.failures / total.count
         if limits.error_rate is not None and rate > limits.error_rate:
             out.append((TOTAL_NAME, "error rate", rate, limits.error_rate, "ratio", total.count))
-    p95_limits = _by_key(limits.endpoint_p95_ms)
-    err_limits = _by_key(limits.endpoint_error_rate)
+    p95_limits = by_endpoint(limits.endpoint_p95_ms)
+    err_limits = by_endpoint(limits.endpoint_error_rate)
     for key in sorted(iv.endpoint_counts):
         count, failures = iv.endpoint_counts[key]
         if count < min_requests:
@@ -166,10 +166,6 @@ def _broken(iv: Interval, limits: BreachLimits, min_requests: int) -> list[_Brok
         if err_limit is not None and failures / count > err_limit:
             out.append((str(key), "error rate", failures / count, err_limit, "ratio", count))
     return out
-
-
-def _by_key(limits: Mapping[str, float]) -> dict[EndpointKey, float]:
-    return {parse_endpoint(k): v for k, v in limits.items()}
 
 
 def _limit_for(key: EndpointKey, own: Mapping[EndpointKey, float], every: float | None) -> float | None:

@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from runner.judge.verdict import in_warn_band
 from runner.model import TOTAL_NAME, EndpointKey, EndpointStats, Result, Snapshot, Status
 from runner.units import format_value
 
@@ -76,6 +77,7 @@ _METRICS = (
     _Metric("min_rps", "rps", "rps", False),
 )
 _QUANTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
+_V = TypeVar("_V")
 DEFAULT_MIN_SAMPLES = 20  # below this a p95 is the slowest request or two, not a percentile
 
 
@@ -85,6 +87,12 @@ def parse_endpoint(text: str) -> EndpointKey:
     if sep and method.isupper():
         return EndpointKey(method, name)
     return EndpointKey("", text)
+
+
+def by_endpoint(table: Mapping[str, _V]) -> dict[EndpointKey, _V]:
+    """An ``[thresholds.endpoints]``-style table keyed by endpoint: where client criteria and the
+    first-breach analysis both look an endpoint's own limits up."""
+    return {parse_endpoint(k): v for k, v in table.items()}
 
 
 def judge_client(
@@ -105,7 +113,7 @@ def judge_client(
         min_samples=thresholds.default.min_samples,
     )
 
-    overrides = {parse_endpoint(k): v for k, v in thresholds.endpoints.items()}
+    overrides = by_endpoint(thresholds.endpoints)
     keys = set(overrides)
     if thresholds.per_endpoint:
         keys |= set(snapshot.endpoints)
@@ -157,11 +165,13 @@ class _Merged:
 
 def _merge(default: Limits, own: Limits | None) -> Limits:
     def pick(key: str) -> float | None:
-        if own is not None and getattr(own, key) is not None:
-            return getattr(own, key)
+        mine: float | None = getattr(own, key) if own is not None else None
+        if mine is not None:
+            return mine
         if key == "min_rps":
             return None  # the global min_rps is for the whole run, not each endpoint
-        return getattr(default, key)
+        inherited: float | None = getattr(default, key)
+        return inherited
 
     min_samples = own.min_samples if own is not None and own.min_samples is not None else default.min_samples
     return _Merged(
@@ -292,15 +302,13 @@ def _judge(
     lim_x, warn_x = _exact(limit), _exact(warn_ratio)
     if m.upper:
         broken = exact > lim_x
-        # WARN when at or above warn_ratio of the limit (a zero limit has no warning band).
-        near = lim_x > 0 and exact >= warn_x * lim_x
+        near = in_warn_band(exact, lim_x, warn_x)
     elif m.unit == "ratio":  # success rate: the warning band is on the error budget
         broken = exact < lim_x
-        budget = 1 - lim_x
-        near = budget > 0 and (1 - exact) >= warn_x * budget
+        near = in_warn_band(1 - exact, 1 - lim_x, warn_x)
     else:  # throughput: warn when the limit is at or above warn_ratio of what was observed
         broken = exact < lim_x
-        near = lim_x > 0 and lim_x >= warn_x * exact
+        near = in_warn_band(lim_x, exact, warn_x)
     if broken:
         if m.upper and limit > 0:
             how = f"exceeds {lim} by {(observed / limit - 1) * 100:.0f}%"

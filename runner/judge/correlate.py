@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from runner.judge.soak import report_unit, theil_sen
-from runner.model import EndpointStats, Interval, Series
+from runner.model import CPU_METRICS, MEMORY_METRICS, EndpointStats, Interval, Series
 from runner.sources.base import align_down, align_up, window_points
 from runner.sources.cloudwatch_catalog import ECS, RDS_CLUSTER, RDS_INSTANCE
 from runner.units import format_value
@@ -33,13 +33,6 @@ MIN_FIT_PERIODS = 3
 # about 170 rps), so no rps is given then, only what the run measured (CPU cost per 1,000 requests).
 # About twice the tested load, with room for the scatter of a fit that lands on 2x.
 MAX_EXTRAPOLATION = 2.5
-
-_CPU = {("cloudwatch", "CPUUtilization"), ("process", "cpu_percent"), ("prometheus", "cpu_percent")}
-_MEMORY = {
-    ("cloudwatch", "MemoryUtilization"),
-    ("process", "memory_percent"),
-    ("prometheus", "memory_percent"),
-}
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -88,19 +81,20 @@ def resource_series(series: Sequence[Series]) -> tuple[Series, ...]:
     return tuple(
         s
         for s in series
-        if (s.source, s.metric) in _CPU | _MEMORY and (s.source != "cloudwatch" or s.stat == "Average")
+        if (s.source, s.metric) in CPU_METRICS | MEMORY_METRICS
+        and (s.source != "cloudwatch" or s.stat == "Average")
     )
 
 
 def find_cpu(series: Sequence[Series]) -> Series | None:
     """The service's CPU series: CloudWatch ECS CPUUtilization (Average), else the local process's
     cpu_percent, else the first Prometheus cpu_percent; None without any."""
-    return _find(series, _CPU)
+    return _find(series, CPU_METRICS)
 
 
 def find_memory(series: Sequence[Series]) -> Series | None:
     """The service's memory series, in the same order of preference as ``find_cpu``."""
-    return _find(series, _MEMORY)
+    return _find(series, MEMORY_METRICS)
 
 
 def reserved_vcpus(series: Sequence[Series], *, start: float, end: float) -> float | None:
@@ -115,7 +109,7 @@ def reserved_vcpus(series: Sequence[Series], *, start: float, end: float) -> flo
     return None
 
 
-def _find(series: Sequence[Series], kinds: set[tuple[str, str]]) -> Series | None:
+def _find(series: Sequence[Series], kinds: frozenset[tuple[str, str]]) -> Series | None:
     def rank(s: Series) -> int:
         return {"cloudwatch": 0, "process": 1}.get(s.source, 2)
 

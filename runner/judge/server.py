@@ -30,11 +30,11 @@ from collections.abc import Sequence
 
 # The limits judged here are the [server] table's own type (re-exported for the judge's callers).
 from runner.config.types import ServerCriteriaLimits as ServerCriteriaLimits
-from runner.model import Result, Series, Status
+from runner.judge.verdict import in_warn_band
+from runner.model import Result, Series, ServerReadings, Status
 from runner.sources.base import Missing, SourceResult, describe_series, no_whole_period, window_points
 from runner.sources.cloudwatch_catalog import ALB, ECS, RDS_CLUSTER, RDS_INSTANCE
-from runner.timefmt import clock_z as _hms
-from runner.timefmt import iso_seconds as _iso
+from runner.timefmt import clock_z, iso_seconds
 
 PERCENT = "percent"
 COUNT = "count"
@@ -94,6 +94,42 @@ def judge_server(
     return tuple(rows)
 
 
+def judge_readings(
+    readings: ServerReadings,
+    *,
+    window_start: float,
+    window_end: float,
+    limits: ServerCriteriaLimits,
+    required: bool = False,
+    run_s: float | None = None,
+) -> tuple[Result, ...]:
+    """Every server row of a run: one INCONCLUSIVE row per source that failed (in the order they
+    failed), the criteria judged on what was read (``judge_server``), and a FAIL row when the safety
+    stop ended the run."""
+    rows = [source_failed(f.source, f.reason, required=required) for f in readings.failures]
+    rows += judge_server(
+        SourceResult(series=readings.series, missing=readings.missing),
+        window_start=window_start,
+        window_end=window_end,
+        limits=limits,
+        required=required,
+        run_s=run_s,
+    )
+    if readings.safety_stop:
+        rows.append(
+            Result(
+                name="server safety stop",
+                criterion="no abort limit held for its periods",
+                observed=None,
+                limit=None,
+                status=Status.FAIL,
+                reason=readings.safety_stop,
+                scope="server",
+            )
+        )
+    return tuple(rows)
+
+
 def source_failed(source: str, reason: str, *, required: bool = False) -> Result:
     """The one row to show when a whole source could not answer (its ``SourceError`` message)."""
     return Result(
@@ -112,7 +148,7 @@ def status_for(observed: float, limit: float, warn_ratio: float) -> Status:
     """FAIL above ``limit``, WARN at or above ``warn_ratio * limit`` (not for a limit of 0), else PASS."""
     if observed > limit:
         return Status.FAIL
-    if limit > 0 and observed >= warn_ratio * limit:
+    if in_warn_band(observed, limit, warn_ratio):
         return Status.WARN
     return Status.PASS
 
@@ -212,10 +248,10 @@ class _Judge:
         resources = ", ".join(dict.fromkeys(s.resource for s in series))
         if not inside:
             last = max((s.points[-1][0] for s in series if s.points), default=None)
-            after = f" (the last at {_hms(last)})" if last is not None else ""
+            after = f" (the last at {clock_z(last)})" if last is not None else ""
             reason = self._no_whole_period(series) or (
                 f"no datapoints for {describe_series(first)} inside the judged window "
-                f"{_hms(self.start)}-{_hms(self.end)}{after}"
+                f"{clock_z(self.start)}-{clock_z(self.end)}{after}"
             )
             return self._row(
                 name, text, None, limit, Status.INCONCLUSIVE, reason, unit, {"resource": resources}
@@ -225,7 +261,7 @@ class _Judge:
         status = status_for(v_max, limit, self.limits.warn_ratio)
         sym = " %" if unit == PERCENT else ""
         where = f" on {at_series.resource}" if len(series) > 1 else ""
-        seen = f"max {_num(v_max)}{sym} at {_hms(t_max)}{where}"
+        seen = f"max {_num(v_max)}{sym} at {clock_z(t_max)}{where}"
         if status is Status.FAIL:
             verdict = f"{seen} is above the limit {_num(limit)}{sym}"
         elif status is Status.WARN:
@@ -235,7 +271,7 @@ class _Judge:
             verdict = f"{seen}, under the limit {_num(limit)}{sym}"
         details: dict[str, object] = {
             "resource": at_series.resource,
-            "at": _iso(t_max),
+            "at": iso_seconds(t_max),
             "window_average": round(mean, 3),
             "points": len(inside),
             "period_s": first.period_s,
@@ -324,9 +360,9 @@ class _Judge:
         worst_txt = ""
         if per_period and max(per_period.values()) > 0:
             worst_t, worst_n = max(per_period.items(), key=lambda kv: kv[1])
-            details["worst_period_at"] = _iso(worst_t)
+            details["worst_period_at"] = iso_seconds(worst_t)
             details["worst_period_5xx"] = worst_n
-            worst_txt = f", most at {_hms(worst_t)}"
+            worst_txt = f", most at {clock_z(worst_t)}"
         if reasons and known <= limit:
             return self._row(name, text, None, limit, Status.INCONCLUSIVE, reasons[0], COUNT, details)
         status = status_for(known, limit, self.limits.warn_ratio)

@@ -7,8 +7,12 @@ verdict exists) · 3 inconclusive: data the user required is missing, or the run
 from __future__ import annotations
 
 from collections.abc import Iterable
+from fractions import Fraction
+from typing import TypeVar
 
 from runner.model import Result, Status, Verdict
+
+_Num = TypeVar("_Num", float, Fraction)
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
@@ -17,6 +21,13 @@ EXIT_INCONCLUSIVE = 3
 
 # Notes that carry why a run is incomplete start with this, so `loadlens verdict` keeps the cap.
 INCOMPLETE_NOTE = "incomplete run: "
+
+
+def in_warn_band(observed: _Num, limit: _Num, warn_ratio: _Num) -> bool:
+    """The WARN band of every criterion with a limit: ``observed`` at or above ``warn_ratio`` of
+    ``limit`` (the caller passes what must stay under the limit: a latency, an error budget spent,
+    or for a minimum the limit itself against what was observed). A limit of 0 has no band."""
+    return limit > 0 and observed >= warn_ratio * limit
 
 
 def decide(

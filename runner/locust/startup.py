@@ -19,10 +19,10 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from runner.errors import UsageError
+from runner.errors import LoadlensError, UsageError
 from runner.model import Verdict
 
 _LOCUST_OUTPUTS = ("locust_stats.csv", "locust_failures.csv", "locust_exceptions.csv",
@@ -154,3 +154,24 @@ OTEL_NOTE = (
 def otel_overlap(*, locust_otel: bool, loadlens_otlp: bool) -> str | None:
     """The note for a run with both Locust's and loadlens's OpenTelemetry export on, else None."""
     return OTEL_NOTE if locust_otel and loadlens_otlp else None
+
+
+@contextmanager
+def exit_on_error() -> Iterator[None]:
+    """Inside Locust's ``init`` event: a LoadlensError is one line on stderr and exit with its code
+    (Locust would log an event handler's exception and run on)."""
+    import sys
+
+    try:
+        yield
+    except LoadlensError as exc:
+        sys.stderr.write(f"loadlens: {exc}\n")
+        raise SystemExit(exc.exit_code) from None
+
+
+def verdict_stream(options: Any, out: TextIO) -> TextIO:
+    """Where the verdict table goes: stderr when Locust's ``--json`` owns stdout (it must stay one
+    JSON document), else ``out``."""
+    import sys
+
+    return sys.stderr if getattr(options, "json", False) and out is sys.stdout else out

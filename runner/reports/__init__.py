@@ -1,8 +1,8 @@
 """Reports of a finished (or interrupted) run: one module per format.
 
-``write_reports`` writes the files of a run directory (summary.json, verdict.md, junit.xml) and
-appends the verdict to a GitHub Actions step summary when one is configured. A new file format is a
-new module with a ``ReportWriter`` function, added to ``DEFAULT_WRITERS``.
+``write_reports`` writes the files of a run directory (summary.json, verdict.md, junit.xml,
+report.html) and appends the verdict to a GitHub Actions step summary when one is configured. A new
+file format is a new module with a ``ReportWriter`` function, added to ``DEFAULT_WRITERS``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Protocol
 from runner.errors import RunDirError
 from runner.logs import get_logger
 from runner.model import RunRecord
+from runner.reports.html import write_html_report
 from runner.reports.junit import write_junit
 from runner.reports.markdown import append_step_summary, step_summary_markdown, write_verdict_md
 from runner.reports.summary_json import write_summary
@@ -26,7 +27,7 @@ class ReportWriter(Protocol):
 
 
 # summary.json first: it is the one later commands (``loadlens verdict``) read back.
-DEFAULT_WRITERS: tuple[ReportWriter, ...] = (write_summary, write_verdict_md, write_junit)
+DEFAULT_WRITERS: tuple[ReportWriter, ...] = (write_summary, write_verdict_md, write_junit, write_html_report)
 
 
 def write_reports(

@@ -1,9 +1,11 @@
 """The server side of a run: which sources to read, live polling, the safety stop, and the final
-pull and judgement of the test window.
+pull of the test window.
 
-No Locust here: the bridge drives it from its greenlets. Sources that cannot start (no
-credentials, unknown service, unreachable endpoint) become one log line and one INCONCLUSIVE row;
-the load test still runs unless server metrics are required, in which case nothing runs.
+It collects and never judges: the final pull is a ``ServerReadings`` that runner.judge.run turns
+into rows. No Locust here: the bridge drives it from its greenlets. Sources that cannot start (no
+credentials, unknown service, unreachable endpoint) become one log line and one ``SourceFailure``
+(an INCONCLUSIVE row); the load test still runs unless server metrics are required, in which case
+nothing runs.
 """
 
 from __future__ import annotations
@@ -11,25 +13,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runner.config.load import Config
 from runner.config.types import ServerCriteriaLimits
 from runner.errors import SourceError, UsageError
-from runner.judge.server import judge_server, source_failed
 from runner.logs import get_logger
-from runner.model import Missing, Result, Series, Status
+from runner.model import (
+    Missing,
+    Series,
+    ServerReadings,
+    SourceFailure,
+    metric_kind,
+)
 from runner.sources.base import MetricSource, SettlingSource, SourceResult
 from runner.sources.cloudwatch_catalog import CloudWatchTarget
 
-log = get_logger("loadlens.server")
+if TYPE_CHECKING:
+    from runner.sources.process import GeventSampler
 
-CPU_METRICS = {("cloudwatch", "CPUUtilization"), ("process", "cpu_percent"), ("prometheus", "cpu_percent")}
-MEMORY_METRICS = {
-    ("cloudwatch", "MemoryUtilization"),
-    ("process", "memory_percent"),
-    ("prometheus", "memory_percent"),
-}
+log = get_logger("loadlens.server")
 
 
 @dataclass(frozen=True)
@@ -104,25 +107,6 @@ def server_plan(cfg: Config) -> ServerPlan:
     )
 
 
-@dataclass(frozen=True)
-class ServerOutcome:
-    """The server side of a finished run: the series read, the criteria judged, and notes."""
-
-    result: SourceResult
-    results: tuple[Result, ...]
-    notes: tuple[str, ...]
-    safety_stop: str | None = None
-
-
-def metric_kind(series: Series) -> str | None:
-    key = (series.source, series.metric)
-    if key in CPU_METRICS:
-        return "cpu"
-    if key in MEMORY_METRICS:
-        return "memory"
-    return None
-
-
 class ServerSide:
     """Sources for one run; call ``start`` in the process that judges (after any fork)."""
 
@@ -130,9 +114,8 @@ class ServerSide:
         self.plan = plan
         self._clock = clock
         self.sources: list[MetricSource] = []
-        self.failures: list[Result] = []
-        self.notes: list[str] = []
-        self._sampler: Any = None
+        self.failures: list[SourceFailure] = []
+        self._sampler: GeventSampler | None = None
         self._latest: tuple[Series, ...] = ()
         self._latest_missing: tuple[Missing, ...] = ()
         self._abort_streak: dict[str, int] = {}
@@ -158,7 +141,7 @@ class ServerSide:
             if self.plan.required:
                 raise
             log.warning("server metrics unavailable", source=name, reason=str(exc))
-            self.failures.append(source_failed(name, str(exc), required=False))
+            self.failures.append(SourceFailure(name, str(exc)))
 
     def _open_process(self) -> MetricSource:
         from runner.sources.process import GeventSampler, ProcessSource
@@ -195,13 +178,18 @@ class ServerSide:
         from runner.sources.aws import AwsApi, make_session
         from runner.sources.cloudwatch import CloudWatchSource
 
-        assert self.plan.cloudwatch is not None
+        assert self.plan.cloudwatch is not None  # start() opens CloudWatch only when planned
         api = AwsApi(make_session(profile=self.plan.aws_profile, region=self.plan.aws_region))
         source = CloudWatchSource(self.plan.cloudwatch, api=api)
         discovery = source.discover()
         for line in discovery.lines():
             log.info("cloudwatch: " + line)
         return source
+
+    def stop(self) -> None:
+        """Stop sampling the local process (the end of the run, or a run that never started)."""
+        if self._sampler is not None:
+            self._sampler.stop()
 
     # -- during the run ---------------------------------------------------------------------------
     def poll(self, start: float) -> str | None:
@@ -265,18 +253,15 @@ class ServerSide:
         *,
         run_start: float,
         run_end: float,
-        window_start: float,
-        window_end: float,
         settle: bool,
         on_progress: Callable[[str], None] | None = None,
-    ) -> ServerOutcome:
-        """Pull the run's window from every source (waiting for CloudWatch to settle when asked) and
-        judge the server criteria."""
-        if self._sampler is not None:
-            self._sampler.stop()
+    ) -> ServerReadings:
+        """Pull the run from every source (waiting for CloudWatch to settle when asked): what was
+        read, what was not, and which sources failed. A failing source costs neither the others nor
+        ``required`` (its failure becomes an INCONCLUSIVE row where the run is judged)."""
+        self.stop()
         results = SourceResult()
-        rows: list[Result] = list(self.failures)
-        notes = list(self.notes)
+        failures: list[SourceFailure] = list(self.failures)
         for source in self.sources:
             try:
                 if settle and isinstance(source, SettlingSource) and self.plan.settle_s > 0:
@@ -290,36 +275,18 @@ class ServerSide:
                     got = source.fetch(run_start, run_end)
             except SourceError as exc:
                 log.warning("server metrics unavailable", source=source.name, reason=str(exc))
-                rows.append(source_failed(source.name, str(exc), required=self.plan.required))
+                failures.append(SourceFailure(source.name, str(exc)))
                 continue
             except Exception as exc:  # a bug in one source must cost neither the others nor `required`
                 reason = f"loadlens could not read {source.name}: {type(exc).__name__}: {exc}"
                 log.error("server metrics could not be read", source=source.name, error=reason)
-                rows.append(source_failed(source.name, reason, required=self.plan.required))
+                failures.append(SourceFailure(source.name, reason))
                 continue
             results = results.merge(got)
-        notes += list(results.notes)
-        if self.sources:
-            rows += judge_server(
-                results,
-                window_start=window_start,
-                window_end=window_end,
-                limits=self.plan.limits,
-                required=self.plan.required,
-                run_s=run_end - run_start,
-            )
-        if self.safety_stop:
-            rows.append(
-                Result(
-                    name="server safety stop",
-                    criterion="no abort limit held for its periods",
-                    observed=None,
-                    limit=None,
-                    status=Status.FAIL,
-                    reason=self.safety_stop,
-                    scope="server",
-                )
-            )
-        return ServerOutcome(
-            result=results, results=tuple(rows), notes=tuple(notes), safety_stop=self.safety_stop
+        return ServerReadings(
+            series=results.series,
+            missing=results.missing,
+            failures=tuple(failures),
+            notes=results.notes,
+            safety_stop=self.safety_stop,
         )

@@ -60,10 +60,6 @@ class Histogram:
         return Histogram({})
 
     @staticmethod
-    def from_dense(dense: list[int]) -> Histogram:
-        return Histogram({i: c for i, c in enumerate(dense) if c})
-
-    @staticmethod
     def from_pairs(pairs: Iterable[Iterable[int]]) -> Histogram:
         out: dict[int, int] = {}
         for i, c in pairs:

@@ -198,10 +198,6 @@ class StatsStore:
                 rec = self._admit(key.method, key.name)
             rec.add(stats)
 
-    @property
-    def distinct_endpoints(self) -> int:
-        return len(self._known)
-
 
 # -- the wire format between worker and master (msgpack-friendly: lists, str, int, float) --------
 def to_wire(snap: Snapshot) -> dict[str, Any]:

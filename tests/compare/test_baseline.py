@@ -10,7 +10,8 @@ import pytest
 
 from runner.compare.baseline import check_baseline_spec, find_latest, parse_s3_url
 from runner.compare.compare import view_of
-from runner.compare.criteria import baseline_results, regression_results
+from runner.compare.criteria import baseline_results
+from runner.compare.regression import regression_results
 from runner.errors import UsageError
 from runner.model import Status
 from runner.reports.summary_json import write_summary

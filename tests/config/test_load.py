@@ -188,10 +188,12 @@ class TestFinding:
             load_config(None, env={"LOADLENS_CONFIG": "gone.toml"}, cwd=tmp_path)
 
     def test_a_directory_is_not_a_config_file(self, tmp_path: Path) -> None:
-        """A path naming a directory is refused like a missing file."""
+        """A path naming a directory is refused, and the message says it is a directory."""
         (tmp_path / "dir.toml").mkdir()
-        with pytest.raises(ConfigError, match="config file not found"):
+        with pytest.raises(ConfigError, match=r"^dir\.toml: is a directory, not a config file"):
             load_config(Path("dir.toml"), env={}, cwd=tmp_path)
+        with pytest.raises(ConfigError, match=r"^LOADLENS_CONFIG: dir\.toml is a directory"):
+            load_config(None, env={"LOADLENS_CONFIG": "dir.toml"}, cwd=tmp_path)
 
 
 class TestFullFile:

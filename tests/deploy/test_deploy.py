@@ -407,6 +407,9 @@ class TestDockerfile:
         }
         assert modules <= names, sorted(modules - names)
         assert {"runner/demo/loadlens.toml", "runner/reports/summary.schema.json"} <= names
+        # report.html is built offline from files of the package: the page and the chart library.
+        page = ("page.html", "page.css", "page.js", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css")
+        assert {f"runner/reports/html/{name}" for name in page} <= names
         assert re.search(r"^loadlens = runner\.cli:main$", entry_points, flags=re.M)
         assert {"aws", "otlp"} <= set(re.findall(r"^Provides-Extra: (\S+)$", metadata, flags=re.M))
 

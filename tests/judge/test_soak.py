@@ -298,7 +298,7 @@ class TestProcessMemoryLeak:
         """500 MiB growing 250 MiB/h on a 16 GiB machine is 1.5 %/h of RAM (under any leak limit)
         but 50 %/h of its own RSS at the window start: the leak criterion FAILs on the RSS."""
         from runner.config.load import Thresholds
-        from runner.judge.analysis import analyse
+        from runner.judge.analysis import LeakLimits, analyse
 
         mib, ram = 2**20, 16 * 2**30
         t0 = 1_700_000_000.0
@@ -314,8 +314,7 @@ class TestProcessMemoryLeak:
             thresholds=Thresholds(),
             cpu_limit_percent=70,
             memory_limit_percent=80,
-            leak_warn_per_h=2,
-            leak_fail_per_h=5,
+            leak=LeakLimits(warn_per_h=2, fail_per_h=5),
         )
         (leak,) = found.results
         assert leak.name == "server process RSS growth"

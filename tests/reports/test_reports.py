@@ -883,12 +883,14 @@ class TestRedaction:
 
 class TestWriteReports:
     def test_writes_all_files_atomically(self, tmp_path: Path) -> None:
-        """summary.json, verdict.md and junit.xml are written (directory created), no temp files left."""
+        """summary.json, verdict.md, junit.xml and report.html are written (directory created), no
+        temp files left."""
         run_dir = tmp_path / "results" / "load_20261103T120000Z"
         record = make_record(Status.FAIL, interrupted=True)
         paths = write_reports(record, run_dir, env={})
-        assert [p.name for p in paths] == ["summary.json", "verdict.md", "junit.xml"]
-        assert sorted(p.name for p in run_dir.iterdir()) == ["junit.xml", "summary.json", "verdict.md"]
+        assert [p.name for p in paths] == ["summary.json", "verdict.md", "junit.xml", "report.html"]
+        files = sorted(p.name for p in run_dir.iterdir())
+        assert files == ["junit.xml", "report.html", "summary.json", "verdict.md"]
         assert load_summary(run_dir).interrupted
 
     def test_appends_step_summary(self, tmp_path: Path) -> None:
@@ -902,6 +904,6 @@ class TestWriteReports:
         """A step summary that cannot be written is logged; the run's own reports are still written."""
         run_dir = tmp_path / "run"
         paths = write_reports(make_record(), run_dir, env={"GITHUB_STEP_SUMMARY": str(tmp_path)})
-        assert all(p.is_file() for p in paths) and len(paths) == 3
+        assert all(p.is_file() for p in paths) and len(paths) == 4
         captured = capsys.readouterr()
         assert "step summary not written" in captured.out + captured.err

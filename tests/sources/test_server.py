@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from runner.config.types import ServerCriteriaLimits
+from runner.judge.server import judge_readings
 from runner.model import Missing, Series, Status
 from runner.sources.base import SourceResult
 from runner.sources.process import ProcessSource
@@ -67,10 +69,17 @@ class TestFinish:
         time.sleep(0.25)
         last = process.sample_and_record()
         side.sources = [BrokenSource(), process]  # type: ignore[list-item]
-        outcome = side.finish(
-            run_start=first.t, run_end=last.t, window_start=first.t, window_end=last.t, settle=False
-        )
-        rows = {r.name: r for r in outcome.results}
+        readings = side.finish(run_start=first.t, run_end=last.t, settle=False)
+        rows = {
+            r.name: r
+            for r in judge_readings(
+                readings,
+                window_start=first.t,
+                window_end=last.t,
+                limits=ServerCriteriaLimits(),
+                required=required,
+            )
+        }
         broken = rows["server metrics (broken)"]
         assert broken.status is Status.INCONCLUSIVE and broken.required is required
         assert broken.reason == "loadlens could not read broken: TypeError: 'str' object is not callable"

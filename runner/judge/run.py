@@ -1,0 +1,254 @@
+"""How the verdict is made: one pure function from a run's measurements to its judgement.
+
+``loadlens run`` (the Locust adapter gathers the measurements at the end of the run) and
+``loadlens verdict RUN_DIR`` (it reads them back from summary.json) both call ``judge_run``, so a
+re-judged run with the run's own config gives the run's own rows. In order: the judged window
+(steady state, or the whole run with a note), client criteria, server criteria (from the series
+read, the metrics missing, the sources that failed and the safety stop), the analysis (first
+breach, headroom, trends) with the leak criterion, and the overall status with its notes.
+
+No Locust, no I/O: frozen data in, frozen data out. A failure while judging the server side or
+analysing becomes an INCONCLUSIVE row or a note, never a lost verdict and never a pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from runner.compare.regression import BaselineCheck, baseline_rows
+from runner.config.types import ServerCriteriaLimits
+from runner.judge.analysis import Analysis, LeakLimits, analyse
+from runner.judge.client import ThresholdSet, expected_note, judge_client
+from runner.judge.server import judge_readings, source_failed
+from runner.judge.verdict import decide
+from runner.logs import get_logger
+from runner.model import (
+    EndpointStats,
+    Interval,
+    Result,
+    Series,
+    ServerReadings,
+    Snapshot,
+    Verdict,
+)
+from runner.stats.window import JudgedWindow, choose_window
+from runner.timefmt import quantize_s
+
+if TYPE_CHECKING:
+    from runner.sources.server import ServerPlan
+
+log = get_logger("loadlens")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowMarks:
+    """The cumulative snapshots a live run took: at its end, and where the steady state began and
+    (with a cool-down) ended; None when that moment never came."""
+
+    final: Snapshot
+    steady_start: Snapshot | None = None
+    steady_end: Snapshot | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Measurements:
+    """Everything a run measured, before any judging.
+
+    ``window`` is the marks of a live run (the window is chosen here) or, for a run read back from
+    its summary, the window it judged. ``server`` is None when no server side was configured.
+    ``incomplete``: why the run is incomplete (interrupted, a worker lost); ``notes``: what the
+    measuring has to say (a cool-down before the steady state, names over the cap)."""
+
+    run_start: float
+    run_end: float
+    window: WindowMarks | JudgedWindow
+    timeline: tuple[Interval, ...] = ()
+    server: ServerReadings | None = None
+    interrupted: bool = False
+    incomplete: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunCriteria:
+    """The limits a run is judged by: ``[thresholds]``, ``[server]`` (``required`` copies
+    --require-server-metrics onto every server row) and the leak levels."""
+
+    thresholds: ThresholdSet
+    server: ServerCriteriaLimits = field(default_factory=ServerCriteriaLimits)
+    required: bool = False
+    leak: LeakLimits = field(default_factory=LeakLimits)
+    baseline: BaselineCheck | None = (
+        None  # --baseline, read by the caller (runner.compare.criteria.read_baseline)
+    )
+
+    @staticmethod
+    def of(thresholds: ThresholdSet, plan: ServerPlan) -> RunCriteria:
+        """The criteria of a run planned with ``thresholds`` and the server plan ``plan``."""
+        return RunCriteria(
+            thresholds=thresholds,
+            server=plan.limits,
+            required=plan.required,
+            leak=LeakLimits(
+                warn_per_h=plan.leak_warn_per_hour,
+                fail_per_h=plan.leak_fail_per_hour,
+                min_duration_s=plan.leak_min_duration_s,
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The verdict of one run, the window it judged, the analysis, and the server readings judged."""
+
+    window: JudgedWindow
+    verdict: Verdict
+    analysis: Analysis
+    server: ServerReadings
+
+
+def judge_run(measured: Measurements, criteria: RunCriteria) -> Judgement:
+    """Judge one run (see the module docstring for the order), on its times as summary.json keeps
+    them (``at_report_precision``)."""
+    measured = at_report_precision(measured)
+    window = _window(measured)
+    # A window cut from marks has new extremes (bounded by its histogram): round them as stored.
+    window = replace(window, whole=_snapshot_ms(window.whole), judged=_snapshot_ms(window.judged))
+    judged = window.judged
+    notes = [*window.notes, *measured.notes]
+    incomplete = list(measured.incomplete)
+    if window.incomplete and not measured.interrupted:
+        incomplete.append(window.incomplete)
+    results: list[Result] = judge_client(judged, criteria.thresholds, window=window.label)
+    if (note := expected_note(judged, criteria.thresholds)) is not None:
+        notes.append(note)
+    readings = measured.server or ServerReadings()
+    if measured.server is not None:
+        try:
+            results += judge_readings(
+                readings,
+                window_start=judged.start,
+                window_end=judged.end,
+                limits=criteria.server,
+                required=criteria.required,
+                run_s=measured.run_end - measured.run_start,
+            )
+        except Exception as exc:  # a bug on the server side must not cost the client verdict
+            reason = f"loadlens could not judge server metrics: {type(exc).__name__}: {exc}"
+            log.error("server metrics could not be judged", error=reason)
+            results.append(source_failed("server", reason, required=criteria.required))
+            readings = ServerReadings()
+        notes += [n for n in readings.notes if n not in notes]  # a re-pull repeats the run's own
+    found = _analyse(measured, judged, readings, criteria, notes)
+    results += found.results
+    results += baseline_rows(  # --baseline: runner.compare.regression (read beforehand)
+        criteria.baseline,
+        judged=judged,
+        timeline=measured.timeline,
+        server=readings.series,
+        analysis=found.section(),
+    )
+    verdict = decide(results, interrupted=measured.interrupted, notes=notes, incomplete=incomplete)
+    return Judgement(window=window, verdict=verdict, analysis=found, server=readings)
+
+
+def at_report_precision(measured: Measurements) -> Measurements:
+    """``measured`` as summary.json stores it: every time rounded to the millisecond, latency
+    extremes (min, max, an interval's endpoint p95) to the microsecond. A run and its re-judge then
+    see the same window bounds, the same server periods inside them, the same durations and the
+    same clamp of a percentile to the maximum (a process sample 0.3 ms from the window's edge must
+    not flip sides). Rounding what is already rounded changes nothing."""
+    window = measured.window
+    if isinstance(window, WindowMarks):
+        window = WindowMarks(
+            final=_snapshot_ms(window.final),
+            steady_start=None if window.steady_start is None else _snapshot_ms(window.steady_start),
+            steady_end=None if window.steady_end is None else _snapshot_ms(window.steady_end),
+        )
+    else:
+        window = replace(window, whole=_snapshot_ms(window.whole), judged=_snapshot_ms(window.judged))
+    server = measured.server
+    if server is not None:
+        server = replace(server, series=tuple(_series_ms(s) for s in server.series))
+    return replace(
+        measured,
+        run_start=quantize_s(measured.run_start),
+        run_end=quantize_s(measured.run_end),
+        window=window,
+        timeline=tuple(
+            replace(iv, start=quantize_s(iv.start), end=quantize_s(iv.end)) for iv in measured.timeline
+        ),
+        server=server,
+    )
+
+
+def _snapshot_ms(snapshot: Snapshot) -> Snapshot:
+    return replace(
+        snapshot,
+        start=quantize_s(snapshot.start),
+        end=quantize_s(snapshot.end),
+        endpoints={key: _stats_us(stats) for key, stats in snapshot.endpoints.items()},
+    )
+
+
+def _stats_us(stats: EndpointStats) -> EndpointStats:
+    return replace(stats, min_ms=_us(stats.min_ms), max_ms=_us(stats.max_ms))
+
+
+def _us(value_ms: float | None) -> float | None:
+    """A latency to the microsecond: summary.json's three decimals of a millisecond."""
+    return None if value_ms is None or not math.isfinite(value_ms) else round(value_ms, 3)
+
+
+def _interval_ms(interval: Interval) -> Interval:
+    return replace(
+        interval,
+        start=quantize_s(interval.start),
+        end=quantize_s(interval.end),
+        total=_stats_us(interval.total),
+        endpoint_p95_ms={key: round(p95, 3) for key, p95 in interval.endpoint_p95_ms.items()},
+    )
+
+
+def _series_ms(series: Series) -> Series:
+    return replace(series, points=tuple((quantize_s(t), v) for t, v in series.points))
+
+
+def _window(measured: Measurements) -> JudgedWindow:
+    if isinstance(measured.window, JudgedWindow):
+        return measured.window
+    marks = measured.window
+    return choose_window(
+        marks.final,
+        run_start=measured.run_start,
+        run_end=measured.run_end,
+        steady_start=marks.steady_start,
+        steady_end=marks.steady_end,
+    )
+
+
+def _analyse(
+    measured: Measurements,
+    judged: Snapshot,
+    readings: ServerReadings,
+    criteria: RunCriteria,
+    notes: list[str],
+) -> Analysis:
+    """Correlation and soak analysis; a failure here is a note, never a lost verdict."""
+    try:
+        return analyse(
+            timeline=measured.timeline,
+            server=readings.series,
+            window_start=judged.start,
+            window_end=judged.end,
+            thresholds=criteria.thresholds,
+            cpu_limit_percent=criteria.server.cpu_percent,
+            memory_limit_percent=criteria.server.memory_percent,
+            leak=criteria.leak,
+        )
+    except Exception as exc:
+        log.error("the run's analysis failed", error=str(exc), exc_info=True)
+        notes.append(f"the analysis failed: {exc}")
+        return Analysis()

@@ -3,7 +3,7 @@
 Prints the comparison (console table, or Markdown / JSON), optionally writes Markdown and JSON
 files too. Exit 0 when nothing regressed, 1 when something did, 2 on bad input, 3 when the runs
 are not comparable (a different locustfile, load or target: the differences are listed and
-nothing is called a regression).
+nothing is called a regression) or too short to judge even all requests' p95.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from runner.compare.model import Comparison
 from runner.compare.render import render_console, render_json, render_markdown
 from runner.config.load import load_config
 from runner.errors import UsageError
-from runner.judge.verdict import EXIT_INCONCLUSIVE
 from runner.model import RunRecord
 from runner.reports.atomic import write_atomic
 from runner.reports.load import load_summary
@@ -40,6 +39,13 @@ def compare_command(argv: Sequence[str], *, env: Mapping[str, str], out: TextIO)
     parser.add_argument("--format", choices=FORMATS, default="console", help="what to print")
     parser.add_argument("--markdown", metavar="FILE", type=Path, default=None, help="also write Markdown")
     parser.add_argument("--json", metavar="FILE", type=Path, default=None, help="also write JSON here")
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="also write the report, baseline overlaid",
+    )
     parser.add_argument(
         "--tolerance",
         metavar="METRIC=VALUE",
@@ -68,13 +74,16 @@ def compare_command(argv: Sequence[str], *, env: Mapping[str, str], out: TextIO)
         write_atomic(args.markdown, render_markdown(comparison))
     if args.json is not None:
         write_atomic(args.json, render_json(comparison))
+    if args.html is not None:
+        from runner.reports.html import report_html
+
+        # The current run in full, the baseline overlaid on a time axis from each run's start.
+        write_atomic(args.html, report_html([current, baseline], run_dir=args.current))
     return exit_code(comparison)
 
 
 def exit_code(comparison: Comparison) -> int:
-    """1 when something regressed; 3 when the runs are not comparable; else 0."""
-    if comparison.warnings:
-        return EXIT_INCONCLUSIVE
+    """The command's exit code: ``Comparison.exit_code`` (0, 1, or 3 when not comparable)."""
     return comparison.exit_code
 
 

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from runner.compare.stats import Shift
+from runner.model import TOTAL_NAME
 
 METRIC_NAMES = {
     "p50_ms": "p50",
@@ -91,6 +92,18 @@ class Comparison:
         return tuple(r for r in self.rows if r.status is Change.REGRESSED)
 
     @property
+    def judged_key_figure(self) -> bool:
+        """Whether all requests' p95 could be compared: without it nothing meaningful was."""
+        return any(
+            (r.subject, r.metric) == (TOTAL_NAME, "p95_ms") and r.status is not Change.NOT_COMPARABLE
+            for r in self.rows
+        )
+
+    @property
     def exit_code(self) -> int:
-        """0 when nothing regressed, 1 when something did (2 is bad input, raised before this)."""
+        """3 when the runs are not comparable (``warnings``) or even all requests' p95 could not be
+        judged: a comparison that compared nothing is never a pass; else 1 when something
+        regressed, 0 when nothing did (2 is bad input, raised before a comparison exists)."""
+        if self.warnings or not self.judged_key_figure:
+            return 3
         return 1 if self.regressed else 0

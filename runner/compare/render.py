@@ -60,13 +60,18 @@ def render_console(comparison: Comparison) -> str:
 
 
 def outcome(comparison: Comparison) -> str:
-    """One line: what regressed (exit 1) or that nothing did (exit 0)."""
+    """One line: what regressed, why nothing could be compared, or that nothing regressed; with
+    the exit code."""
+    code = comparison.exit_code
+    if comparison.warnings:
+        return f"not comparable: the runs differ in {len(comparison.warnings)} ways (exit {code})"
+    if not comparison.judged_key_figure:
+        return f"not comparable: all requests p95 could not be judged (exit {code})"
     regressed = comparison.regressed
     if regressed:
-        names = ", ".join(r.label for r in regressed)
-        return f"regressed: {names} (exit 1)"
+        return f"regressed: {', '.join(r.label for r in regressed)} (exit {code})"
     counted = sum(1 for r in comparison.rows if r.status is not Change.NOT_COMPARABLE)
-    return f"no regression in {counted} compared figures (exit 0)"
+    return f"no regression in {counted} compared figures (exit {code})"
 
 
 def render_markdown(comparison: Comparison) -> str:

@@ -14,9 +14,9 @@ BASE = {"/health": 50.0, "/api/v1/jobs": 50.0}
 
 
 def dirs(tmp_path: Path) -> tuple[Path, Path]:
-    base = write_summary(make_run(BASE, seed=1, run_id="base"), tmp_path / "base").parent
+    base = write_summary(make_run(BASE, seed=1, run_id="load_base_7f3"), tmp_path / "base").parent
     slow = write_summary(
-        make_run({**BASE, "/api/v1/jobs": 75.0}, seed=2, run_id="slow"), tmp_path / "slow"
+        make_run({**BASE, "/api/v1/jobs": 75.0}, seed=2, run_id="load_slow_9c1"), tmp_path / "slow"
     ).parent
     return base, slow
 
@@ -48,3 +48,12 @@ def test_bad_input_is_exit_2_with_one_line(tmp_path: Path, capsys) -> None:
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_html_overlays_the_baseline_on_the_current_run(tmp_path: Path) -> None:
+    """--html writes the report page with both runs (the current in full, the baseline overlaid)."""
+    base, slow = dirs(tmp_path)
+    page = tmp_path / "compare.html"
+    assert compare_command([str(base), str(slow), "--html", str(page)], env={}, out=io.StringIO()) == 1
+    text = page.read_text()
+    assert "<html" in text.lower() and "load_slow_9c1" in text and "load_base_7f3" in text

@@ -75,6 +75,7 @@ class TestClient:
         short = compare_runs(make_run(BASE, seed=1, seconds=15), make_run(BASE, seed=2, seconds=15))
         row = next(r for r in short.rows if r.label == "all requests p95")
         assert row.status is Change.NOT_COMPARABLE and "too few periods" in row.reason
+        assert exit_code(short) == 3  # nothing compared is never a pass
 
 
 class TestComparability:

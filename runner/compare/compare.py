@@ -375,4 +375,4 @@ def _cost(record: RunView) -> tuple[float | None, str, list[float]] | None:
         requests = p.get("requests") or 0
         if cpu is not None and requests > 0:
             per_period.append(cpu / 100.0 * cores * (p["end"] - p["start"]) / requests * 1000.0)
-    return (value if isinstance(value, int | float) else None), f"{label} CPU per 1,000 requests", per_period
+    return (value if isinstance(value, int | float) else None), label, per_period

@@ -190,3 +190,34 @@ class TestEndpointPercentiles:
         c = compare_runs(old, make_run(BASE, seed=2))
         assert status(c, "GET /health p99") is Change.NOT_COMPARABLE
         assert status(c, "GET /health p95") is Change.UNCHANGED
+
+
+class TestEfficiency:
+    def test_cpu_seconds_per_1000_requests_regress_with_the_cost(self) -> None:
+        """The same rps at +40 % CPU per period: CPU-seconds per 1,000 requests regressed."""
+        from dataclasses import replace
+
+        def with_cost(seed: int, cpu: float):
+            import random
+
+            rng = random.Random(seed)
+            record = make_run(BASE, seed=seed)
+            label = "process pid:1 cpu_percent"
+            periods = [
+                {
+                    "start": T0 + 5 * i,
+                    "end": T0 + 5 * i + 5,
+                    "requests": 300,
+                    "server": {label: cpu + rng.uniform(-1, 1)},
+                }
+                for i in range(12)
+            ]
+            cost = sum(p["server"][label] / 100 * 5 for p in periods) / 3600 * 1000
+            analysis = {"headroom": {"cpu": label}, "cpu_cores_basis": 1.0, "periods": periods,
+                        "cpu_seconds_per_1000_requests": cost}  # fmt: skip
+            return replace(record, analysis=analysis)
+
+        c = compare_runs(with_cost(1, 30.0), with_cost(2, 42.0))
+        row = next(r for r in c.rows if r.metric == "cpu_s_per_1000")
+        assert row.status is Change.REGRESSED and row.change_ratio is not None and row.change_ratio > 0.3
+        assert row.label == "process pid:1 cpu_percent CPU-seconds per 1,000 requests"

@@ -32,6 +32,7 @@ from runner.config.plan import RunPlan, plan_from_options
 from runner.errors import LoadlensError
 from runner.judge.client import judge_client
 from runner.judge.run import Measurements, RunCriteria, judge_run
+from runner.locust.baseline import shape_and_baseline
 from runner.locust.finish import (
     closing_text,
     gather_server,
@@ -367,9 +368,10 @@ class Bridge:
             incomplete=tuple(incomplete),
             notes=measurement_notes(phases, self.store, max_endpoints=plan.max_endpoints),
         )
-        judged = judge_run(measured, RunCriteria.of(plan.thresholds, plan.server))
+        shape, baseline = shape_and_baseline(self.environment, plan, self.info, planned_s=self.planned_s)
+        judged = judge_run(measured, replace(RunCriteria.of(plan.thresholds, plan.server), baseline=baseline))
         versions = {"loadlens": __version__, "locust": locust.__version__}
-        record = run_record(plan, self.info, measured, judged, versions=versions)
+        record = replace(run_record(plan, self.info, measured, judged, versions=versions), shape=shape)
         if plan.run_dir is not None:
             write_reports(record, plan.run_dir, env=self._env)
         return record

@@ -20,7 +20,7 @@ from runner.compare.compare import tolerances_from
 from runner.compare.criteria import read_baseline
 from runner.config.load import load_config
 from runner.config.options import flag_values
-from runner.judge.client import EXPECTED_NOTE_PREFIX
+from runner.judge.client import DEFAULT_NOTE, EXPECTED_NOTE_PREFIX
 from runner.judge.run import Measurements, RunCriteria, judge_run
 from runner.judge.verdict import INCOMPLETE_NOTE, incomplete_reasons
 from runner.model import Missing, RunRecord, Series, ServerReadings, SourceFailure, Status
@@ -68,7 +68,7 @@ def rejudge(
     if plan.cloudwatch is not None or plan.prometheus_url:
         readings = _pull_again(record, plan, readings)
     # The run's own notes stay (its window, its cap, its sources'); what the judging adds is redone.
-    kept = (_REJUDGED, EXPECTED_NOTE_PREFIX, INCOMPLETE_NOTE)
+    kept = (_REJUDGED, EXPECTED_NOTE_PREFIX, INCOMPLETE_NOTE, DEFAULT_NOTE)
     notes = tuple(n for n in record.verdict.notes if not n.startswith(kept))
     measured = Measurements(
         run_start=record.run_start,

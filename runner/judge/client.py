@@ -17,7 +17,7 @@ than ``min_samples`` requests (default 20) is INCONCLUSIVE: below that, a p95 is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol, TypeVar
 
@@ -58,6 +58,50 @@ class ThresholdSet(Protocol):
     def warn_ratio(self) -> float: ...
     @property
     def include_expected(self) -> bool: ...
+
+
+DEFAULT_ERROR_RATE = 0.01  # the criterion a run is judged by when loadlens.toml sets none
+DEFAULT_NOTE = (
+    "default criteria: error rate <= 1 % on all requests (and server CPU < 70 %, memory < 80 % with "
+    "a server source); set your own in [thresholds] of loadlens.toml "
+    "(`loadlens init --from RUN_DIR` proposes them from a run)"
+)
+_LIMIT_KEYS = ("p50_ms", "p95_ms", "p99_ms", "error_rate", "success_rate", "min_rps")
+
+
+@dataclass(frozen=True, slots=True)
+class _DefaultLimits:
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    error_rate: float | None = DEFAULT_ERROR_RATE
+    success_rate: float | None = None
+    min_rps: float | None = None
+    min_samples: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _DefaultThresholds:
+    """The default criteria, keeping the user's own WARN band and expected-status rule."""
+
+    warn_ratio: float
+    include_expected: bool
+    default: Limits = _DefaultLimits()
+    endpoints: Mapping[str, Limits] = field(default_factory=dict)
+    per_endpoint: bool = False
+
+
+def with_defaults(thresholds: ThresholdSet) -> tuple[ThresholdSet, str | None]:
+    """``thresholds``, or the default criteria (error rate <= 1 % on all requests) and the note that
+    says so when no client limit is set anywhere: a run with an existing locustfile and no
+    configuration is judged, not INCONCLUSIVE for want of criteria."""
+    given = any(getattr(thresholds.default, key) is not None for key in _LIMIT_KEYS)
+    if given or thresholds.endpoints:
+        return thresholds, None
+    defaults = _DefaultThresholds(
+        warn_ratio=thresholds.warn_ratio, include_expected=thresholds.include_expected
+    )
+    return defaults, DEFAULT_NOTE
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from runner.compare.regression import BaselineCheck, baseline_rows
 from runner.config.types import ServerCriteriaLimits
 from runner.judge.analysis import Analysis, LeakLimits, analyse
-from runner.judge.client import ThresholdSet, expected_note, judge_client
+from runner.judge.client import ThresholdSet, expected_note, judge_client, with_defaults
 from runner.judge.server import judge_readings, source_failed
 from runner.judge.verdict import decide
 from runner.logs import get_logger
@@ -121,8 +121,12 @@ def judge_run(measured: Measurements, criteria: RunCriteria) -> Judgement:
     incomplete = list(measured.incomplete)
     if window.incomplete and not measured.interrupted:
         incomplete.append(window.incomplete)
-    results: list[Result] = judge_client(judged, criteria.thresholds, window=window.label)
-    if (note := expected_note(judged, criteria.thresholds)) is not None:
+    thresholds, default_note = with_defaults(criteria.thresholds)
+    criteria = replace(criteria, thresholds=thresholds)
+    if default_note is not None:
+        notes.append(default_note)
+    results: list[Result] = judge_client(judged, thresholds, window=window.label)
+    if (note := expected_note(judged, thresholds)) is not None:
         notes.append(note)
     readings = measured.server or ServerReadings()
     if measured.server is not None:

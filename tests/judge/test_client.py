@@ -254,3 +254,26 @@ class TestExpectedStatuses:
         assert "900 responses with expected statuses (429: 900)" in note
         assert "include_expected" in note
         assert expected_note(snapshot(UNIFORM, expected=[429]), Thresholds()) is None
+
+
+class TestDefaultCriteria:
+    def test_nothing_configured_is_judged_by_the_default_error_rate(self) -> None:
+        """No client limit anywhere: error rate <= 1 % on all requests only, and the note says so."""
+        from runner.judge.client import DEFAULT_NOTE, with_defaults
+
+        thresholds, note = with_defaults(Thresholds(warn_ratio=0.8))
+        assert note == DEFAULT_NOTE
+        rows = by_name(judge_client(snapshot([("GET", "/a", 10.0, 200, False)] * 50), thresholds))
+        assert list(rows) == ["all requests error rate"]
+        assert rows["all requests error rate"].limit == 0.01
+        assert thresholds.warn_ratio == 0.8  # the user's own WARN band stays
+
+    def test_any_limit_or_endpoint_table_turns_the_defaults_off(self) -> None:
+        from runner.judge.client import with_defaults
+
+        for given in (
+            Thresholds(default=Limits(p95_ms=100)),
+            Thresholds(endpoints={"GET /a": Limits(p95_ms=5)}),
+            Thresholds(default=Limits(min_rps=0)),
+        ):
+            assert with_defaults(given) == (given, None)

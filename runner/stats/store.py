@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from runner.model import EndpointKey, EndpointStats, Interval, Snapshot
+from runner.model import EndpointKey, EndpointStats, Snapshot
 from runner.stats.histogram import _LAST, INV_LOG_GAMMA, MIN_MS, OFFSET, Histogram
+from runner.stats.timeline import Timeline
+
+__all__ = ["OVERFLOW_NAME", "StatsStore", "Timeline", "from_wire", "to_wire"]
 
 OVERFLOW_NAME = "(other)"
 WIRE_VERSION = 2  # 2: rows carry the per-status histograms of non-2xx responses
@@ -242,93 +245,3 @@ def from_wire(data: dict[str, Any]) -> Snapshot:
             status_histograms={int(c): Histogram.from_pairs(pairs) for c, pairs in by_status},
         )
     return Snapshot(start=data["start"], end=data["end"], endpoints=endpoints, users=data.get("users", 0))
-
-
-class Timeline:
-    """The run as a bounded list of intervals. When it reaches ``max_points`` it halves its
-    resolution by merging neighbours (exactly: histograms add), so a day-long soak keeps the same
-    memory as a short test: at most ``max_points`` intervals, each with one sparse histogram per
-    endpoint (and endpoints are capped by the store)."""
-
-    def __init__(self, *, max_points: int = 720) -> None:
-        self._max_points = max(2, max_points)
-        self._points: list[Interval] = []
-        self._last: Snapshot | None = None
-
-    def tick(self, cumulative: Snapshot) -> Interval:
-        """Record the interval since the previous tick (the first one: since the store started)."""
-        previous, self._last = self._last, cumulative
-        if previous is None:
-            base = Snapshot(start=cumulative.start, end=cumulative.start, endpoints={})
-        else:
-            base = previous
-        window = cumulative.since(base)
-        interval = Interval(
-            start=window.start,
-            end=window.end,
-            users=cumulative.users,
-            total=window.total(),
-            endpoint_p95_ms={
-                k: v for k, s in window.endpoints.items() if (v := s.quantile_ms(0.95)) is not None
-            },
-            endpoint_counts={k: (s.count, s.failures) for k, s in window.endpoints.items()},
-            endpoint_histograms={k: s.histogram for k, s in window.endpoints.items()},
-            endpoint_p50_ms=_quantiles(window, 0.50),
-            endpoint_p99_ms=_quantiles(window, 0.99),
-        )
-        self._points.append(interval)
-        if len(self._points) > self._max_points:
-            self._points = [_merge_pair(self._points[i : i + 2]) for i in range(0, len(self._points), 2)]
-        return interval
-
-    @property
-    def points(self) -> tuple[Interval, ...]:
-        return tuple(self._points)
-
-
-def _merge_pair(pair: list[Interval]) -> Interval:
-    """Two neighbouring intervals as one, exactly: counts and histograms add, and each endpoint's
-    p95 is read from the merged histogram (a max of two p95s would let one slow request among a
-    few pass for the p95 of the many requests of the other half)."""
-    if len(pair) == 1:
-        return pair[0]
-    a, b = pair
-    counts = dict(a.endpoint_counts)
-    for k, (n, f) in b.endpoint_counts.items():
-        n0, f0 = counts.get(k, (0, 0))
-        counts[k] = (n0 + n, f0 + f)
-    histograms = dict(a.endpoint_histograms)
-    for k, h in b.endpoint_histograms.items():
-        histograms[k] = histograms[k].merge(h) if k in histograms else h
-    p95 = _merged_quantile(a.endpoint_p95_ms, b.endpoint_p95_ms, histograms, 0.95)
-    return Interval(
-        start=a.start,
-        end=b.end,
-        users=max(a.users, b.users),
-        total=a.total.merge(b.total),
-        endpoint_p95_ms=p95,
-        endpoint_counts=counts,
-        endpoint_histograms=histograms,
-        endpoint_p50_ms=_merged_quantile(a.endpoint_p50_ms, b.endpoint_p50_ms, histograms, 0.50),
-        endpoint_p99_ms=_merged_quantile(a.endpoint_p99_ms, b.endpoint_p99_ms, histograms, 0.99),
-    )
-
-
-def _quantiles(window: Snapshot, q: float) -> dict[EndpointKey, float]:
-    return {k: v for k, s in window.endpoints.items() if (v := s.quantile_ms(q)) is not None}
-
-
-def _merged_quantile(
-    a: Mapping[EndpointKey, float],
-    b: Mapping[EndpointKey, float],
-    histograms: Mapping[EndpointKey, Histogram],
-    q: float,
-) -> dict[EndpointKey, float]:
-    """Each endpoint's ``q`` quantile over two merged intervals, from the merged histogram."""
-    out: dict[EndpointKey, float] = {}
-    for k in set(a) | set(b):
-        value = histograms[k].quantile_ms(q) if k in histograms else None
-        if value is None:  # no histogram (not a live interval): the worse half's, coarsened
-            value = max(v for v in (a.get(k), b.get(k)) if v is not None)
-        out[k] = value
-    return out

@@ -1,0 +1,130 @@
+"""A day-long soak over 300 endpoints keeps the timeline and summary.json bounded (issue 14, item 1-2).
+
+The run is simulated: the real StatsStore records every request and the real Timeline ticks, over a
+fake clock (no run could last a day in a test). Ticks are a minute apart (the default is 5 s) so
+the day takes 1,440 ticks: more than the 720 points the timeline may hold, so it has to merge.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from dataclasses import replace
+
+import pytest
+
+from runner.judge.verdict import decide
+from runner.model import EndpointKey, Result, RunInfo, RunRecord, Status
+from runner.reports.load import record_from_dict
+from runner.reports.summary_json import summary_dict, summary_text
+from runner.reports.summary_tables import INTERVAL
+from runner.stats.store import StatsStore, Timeline
+from tests.support.timelines import FakeClock
+
+T0 = 1_790_000_000.0
+ENDPOINTS = 300
+DAY_S = 24 * 3600
+TICK_S = 60
+SUMMARY_MAX_BYTES = 4_000_000  # the bound docs/summary-schema.md states for 24 h x 300 endpoints
+TIMELINE_MAX_BYTES = 2_000_000
+
+
+def _soak(
+    *, hours: float, endpoints: int = ENDPOINTS, per_tick: int = 2
+) -> tuple[StatsStore, Timeline, FakeClock]:
+    """``hours`` of ``per_tick`` requests per endpoint per minute, latencies spread like a real
+    service's (log-normal, a factor ~6 between p5 and p95), recorded and ticked for real."""
+    rng = random.Random(14)
+    latencies = [rng.lognormvariate(3.5, 0.6) for _ in range(61)]
+    clock = FakeClock(T0)
+    store = StatsStore(clock=clock, max_endpoints=endpoints)
+    timeline = Timeline()
+    names = [f"/api/v1/resource-{i}/{{id}}" for i in range(endpoints)]
+    k = 0
+    for _tick in range(int(hours * 3600 / TICK_S)):
+        for name in names:
+            for _ in range(per_tick):
+                k += 1
+                store.record("GET", name, latencies[k % 61], 500 if k % 211 == 0 else 200, k % 211 == 0, 90)
+        clock.t += TICK_S
+        timeline.tick(store.snapshot(users=300))
+    return store, timeline, clock
+
+
+def _timeline_bytes(timeline: Timeline) -> int:
+    return len(json.dumps([INTERVAL.dump(p) for p in timeline.points]))
+
+
+def _record(store: StatsStore, timeline: Timeline, end: float) -> RunRecord:
+    whole = store.snapshot(users=300)
+    judged = replace(whole, start=T0 + 600)  # a steady state: the same requests here (what matters is size)
+    result = Result("all requests p95", "p95 <= 500 ms", 40.0, 500.0, Status.PASS, "within", "ms")
+    return RunRecord(
+        info=RunInfo("soak_20260901T000000Z", "soak", "http://127.0.0.1:8080", T0),
+        run_start=T0,
+        run_end=end,
+        window_start=judged.start,
+        window_end=end,
+        window_kind="steady_state",
+        whole=whole,
+        judged=judged,
+        timeline=timeline.points,
+        verdict=decide((result,)),
+        command=("loadlens", "run", "--scenario", "soak"),
+        versions={"loadlens": "0.1.0", "locust": "2.47.0"},
+    )
+
+
+@pytest.fixture(scope="module")
+def day() -> tuple[StatsStore, Timeline, FakeClock]:
+    return _soak(hours=24)
+
+
+class TestDayLongTimeline:
+    def test_the_timeline_stays_bounded_in_entries(self, day: tuple[StatsStore, Timeline, FakeClock]) -> None:
+        """24 h x 300 endpoints: at most 720 points and at most 60,000 endpoint cells (digest rows and
+        held histograms), not one row per endpoint per interval for the whole day."""
+        _store, timeline, _clock = day
+        points = timeline.points
+        cells = sum(len(p.endpoint_counts) for p in points)
+        assert len(points) <= 720
+        assert cells <= 60_000, f"{len(points)} points hold {cells} endpoint cells"
+
+    def test_the_timeline_stays_bounded_in_bytes(self, day: tuple[StatsStore, Timeline, FakeClock]) -> None:
+        """Serialised as summary.json writes it, the day's timeline is under 2 MB."""
+        _store, timeline, _clock = day
+        assert _timeline_bytes(timeline) < TIMELINE_MAX_BYTES
+
+    def test_totals_stay_exact(self, day: tuple[StatsStore, Timeline, FakeClock]) -> None:
+        """However often it merged, the timeline adds up to every request of the day and spans it."""
+        store, timeline, clock = day
+        points = timeline.points
+        assert sum(p.total.count for p in points) == store.snapshot().total().count
+        assert (
+            sum(n for p in points for n, _f in p.endpoint_counts.values()) == store.snapshot().total().count
+        )
+        assert points[0].start == T0 and points[-1].end == clock.t
+        assert all(a.end == b.start for a, b in itertools.pairwise(points))
+
+    def test_summary_json_stays_bounded_and_rejudges_exactly(
+        self, day: tuple[StatsStore, Timeline, FakeClock]
+    ) -> None:
+        """The whole summary.json of the day (judged window and whole run with every endpoint's
+        histogram, the timeline) is under the stated bound, and the judged window read back is the
+        one written: the histograms that re-judging reads are complete."""
+        store, timeline, clock = day
+        record = _record(store, timeline, clock.t)
+        text = summary_text(record)
+        assert len(text.encode()) < SUMMARY_MAX_BYTES
+        back = record_from_dict(json.loads(text))
+        key = EndpointKey("GET", "/api/v1/resource-7/{id}")
+        assert back.judged.endpoints[key].histogram == record.judged.endpoints[key].histogram
+        assert back.judged.total().count == record.judged.total().count
+        assert summary_dict(back)["client"]["timeline"] == summary_dict(record)["client"]["timeline"]
+
+
+def test_a_short_narrow_run_keeps_full_resolution() -> None:
+    """The budget only bites on long, wide runs: an hour over 5 endpoints keeps every minute."""
+    _store, timeline, _clock = _soak(hours=1, endpoints=5)
+    assert len(timeline.points) == 60

@@ -13,12 +13,12 @@ so each process attaches in its own ``init``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
 import gevent
@@ -46,6 +46,7 @@ from runner.locust.finish import (
 from runner.locust.lifecycle import InterruptShield, WorkerWatch, interrupted_reason
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases, log_progress
+from runner.locust.prune import LocustPruner
 from runner.locust.shape import apply_scenario, apply_tags
 from runner.locust.startup import check_targets, exit_on_error, merged_exit_code, verdict_stream
 from runner.locust.workers import WorkerLink, check_workers, watch_workers
@@ -101,12 +102,9 @@ class Bridge:
 
     # -- wiring -----------------------------------------------------------------------------------
     def attach(self, events: Any) -> None:
-        events.init_command_line_parser.add_listener(self._on_parser)
+        events.init_command_line_parser.add_listener(partial(add_loadlens_arguments, locust_parser=True))
         events.init.add_listener(self._on_init)
-
-    @staticmethod
-    def _on_parser(parser: argparse.ArgumentParser, **_kw: Any) -> None:
-        add_loadlens_arguments(parser, locust_parser=True)
+        LocustPruner().attach(events)  # Locust's per-second counts and history, bounded on a soak
 
     def _on_init(self, environment: Any, runner: Any = None, web_ui: Any = None, **_kw: Any) -> None:
         self.environment = environment

@@ -46,7 +46,7 @@ from runner.timefmt import iso_utc
 
 SCHEMA_VERSION = 1
 FILE_NAME = "summary.json"
-_INLINE_MAX_CHARS = 100
+_INLINE_MAX_CHARS = 160  # a timeline point's endpoint digest row (~110 characters) stays on one line
 
 
 def summary_dict(record: RunRecord) -> dict[str, Any]:

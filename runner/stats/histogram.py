@@ -82,15 +82,13 @@ class Histogram:
         return Histogram(out)
 
     def subtract(self, earlier: Histogram) -> Histogram:
-        """What was added since ``earlier`` (a previous cumulative state of the same histogram)."""
-        out = dict(self.counts)
-        for i, c in earlier.counts.items():
-            left = out.get(i, 0) - c
-            if left:
-                out[i] = left
-            else:
-                out.pop(i, None)
-        return Histogram(out)
+        """What was added since ``earlier`` (a previous cumulative state of the same histogram).
+
+        Built from the buckets that changed only: a copy of the cumulative dict with the rest
+        deleted would keep the cumulative dict's capacity (dicts never shrink), and the timeline
+        holds one such interval histogram per endpoint per point: ~2 KB each instead of ~200 B."""
+        before = earlier.counts
+        return Histogram({i: left for i, c in self.counts.items() if (left := c - before.get(i, 0))})
 
     def quantile_ms(self, q: float) -> float | None:
         """Nearest-rank quantile (``q`` in [0, 1]); None when empty."""

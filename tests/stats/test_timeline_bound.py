@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import sys
 from dataclasses import replace
 
 import pytest
@@ -128,3 +129,22 @@ def test_a_short_narrow_run_keeps_full_resolution() -> None:
     """The budget only bites on long, wide runs: an hour over 5 endpoints keeps every minute."""
     _store, timeline, _clock = _soak(hours=1, endpoints=5)
     assert len(timeline.points) == 60
+
+
+def test_an_interval_histogram_holds_memory_for_its_own_buckets_only() -> None:
+    """The timeline keeps one interval histogram per endpoint per point. Cut from a cumulative
+    histogram of 300 buckets, an interval with 2 new requests is a dict of 2 entries in memory too,
+    not one with the capacity of the 300 (dicts do not shrink when entries are deleted)."""
+    clock = FakeClock(T0)
+    store = StatsStore(clock=clock)
+    for i in range(300):
+        store.record("GET", "/a", 1.0 * 1.02**i, 200, False, 0)
+    clock.t += 5
+    earlier = store.snapshot()
+    store.record("GET", "/a", 5.0, 200, False, 0)
+    store.record("GET", "/a", 50.0, 200, False, 0)
+    clock.t += 5
+    window = store.snapshot().since(earlier)
+    counts = window.endpoints[EndpointKey("GET", "/a")].histogram.counts
+    assert len(counts) == 2
+    assert sys.getsizeof(counts) <= sys.getsizeof({1: 1, 2: 1, 3: 1, 4: 1, 5: 1})

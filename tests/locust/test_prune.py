@@ -1,102 +1,52 @@
 """Locust's own bookkeeping stays bounded on a long run, and what Locust shows stays right.
 
-Real Locust against the real demo service on 127.0.0.1. A soak's hours are compressed: the tests
-(and, end to end, the test's locustfile) give Locust's stats module a clock that runs 60 times
-faster than the wall clock, so a few seconds leave minutes of per-second counts behind. gevent and
-loadlens keep the real clock.
+Real Locust against the real demo service on 127.0.0.1, always in a process of its own (Locust
+patches the standard library with gevent at import, which a test session that imported ssl cannot
+take): `loadlens run`, or tests/locust/prune_probe.py. A soak's hours are compressed: Locust's stats
+module gets a clock that runs 60 times faster than the wall clock, so a few seconds leave minutes of
+per-second counts behind. gevent and loadlens keep the real clock.
 """
 
 from __future__ import annotations
 
+import calendar
 import itertools
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import gevent
-import locust.stats
 import pytest
-import requests
-from locust import HttpUser, constant, task
-from locust.env import Environment
-from locust.html import get_html_report
 
-from runner.locust.prune import KEEP_S, MAX_HISTORY, prune_per_second, thin_history
+from runner.locust.prune import KEEP_S, MAX_HISTORY, thin_history
 from tests.support.cli import LoadlensRun
 from tests.support.procs import free_port
-
-SPEED = 60
-
-
-class FastClock:
-    """``time`` for Locust's stats module only: ``time()`` runs ``speed`` times faster than the wall
-    clock from the moment it is made (until ``freeze``), everything else is the real module."""
-
-    def __init__(self, speed: float) -> None:
-        self._t0 = time.time()
-        self._speed = speed
-        self._frozen: float | None = None
-
-    def time(self) -> float:
-        if self._frozen is not None:
-            return self._frozen
-        return self._t0 + (time.time() - self._t0) * self._speed
-
-    def freeze(self) -> None:
-        self._frozen = self.time()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
+from tests.support.runs import REPO, child_env
 
 
-def _user_class(host: str) -> type[HttpUser]:
-    class Names(HttpUser):
-        wait_time = constant(0.01)
-
-        @task
-        def health(self) -> None:
-            for i in range(30):
-                self.client.get("/health", name=f"/health/{i}")
-
-    Names.host = host
-    return Names
+def _probe(what: str, *args: str) -> dict[str, Any]:
+    """Run tests/locust/prune_probe.py (real Locust in a process of its own) and read its JSON."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.locust.prune_probe", what, *args],
+        cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 class TestPerSecondCounts:
-    def test_web_ui_and_csv_show_the_same_after_pruning(self, target: str, monkeypatch) -> None:
+    def test_web_ui_and_csv_show_the_same_after_pruning(self, target: str) -> None:
         """Locust's /stats/requests (current rps, failures/s, percentiles...) and its requests CSV
         read the same before and after the prune, which leaves at most ~KEEP_S seconds per entry."""
-        clock = FastClock(SPEED)
-        monkeypatch.setattr(locust.stats, "time", clock)
-        monkeypatch.setattr(sys, "argv", ["locust"])  # the web UI parses the command line for its options
-        env = Environment(user_classes=[_user_class(target)], host=target)
-        runner = env.create_local_runner()
-        port = free_port()
-        web_ui = env.create_web_ui("127.0.0.1", port)
-        gevent.sleep(0.2)
-        try:
-            runner.start(4, spawn_rate=100)
-            gevent.sleep(3.0)  # ~3 minutes of Locust's seconds
-            runner.stop()
-            clock.freeze()  # nothing moves between the two reads
-            base = f"http://127.0.0.1:{port}"
-            before = requests.get(f"{base}/stats/requests", timeout=10).json()
-            csv_before = requests.get(f"{base}/stats/requests/csv", timeout=10).text
-            seconds_before = len(env.stats.total.num_reqs_per_sec)
-            dropped = prune_per_second(env.stats)
-            after = requests.get(f"{base}/stats/requests", timeout=10).json()
-            csv_after = requests.get(f"{base}/stats/requests/csv", timeout=10).text
-        finally:
-            runner.quit()
-            web_ui.stop()
-        assert seconds_before > 100 and dropped > 0
-        assert before["total_rps"] > 0 and before["current_rps"] > 0
-        assert after == before
-        assert csv_after == csv_before
-        for entry in (*env.stats.entries.values(), env.stats.total):
-            assert len(entry.num_reqs_per_sec) <= KEEP_S + 1
+        seen = _probe("ui", target, str(free_port()))
+        assert seen["seconds_before"] > 100 and seen["dropped"] > 0
+        assert seen["before"]["total_rps"] > 0 and seen["before"]["current_rps"] > 0
+        assert seen["after"] == seen["before"]
+        assert seen["csv_after"] == seen["csv_before"]
+        assert max(seen["seconds_after"]) <= KEEP_S + 1
 
 
 class TestHistory:
@@ -104,24 +54,14 @@ class TestHistory:
         """A day of Locust's 5-second history entries (made by Locust's own update_stats_history)
         thins to at most MAX_HISTORY entries, evenly spaced, oldest and newest kept; Locust's HTML
         report renders them."""
-        env = Environment(user_classes=[_user_class(target)], host=target)
-        runner = env.create_local_runner()
-        t0 = 1_790_000_000
-        stamps = [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + 5 * i)) for i in range(17_280)]
-        for k, stamp in enumerate(stamps):
-            locust.stats.update_stats_history(runner, stamp)
-            if k % 50 == 0:
-                thin_history(env.stats.history)  # as the pruner's loop would, every few entries
-        thin_history(env.stats.history)
-        history = env.stats.history
-        assert len(history) <= MAX_HISTORY
-        assert history[0]["time"] == stamps[0] and history[-1]["time"] == stamps[-1]
-        epochs = [time.mktime(time.strptime(h["time"], "%Y-%m-%dT%H:%M:%SZ")) for h in history[:-1]]
+        seen = _probe("history", target)
+        times = seen["times"]
+        assert len(times) <= MAX_HISTORY
+        assert times[0] == seen["stamps"][0] and times[-1] == seen["stamps"][-1]
+        epochs = [calendar.timegm(time.strptime(t, "%Y-%m-%dT%H:%M:%SZ")) for t in times[:-1]]
         gaps = {b - a for a, b in itertools.pairwise(epochs)}
         assert len(gaps) == 1, gaps  # one resolution over the whole run, not a fine end and a coarse start
-        html = get_html_report(env)
-        assert stamps[-1] in html
-        runner.quit()
+        assert seen["html_has_last"]
 
     def test_a_short_history_is_left_alone(self) -> None:
         """Under the cap nothing changes."""

@@ -144,6 +144,8 @@ def _env_hint(name: str) -> str:
 
 # Where a table of tables keeps its keys, for "did you mean" on an unknown one: the parent's name.
 _NESTED_KEYS = {"endpoints": ck.LIMIT_KEYS, "scenarios": ck.SCENARIO_KEYS, "stages": ck.STAGE_KEYS}
+# Sections holding a table of endpoint tables ("METHOD name" -> its keys).
+_ENDPOINT_TABLES = {"thresholds": ck.LIMIT_KEYS, "compare": ck.COMPARE_ENDPOINT_KEYS}
 
 
 class _Layers:
@@ -155,7 +157,7 @@ class _Layers:
         self.tables: dict[str, dict[str, object]] = {s: {} for s in ck.SECTIONS}
         self.setter: dict[tuple[str, str], str] = {}  # (section, key) -> variable or flag
         self.present: set[str] = set()  # sections the file or the environment mentioned
-        self.endpoints: object = None
+        self.endpoints: dict[str, object] = {}  # section -> its table of endpoint tables
         self.scenarios: object = None
         self.env_applied: list[str] = []
         self.problems: list[str] = []
@@ -193,12 +195,12 @@ class _Layers:
         self.present.add(section)
         keys = ck.SECTIONS[section]
         for key, raw in table.items():
-            if section == "thresholds" and key == "endpoints":
-                self.endpoints = raw
+            if section in _ENDPOINT_TABLES and key == "endpoints":
+                self.endpoints[section] = raw
             elif key in keys:
                 self.tables[section][key] = raw
             else:
-                extra = ["endpoints"] if section == "thresholds" else []
+                extra = ["endpoints"] if section in _ENDPOINT_TABLES else []
                 self.problems.append(f"{self._at(*parts, key)}: unknown key{_hint(key, [*keys, *extra])}")
 
     def apply_env(self, env: Mapping[str, str]) -> None:
@@ -291,8 +293,8 @@ class _Layers:
                 for part in path[:-1]:
                     spot = spot.setdefault(part, {})
                 spot[ck.toml_key(path[-1])] = value
-        if self.endpoints is not None:
-            data.setdefault("thresholds", {})["endpoints"] = self.endpoints
+        for section, endpoints in self.endpoints.items():
+            data.setdefault(section, {})["endpoints"] = endpoints
         return data
 
     def _report(self, errors: Iterable[Mapping[str, Any]], prefix: tuple[str, ...]) -> None:
@@ -326,6 +328,8 @@ class _Layers:
         if kind in ("unexpected_keyword_argument", "extra_forbidden"):
             parent = next((str(p) for p in reversed(loc[:-1]) if str(p) in _NESTED_KEYS), "")
             known = _NESTED_KEYS.get(parent, {})
+            if parent == "endpoints" and loc and str(loc[0]) in _ENDPOINT_TABLES:
+                known = _ENDPOINT_TABLES[str(loc[0])]
             return f"unknown key{_hint(str(loc[-1]), known)}"
         if kind in ("dataclass_type", "dataclass_args_type", "dict_type"):
             return f"expected a table, got {show(err['input'])}"

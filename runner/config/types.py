@@ -266,6 +266,19 @@ class GrafanaConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CompareEndpoint:
+    """A [compare.endpoints."METHOD name"] table: the tolerances of that endpoint's figures where
+    its latency, error rate or throughput varies more (or must vary less) than the others'; a key
+    not given keeps [compare]'s."""
+
+    __pydantic_config__ = SECTION
+
+    latency_percent: Annotated[float | None, number(ge=0)] = None
+    error_rate_points: Annotated[float | None, number(ge=0, le=100)] = None
+    rps_percent: Annotated[float | None, number(ge=0, le=100)] = None
+
+
+@dataclass(frozen=True, slots=True)
 class CompareConfig:
     """[compare]: how much worse a figure may get against a baseline before it counts as a
     regression (`loadlens compare`, --baseline; docs/compare.md). Latency and server figures in
@@ -277,6 +290,10 @@ class CompareConfig:
     error_rate_points: Annotated[float, number(ge=0, le=100)] = 0.5
     rps_percent: Annotated[float, number(ge=0, le=100)] = 10.0
     server_percent: Annotated[float, number(ge=0)] = 10.0
+    # [compare.endpoints."METHOD name"]: one endpoint's own tolerances, over the ones above.
+    endpoints: Annotated[Mapping[ENDPOINT, CompareEndpoint], table_of("a table of endpoints")] = field(
+        default_factory=_no_entries  # type: ignore[arg-type]
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -379,6 +379,16 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class PhaseMarks:
+    """When a run's phases changed besides its judged window's edges, for the report's shading: the
+    ramp-up's end (the warm-up's start; None if every user never spawned) and each load step after
+    it as (at, users before, users after)."""
+
+    ramp_end: float | None = None
+    load_steps: tuple[tuple[float, int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RunShape:
     """What makes two runs comparable (summary.json "comparability"): a baseline comparison warns
     when these differ instead of calling the difference a regression. ``host`` is redacted."""
@@ -436,3 +446,4 @@ class RunRecord:
     # ``server`` it names each metric read (summary.json "server.missing").
     server_missing: tuple[Missing, ...] = ()
     shape: RunShape | None = None  # None in summaries written before comparability was recorded
+    phases: PhaseMarks | None = None  # None in summaries written before the phases were recorded

@@ -27,6 +27,7 @@ from runner.logs import get_logger
 from runner.model import (
     EndpointStats,
     Interval,
+    PhaseMarks,
     Result,
     Series,
     ServerReadings,
@@ -50,6 +51,7 @@ class WindowMarks:
     final: Snapshot
     steady_start: Snapshot | None = None
     steady_end: Snapshot | None = None
+    phases: PhaseMarks | None = None  # the other phase changes, for the reports (not judged)
 
 
 @dataclass(frozen=True, slots=True)

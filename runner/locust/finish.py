@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.config.plan import RunPlan
-from runner.judge.run import Judgement, Measurements
+from runner.judge.run import Judgement, Measurements, WindowMarks
 from runner.locust.lifecycle import USER_STOP_GRACE_S, InterruptShield, stop_users_gracefully
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases
@@ -167,19 +167,22 @@ def run_record(
         versions=dict(versions),
         analysis=judged.analysis.section(),
         server_missing=judged.server.missing,
+        phases=measured.window.phases if isinstance(measured.window, WindowMarks) else None,
     )
 
 
 def closing_text(
     record: RunRecord, plan: RunPlan | None, *, color: bool, exit_code: int | None = None
 ) -> str:
-    """The verdict table, the analysis's findings, the run directory, where an exit code other than
-    the verdict's came from, and the dashboard's link."""
+    """The verdict table, the analysis's findings, the run directory and its report.html, where an
+    exit code other than the verdict's came from, and the dashboard's link."""
     text = render_table(record.verdict, color=color, verbose=bool(plan and plan.verbose))
     findings = record.analysis.get("findings") or []
     if findings:
         text = text.rstrip("\n") + "\n" + "".join(f"analysis: {line}\n" for line in findings)
     where = f"\nrun directory: {plan.run_dir}\n" if plan and plan.run_dir else "\n"
+    if plan and plan.run_dir and (page := Path(plan.run_dir) / "report.html").is_file():
+        where += f"report: {page}\n"  # the page to open first (runner.reports.html)
     if exit_code is not None and exit_code not in (0, record.verdict.exit_code):
         where += exit_code_note(exit_code, record.verdict)
     grafana = plan.config.grafana if plan else None

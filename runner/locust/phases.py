@@ -14,12 +14,13 @@ from runner.config.scenarios import format_duration
 from runner.judge.run import WindowMarks
 from runner.locust.outputs import PhaseMarker
 from runner.logs import get_logger
-from runner.model import Interval, Snapshot
+from runner.model import Interval, PhaseMarks, Snapshot
 
 log = get_logger("loadlens")
 
 # After the ramp-up, these phases see user counts fall (a ramp-down) and rise (a new load step).
 _LOADED = ("steady", "ramp-down", "warm-up", "cool-down")
+MAX_LOAD_STEPS = 1_000  # load steps kept for the report (a shape changing users every second: bounded)
 
 
 class Phases:
@@ -37,6 +38,7 @@ class Phases:
         self.window_end: Snapshot | None = None
         self.cooldown_early: str | None = None  # why there was no steady state, when so
         self._last_users: int | None = None
+        self._steps: list[tuple[float, int, int]] = []  # load steps: (at, users before, after)
 
     def begin(self, now: float) -> None:
         """A new test starts (Locust's ``test_start``): forget any earlier one."""
@@ -44,6 +46,7 @@ class Phases:
         self.window_start = self.window_end = None
         self.cooldown_early = None
         self._last_users = None
+        self._steps = []
         self.phase = "starting"
 
     def set(self, phase: str, *, detail: str = "") -> None:
@@ -100,6 +103,8 @@ class Phases:
             self.set("ramp-down")
         elif users > previous:
             self.set("steady")
+            if len(self._steps) < MAX_LOAD_STEPS:
+                self._steps.append((self._clock(), previous, users))
             if self.marker is not None:
                 self.marker.mark("load step", at=self._clock(), detail=f"{previous} → {users} users")
 
@@ -110,7 +115,12 @@ class Phases:
         return cumulative
 
     def marks(self, final: Snapshot) -> WindowMarks:
-        return WindowMarks(final=final, steady_start=self.window_start, steady_end=self.window_end)
+        return WindowMarks(
+            final=final,
+            steady_start=self.window_start,
+            steady_end=self.window_end,
+            phases=PhaseMarks(ramp_end=self.ramp_end, load_steps=tuple(self._steps)),
+        )
 
 
 def log_progress(phases: Phases, *, now: float, planned_s: float | None, users: int, last: Interval) -> None:

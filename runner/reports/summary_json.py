@@ -17,6 +17,7 @@ from typing import Any
 
 from runner.judge.verdict import incomplete_reasons
 from runner.model import (
+    PhaseMarks,
     RunInfo,
     RunRecord,
     Verdict,
@@ -81,6 +82,7 @@ def summary_dict(record: RunRecord) -> dict[str, Any]:
             "run_end": iso_utc(record.run_end),
             "kind": record.window_kind,
             "duration_s": window_s,
+            **_phases_dump(record.phases),
         },
         "criteria": [RESULT.dump(r) for r in verdict.results],
         "client": {
@@ -166,6 +168,40 @@ def document_record(doc: dict[str, Any]) -> RunRecord:
         # The optional analysis section, kept as it was written (absent in older summaries).
         analysis=analysis if isinstance(analysis := doc.get("analysis"), dict) else {},
         shape=SHAPE.load(doc["comparability"], "comparability") if "comparability" in doc else None,
+        phases=_phases_load(window),
+    )
+
+
+def _phases_dump(phases: PhaseMarks | None) -> dict[str, Any]:
+    """window.ramp_end and window.load_steps (the report's phase shading); absent when not known."""
+    if phases is None:
+        return {}
+    return {
+        "ramp_end": None if phases.ramp_end is None else iso_utc(phases.ramp_end),
+        "load_steps": [
+            {"at": iso_utc(at), "from_users": before, "to_users": after}
+            for at, before, after in phases.load_steps
+        ],
+    }
+
+
+def _phases_load(window: dict[str, Any]) -> PhaseMarks | None:
+    """The phase marks of window (absent in summaries written before they were recorded)."""
+    if "load_steps" not in window:
+        return None
+    raw = get(window, "ramp_end", OPT_STR, "window")
+    steps = []
+    for i, step in enumerate(get(window, "load_steps", list, "window")):
+        where = f"window.load_steps[{i}]"
+        steps.append(
+            (
+                read_time(get(step, "at", str, where), f"{where}.at"),
+                get(step, "from_users", int, where),
+                get(step, "to_users", int, where),
+            )
+        )
+    return PhaseMarks(
+        ramp_end=None if raw is None else read_time(raw, "window.ramp_end"), load_steps=tuple(steps)
     )
 
 

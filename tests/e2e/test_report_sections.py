@@ -9,6 +9,7 @@ Each page opens with the network blocked.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import shutil
@@ -163,12 +164,23 @@ def test_print_is_light_and_fits_whatever_the_scheme(runs, tmp_path: Path) -> No
         assert all(printed[n] != d for n, d in zip(PALETTE, dark, strict=True)), (printed, dark)
         assert all(printed[n] == v for n, v in zip(PALETTE, light, strict=True) if n in SAME_IN_PRINT)
         assert (printed["--bg"], printed["--fg"]) == ("#ffffff", "#000000")
+        # An A4 page's width in CSS pixels (8.27 in less margins): every chart still fits its box.
+        page.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 720, "height": 1000, "deviceScaleFactor": 1, "mobile": False},
+        )
+        page.wait_for("document.documentElement.scrollWidth <= 720")  # the charts follow the width
         overflow = page.evaluate(
             "Array.from(document.querySelectorAll('.chart')).filter(b => { const c = b.querySelector('canvas');"
             " return !c || c.getBoundingClientRect().width > b.getBoundingClientRect().width + 1; }).map(b => b.dataset.chart)"
         )
         assert overflow == []
         assert_charts_drawn(page)
+        # And a real print to PDF (A4 portrait) goes through without an error.
+        pdf = page.send(
+            "Page.printToPDF", {"paperWidth": 8.27, "paperHeight": 11.69, "printBackground": True}
+        )
+        assert base64.b64decode(pdf["data"])[:5] == b"%PDF-"
         assert page.errors() == []
 
 

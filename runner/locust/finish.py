@@ -13,17 +13,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.config.plan import RunPlan
-from runner.judge.run import Judgement, Measurements
+from runner.judge.run import Judgement, Measurements, RunCriteria, judge_run
 from runner.locust.lifecycle import USER_STOP_GRACE_S, InterruptShield, stop_users_gracefully
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases
 from runner.locust.startup import exit_code_note
 from runner.logs import get_logger, redact_text
-from runner.model import LiveState, RunInfo, RunRecord, ServerReadings, SourceFailure
+from runner.model import LiveState, RunInfo, RunRecord, ServerReadings, Snapshot, SourceFailure
+from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.reports.redact import redact_html_report
 from runner.sources.server import ServerSide
-from runner.stats.store import StatsStore
+from runner.stats.store import StatsStore, Timeline
 
 if TYPE_CHECKING:
     from exporters.base import Exporter
@@ -195,3 +196,44 @@ def closing_text(
         )
         where += f"grafana: {link}\n"
     return "\n" + text.rstrip("\n") + where
+
+
+def measure(
+    phases: Phases,
+    final: Snapshot,
+    store: StatsStore,
+    timeline: Timeline,
+    server: ServerReadings | None,
+    plan: RunPlan,
+    *,
+    incomplete: Sequence[str],
+    interrupted: bool,
+) -> Measurements:
+    """What a run measured, ready for ``judge_run``."""
+    assert phases.run_start is not None and phases.run_end is not None
+    return Measurements(
+        run_start=phases.run_start,
+        run_end=phases.run_end,
+        window=phases.marks(final),
+        timeline=timeline.points,
+        server=server,
+        interrupted=interrupted,
+        incomplete=tuple(incomplete),
+        notes=measurement_notes(phases, store, max_endpoints=plan.max_endpoints),
+    )
+
+
+def judge_and_write(
+    plan: RunPlan,
+    info: RunInfo,
+    measured: Measurements,
+    *,
+    versions: Mapping[str, str],
+    env: Mapping[str, str],
+) -> RunRecord:
+    """Judge the run (``runner.judge.run``), write its run directory, return its record."""
+    judged = judge_run(measured, RunCriteria.of(plan.thresholds, plan.server))
+    record = run_record(plan, info, measured, judged, versions=versions)
+    if plan.run_dir is not None:
+        write_reports(record, plan.run_dir, env=env)
+    return record

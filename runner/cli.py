@@ -24,6 +24,8 @@ commands:
   run [LOCUST OPTIONS] [LOADLENS OPTIONS]   run Locust with live metrics and a verdict
   demo [--degrade]                          run the bundled demo service and load test
   verdict RUN_DIR                           judge a finished run again (e.g. with new thresholds)
+  compare BASELINE CURRENT                  did it get worse? client and server, noise told apart
+  history DIR [--scenario NAME]             one row per run, the trend and where a change began
   report RUN_DIR... [-o FILE]               write report.html again (several runs: overlaid)
   init [--from RUN_DIR] [--force]           write a commented loadlens.toml (limits from a real run)
   cloudwatch check                          preflight: credentials, permissions, recent datapoints
@@ -83,6 +85,14 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
         return demo(rest, env=env)
     if command == "verdict":
         return _verdict(rest, env)
+    if command == "compare":
+        from runner.commands.compare import compare_command
+
+        return compare_command(rest, env=env, out=sys.stdout)
+    if command == "history":
+        from runner.commands.history import history_command
+
+        return history_command(rest, out=sys.stdout)
     if command == "report":
         return _report(rest)
     if command == "init":
@@ -119,6 +129,7 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
         "--correlate-cloudwatch", action="store_true", help="pull CloudWatch again for the run's window"
     )
     parser.add_argument("--require-server-metrics", action="store_true")
+    parser.add_argument("--baseline", metavar="RUN_DIR|latest|s3://...", default=None)
     parser.add_argument("--aws-profile", metavar="NAME", default=None)
     parser.add_argument("--aws-region", metavar="REGION", default=None)
     parser.add_argument("--verbose", action="store_true", help="print every criteria row")
@@ -135,6 +146,7 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
         require=args.require_server_metrics,
         aws_profile=args.aws_profile,
         aws_region=args.aws_region,
+        baseline=args.baseline,
         verbose=args.verbose,
     )
 

@@ -48,3 +48,7 @@ class RunDirError(LoadlensError):
 class GrafanaError(LoadlensError):
     """Grafana refused or could not be reached (bad token, wrong URL, not a Grafana, API error);
     the message says which, in one line, and what to do about it."""
+
+
+class BaselineError(LoadlensError):
+    """A baseline could not be found, read or published (a run directory, ``latest``, or S3)."""

@@ -260,6 +260,9 @@ class Interval:
     endpoint_p95_ms: Mapping[EndpointKey, float]
     endpoint_counts: Mapping[EndpointKey, tuple[int, int]]  # (count, failures)
     endpoint_histograms: Mapping[EndpointKey, Histogram] = field(default_factory=dict)
+    # Each endpoint's p50 and p99 too (runner.compare judges them per period; absent in older summaries).
+    endpoint_p50_ms: Mapping[EndpointKey, float] = field(default_factory=dict)
+    endpoint_p99_ms: Mapping[EndpointKey, float] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -376,6 +379,22 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class RunShape:
+    """What makes two runs comparable (summary.json "comparability"): a baseline comparison warns
+    when these differ instead of calling the difference a regression. ``host`` is redacted."""
+
+    locustfile_sha256: str = ""  # of the locustfile(s), plugin excluded
+    scenario: str = ""
+    users: int | None = None
+    spawn_rate: float | None = None
+    duration_s: float | None = None
+    host: str = ""
+    user_classes: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class LiveState:
     """What a live exporter reads while the run goes on (taken on the load loop's thread)."""
 
@@ -416,3 +435,4 @@ class RunRecord:
     # Every server metric a source was asked for and could not answer, with the reason: with
     # ``server`` it names each metric read (summary.json "server.missing").
     server_missing: tuple[Missing, ...] = ()
+    shape: RunShape | None = None  # None in summaries written before comparability was recorded

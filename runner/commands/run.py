@@ -113,6 +113,7 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     )
     if note := otel_overlap(locust_otel=locust_otel, loadlens_otlp=plan.config.exporters.otlp.enabled):
         sys.stderr.write(f"loadlens: {note}\n")
+    _check_baseline_options(ours)
     locustfile = given_locustfile or plan.locustfile
     if locustfile:
         _check_locustfiles(locustfile)
@@ -133,6 +134,8 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
             args += ["--csv", str(plan.run_dir / "locust")]
         if not _has_flag(args, "--html"):
             args += ["--html", str(plan.run_dir / "locust.html")]
+    if ours.baseline:  # read by the bridge from Locust's options, where it judges
+        args += ["--baseline", ours.baseline]
     if ours.loadlens_config:
         args += ["--loadlens-config", str(Path(ours.loadlens_config).resolve())]
     if plan.log_format == "json":
@@ -156,6 +159,8 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
         # Locust stopped before loadlens reached a verdict (locustfile error, no User class...):
         # that is a usage problem, not a failed criterion.
         code = 2
+    if ours.publish_baseline and bridge.record is not None and code == 0 and plan.run_dir is not None:
+        code = _publish(ours, plan.run_dir)
     exit_now(code)
 
 
@@ -169,6 +174,43 @@ def _require_packages(plan: RunPlan) -> None:
         installed.require(installed.OTLP, used_by="OTLP export ([exporters.otlp], --otlp)")
     if plan.config.grafana.url is not None and plan.role != "worker":
         installed.require(installed.GRAFANA, used_by="Grafana annotations ([grafana] url, --grafana-url)")
+
+
+def _check_baseline_options(ours: argparse.Namespace) -> None:
+    """--baseline and --publish-baseline that can never work stop the run before it starts."""
+    from runner.compare.baseline import check_baseline_spec, parse_s3_url
+
+    if ours.baseline:
+        check_baseline_spec(ours.baseline)
+    if any(spec and spec.startswith("s3://") for spec in (ours.baseline, ours.publish_baseline)):
+        from runner import installed
+
+        installed.require(installed.AWS, used_by="S3 baselines (--baseline / --publish-baseline s3://...)")
+    if ours.publish_baseline:
+        if not ours.publish_baseline.startswith("s3://"):
+            raise UsageError(
+                "--publish-baseline: expected s3://BUCKET/PREFIX (a local run directory is one already)"
+            )
+        parse_s3_url(ours.publish_baseline)
+
+
+def _publish(ours: argparse.Namespace, run_dir: Path) -> int:
+    """Upload a passing run's summary.json as the shared baseline; a failure is exit 2, loudly."""
+    from runner.compare.baseline import publish_s3
+    from runner.errors import LoadlensError
+
+    try:
+        where = publish_s3(
+            run_dir / "summary.json",
+            ours.publish_baseline,
+            aws_profile=ours.aws_profile,
+            aws_region=ours.aws_region,
+        )
+    except LoadlensError as exc:
+        sys.stderr.write(f"loadlens: {exc}\n")
+        return exc.exit_code
+    sys.stdout.write(f"baseline published: {where.url}\n")
+    return 0
 
 
 def exit_now(code: int) -> NoReturn:

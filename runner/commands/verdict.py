@@ -16,6 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from runner.compare.compare import tolerances_from
+from runner.compare.criteria import read_baseline
 from runner.config.load import load_config
 from runner.config.options import flag_values
 from runner.judge.client import DEFAULT_NOTE, EXPECTED_NOTE_PREFIX
@@ -43,6 +45,7 @@ def rejudge(
     aws_profile: str | None = None,
     aws_region: str | None = None,
     verbose: bool = False,
+    baseline: str | None = None,
 ) -> int:
     record = load_summary(run_dir)
     directory = run_dir if run_dir.is_dir() else run_dir.parent
@@ -77,7 +80,18 @@ def rejudge(
         incomplete=incomplete_reasons(record.verdict.notes),
         notes=(*notes, f"{_REJUDGED} with {path or 'the default thresholds'}"),
     )
-    judged = judge_run(measured, RunCriteria.of(cfg.thresholds, plan))
+    check = read_baseline(
+        baseline,
+        current_id=record.info.run_id,
+        current_shape=record.shape,
+        out_dir=directory.parent,
+        scenario=record.info.scenario,
+        run_dir=directory,
+        aws_profile=aws_profile,
+        aws_region=aws_region,
+        tolerances=tolerances_from(cfg.compare),
+    )
+    judged = judge_run(measured, replace(RunCriteria.of(cfg.thresholds, plan), baseline=check))
     verdict = judged.verdict
     record = replace(
         record,

@@ -78,6 +78,7 @@ def _sections() -> Mapping[str, Mapping[str, Key]]:
         "exporters.pushgateway": ct.PushgatewayConfig,
         "exporters.otlp": ct.OtlpConfig,
         "grafana": ct.GrafanaConfig,
+        "compare": ct.CompareConfig,
     }
     return MappingProxyType({name: MappingProxyType(keys_of(cls)) for name, cls in top.items()})
 

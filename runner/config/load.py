@@ -31,6 +31,7 @@ from runner.config.scenarios import BUILTIN, Scenario
 from runner.config.types import (
     SCENARIOS,
     CloudWatchConfig,
+    CompareConfig,
     ExportersConfig,
     GrafanaConfig,
     Limits,
@@ -64,6 +65,7 @@ class Config:
     process: ProcessConfig = field(default_factory=ProcessConfig)
     exporters: ExportersConfig = field(default_factory=ExportersConfig)
     grafana: GrafanaConfig = field(default_factory=GrafanaConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
     source_path: Path | None = None  # the file read, if any
     env_applied: tuple[str, ...] = ()  # LOADLENS_* variables that set something
 
@@ -364,6 +366,7 @@ def _fields(obj: Any) -> dict[str, Any]:
 __all__ = [
     "CONFIG_FILE_NAME",
     "CloudWatchConfig",
+    "CompareConfig",
     "Config",
     "ExportersConfig",
     "FlagValue",

@@ -168,6 +168,16 @@ OPTIONS: tuple[Option, ...] = (
         "name",
         clears=("pid",),
     ),
+    Option(
+        "--baseline",
+        "add regression criteria against this run (latest: the newest passing run of the scenario)",
+        "RUN_DIR|latest|s3://...",
+    ),
+    Option(
+        "--publish-baseline",
+        "after a passing run, upload its summary.json there as the shared baseline",
+        "s3://BUCKET/PREFIX",
+    ),
     # Set by `loadlens run` so the master and forked workers agree on one run directory.
     Option("--loadlens-run-dir", "", "DIR", hidden=True),
 )

@@ -266,6 +266,20 @@ class GrafanaConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CompareConfig:
+    """[compare]: how much worse a figure may get against a baseline before it counts as a
+    regression (`loadlens compare`, --baseline; docs/compare.md). Latency and server figures in
+    percent of the baseline, throughput in percent lower, the error rate in percentage points."""
+
+    __pydantic_config__ = SECTION
+
+    latency_percent: Annotated[float, number(ge=0)] = 10.0
+    error_rate_points: Annotated[float, number(ge=0, le=100)] = 0.5
+    rps_percent: Annotated[float, number(ge=0, le=100)] = 10.0
+    server_percent: Annotated[float, number(ge=0)] = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class StageTable:
     """One item of a scenario's ``stages``: checked here, made a Stage by runner.config.load (the
     scenario's spawn_rate fills a stage that gives none)."""

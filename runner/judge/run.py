@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from runner.compare.regression import BaselineCheck, baseline_rows
 from runner.config.types import ServerCriteriaLimits
 from runner.judge.analysis import Analysis, LeakLimits, analyse
 from runner.judge.client import ThresholdSet, expected_note, judge_client, with_defaults
@@ -79,6 +80,9 @@ class RunCriteria:
     server: ServerCriteriaLimits = field(default_factory=ServerCriteriaLimits)
     required: bool = False
     leak: LeakLimits = field(default_factory=LeakLimits)
+    baseline: BaselineCheck | None = (
+        None  # --baseline, read by the caller (runner.compare.criteria.read_baseline)
+    )
 
     @staticmethod
     def of(thresholds: ThresholdSet, plan: ServerPlan) -> RunCriteria:
@@ -143,6 +147,13 @@ def judge_run(measured: Measurements, criteria: RunCriteria) -> Judgement:
         notes += [n for n in readings.notes if n not in notes]  # a re-pull repeats the run's own
     found = _analyse(measured, judged, readings, criteria, notes)
     results += found.results
+    results += baseline_rows(  # --baseline: runner.compare.regression (read beforehand)
+        criteria.baseline,
+        judged=judged,
+        timeline=measured.timeline,
+        server=readings.series,
+        analysis=found.section(),
+    )
     verdict = decide(results, interrupted=measured.interrupted, notes=notes, incomplete=incomplete)
     return Judgement(window=window, verdict=verdict, analysis=found, server=readings)
 

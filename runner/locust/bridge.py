@@ -32,10 +32,10 @@ from runner.config.plan import RunPlan, plan_from_options
 from runner.errors import LoadlensError
 from runner.judge.client import judge_client
 from runner.locust.finish import (
-    closing_text,
     gather_server,
     judge_and_write,
     measure,
+    print_closing,
     redact_locust_report,
     stop_outputs,
     stop_users,
@@ -322,11 +322,8 @@ class Bridge:
         redact_locust_report(environment)
         runner = environment.runner
         phases = self.phases
-        interrupted = (
-            phases.run_start is not None
-            and runner is not None
-            and runner.state in (STATE_RUNNING, STATE_SPAWNING)
-        )
+        running = getattr(runner, "state", None) in (STATE_RUNNING, STATE_SPAWNING)
+        interrupted = phases.run_start is not None and running
         incomplete: list[str] = []
         if phases.run_start is None:
             phases.run_start = self.info.started_at if self.info else self._clock()
@@ -372,7 +369,10 @@ class Bridge:
             incomplete=incomplete, interrupted=interrupted,
         )  # fmt: skip
         versions = {"loadlens": __version__, "locust": locust.__version__}
-        return judge_and_write(self.plan, self.info, measured, versions=versions, env=self._env)
+        return judge_and_write(
+            self.environment, self.plan, self.info, measured,
+            planned_s=self.planned_s, versions=versions, env=self._env,
+        )  # fmt: skip
 
     def _on_quit(self, exit_code: int = 0, **_kw: Any) -> None:
         if self.record is not None:
@@ -380,12 +380,9 @@ class Bridge:
             wait_outputs(self.annotator, self.exporters, self._shield)
 
     def _print_verdict(self, exit_code: int) -> None:
-        if self.record is None or self._printed:
-            return
-        self._printed = True
-        color = self._out.isatty() and "NO_COLOR" not in self._env
-        self._out.write(closing_text(self.record, self.plan, color=bool(color), exit_code=exit_code))
-        self._out.flush()
+        if self.record is not None and not self._printed:
+            self._printed = True
+            print_closing(self._out, self.record, self.plan, env=self._env, exit_code=exit_code)
 
 
 def install(events: Any = None, *, plan: RunPlan | None = None) -> Bridge:

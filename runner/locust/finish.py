@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from runner.config.plan import RunPlan
 from runner.judge.run import Judgement, Measurements, RunCriteria, judge_run
+from runner.locust.baseline import shape_and_baseline
 from runner.locust.lifecycle import USER_STOP_GRACE_S, InterruptShield, stop_users_gracefully
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases
@@ -224,16 +225,29 @@ def measure(
 
 
 def judge_and_write(
+    environment: Any,
     plan: RunPlan,
     info: RunInfo,
     measured: Measurements,
     *,
+    planned_s: float | None,
     versions: Mapping[str, str],
     env: Mapping[str, str],
 ) -> RunRecord:
-    """Judge the run (``runner.judge.run``), write its run directory, return its record."""
-    judged = judge_run(measured, RunCriteria.of(plan.thresholds, plan.server))
-    record = run_record(plan, info, measured, judged, versions=versions)
+    """Judge the run (``runner.judge.run``) and its ``--baseline``, write its run directory, return
+    its record."""
+    shape, baseline = shape_and_baseline(environment, plan, info, planned_s=planned_s)
+    judged = judge_run(measured, replace(RunCriteria.of(plan.thresholds, plan.server), baseline=baseline))
+    record = replace(run_record(plan, info, measured, judged, versions=versions), shape=shape)
     if plan.run_dir is not None:
         write_reports(record, plan.run_dir, env=env)
     return record
+
+
+def print_closing(
+    out: TextIO, record: RunRecord, plan: RunPlan | None, *, env: Mapping[str, str], exit_code: int
+) -> None:
+    """The verdict table and closing lines, coloured on a terminal unless NO_COLOR is set."""
+    color = out.isatty() and "NO_COLOR" not in env
+    out.write(closing_text(record, plan, color=bool(color), exit_code=exit_code))
+    out.flush()

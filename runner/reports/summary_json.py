@@ -37,6 +37,7 @@ from runner.reports.summary_tables import (
     RESULT,
     SERIES,
     SERIES_SUMMARY,
+    SHAPE,
     SNAPSHOT,
     duration_s,
     read_status,
@@ -96,6 +97,8 @@ def summary_dict(record: RunRecord) -> dict[str, Any]:
             "missing": [MISSING.dump(m) for m in record.server_missing],
         },
         "analysis": dict(record.analysis),
+        # What makes two runs comparable (runner.compare); absent in summaries written before it.
+        **({"comparability": SHAPE.dump(record.shape)} if record.shape is not None else {}),
     }
 
 
@@ -162,6 +165,7 @@ def document_record(doc: dict[str, Any]) -> RunRecord:
         versions=versions,
         # The optional analysis section, kept as it was written (absent in older summaries).
         analysis=analysis if isinstance(analysis := doc.get("analysis"), dict) else {},
+        shape=SHAPE.load(doc["comparability"], "comparability") if "comparability" in doc else None,
     )
 
 

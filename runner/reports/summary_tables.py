@@ -12,7 +12,17 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from runner.model import EndpointKey, EndpointStats, Interval, Missing, Result, Series, Snapshot, Status
+from runner.model import (
+    EndpointKey,
+    EndpointStats,
+    Interval,
+    Missing,
+    Result,
+    RunShape,
+    Series,
+    Snapshot,
+    Status,
+)
 from runner.reports.fields import (
     OMIT,
     OPT_NUMBER,
@@ -29,6 +39,7 @@ from runner.reports.fields import (
     read_codes,
     read_nan,
     read_pairs,
+    read_strings,
     read_time,
     sig,
     time_field,
@@ -203,35 +214,52 @@ def _digest(interval: Interval, _context: Mapping[str, Any]) -> list[dict[str, A
     for key in keys:
         count, failures = interval.endpoint_counts.get(key, (0, 0))
         p95 = ms(interval.endpoint_p95_ms.get(key))
-        out.append({**KEY.dump(key), "requests": count, "failures": failures, "p95_ms": p95})
+        row = {**KEY.dump(key), "requests": count, "failures": failures, "p95_ms": p95}
+        # p50/p99 (runner.compare judges them per period), left out when unknown (older summaries).
+        for name, values in (("p50_ms", interval.endpoint_p50_ms), ("p99_ms", interval.endpoint_p99_ms)):
+            if key in values:
+                row[name] = ms(values[key])
+        out.append(row)
     return out
 
 
-def _read_digest(
-    rows: list[Any], where: str
-) -> tuple[dict[EndpointKey, tuple[int, int]], dict[EndpointKey, float]]:
+_Digest = tuple[
+    dict[EndpointKey, tuple[int, int]],
+    dict[EndpointKey, float],
+    dict[EndpointKey, float],
+    dict[EndpointKey, float],
+]
+
+
+def _read_digest(rows: list[Any], where: str) -> _Digest:
     counts: dict[EndpointKey, tuple[int, int]] = {}
     p95: dict[EndpointKey, float] = {}
+    p50: dict[EndpointKey, float] = {}
+    p99: dict[EndpointKey, float] = {}
     for i, row in enumerate(rows):
         at_row = f"{where}[{i}]"
         key = KEY.load(row, at_row)
         counts[key] = (get(row, "requests", int, at_row), get(row, "failures", int, at_row))
-        value = get(row, "p95_ms", OPT_NUMBER, at_row)
-        if value is not None:
-            p95[key] = value
-    return counts, p95
+        for name, values in (("p95_ms", p95), ("p50_ms", p50), ("p99_ms", p99)):
+            if name == "p95_ms" or name in row:
+                value = get(row, name, OPT_NUMBER, at_row)
+                if value is not None:
+                    values[key] = value
+    return counts, p95, p50, p99
 
 
-def _interval(
-    *,
-    start: float,
-    end: float,
-    users: int,
-    total: EndpointStats,
-    digest: tuple[dict[EndpointKey, tuple[int, int]], dict[EndpointKey, float]],
-) -> Interval:
-    counts, p95 = digest
-    return Interval(start, end, users, total, endpoint_p95_ms=p95, endpoint_counts=counts)
+def _interval(*, start: float, end: float, users: int, total: EndpointStats, digest: _Digest) -> Interval:
+    counts, p95, p50, p99 = digest
+    return Interval(
+        start,
+        end,
+        users,
+        total,
+        endpoint_p95_ms=p95,
+        endpoint_counts=counts,
+        endpoint_p50_ms=p50,
+        endpoint_p99_ms=p99,
+    )
 
 
 # One timeline point: an ENDPOINT over ``[start, end)`` plus users and a per-endpoint digest.
@@ -310,3 +338,22 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted((_jsonable(v) for v in value), key=repr)
     return str(value)
+
+
+def _strings_field(key: str) -> Field[Any]:
+    return Field(key, list, write=list, read=lambda value, where: tuple(read_strings(value, where)))
+
+
+# What makes two runs comparable (runner.compare.shape): "comparability", absent in older summaries.
+SHAPE: Table[RunShape] = Table(
+    RunShape,
+    (
+        Field("locustfile_sha256", str),
+        Field("scenario", str),
+        Field("users", (int, type(None))),
+        Field("spawn_rate", OPT_NUMBER),
+        Field("duration_s", OPT_NUMBER),
+        Field("host", str),
+        *(_strings_field(key) for key in ("user_classes", "tags", "exclude_tags")),
+    ),
+)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from runner.model import EndpointKey, EndpointStats, Interval, Snapshot
@@ -273,6 +273,8 @@ class Timeline:
             },
             endpoint_counts={k: (s.count, s.failures) for k, s in window.endpoints.items()},
             endpoint_histograms={k: s.histogram for k, s in window.endpoints.items()},
+            endpoint_p50_ms=_quantiles(window, 0.50),
+            endpoint_p99_ms=_quantiles(window, 0.99),
         )
         self._points.append(interval)
         if len(self._points) > self._max_points:
@@ -298,12 +300,7 @@ def _merge_pair(pair: list[Interval]) -> Interval:
     histograms = dict(a.endpoint_histograms)
     for k, h in b.endpoint_histograms.items():
         histograms[k] = histograms[k].merge(h) if k in histograms else h
-    p95: dict[EndpointKey, float] = {}
-    for k in set(a.endpoint_p95_ms) | set(b.endpoint_p95_ms):
-        value = histograms[k].quantile_ms(0.95) if k in histograms else None
-        if value is None:  # no histogram (not a live interval): the worse half's, coarsened
-            value = max(v for v in (a.endpoint_p95_ms.get(k), b.endpoint_p95_ms.get(k)) if v is not None)
-        p95[k] = value
+    p95 = _merged_quantile(a.endpoint_p95_ms, b.endpoint_p95_ms, histograms, 0.95)
     return Interval(
         start=a.start,
         end=b.end,
@@ -312,4 +309,26 @@ def _merge_pair(pair: list[Interval]) -> Interval:
         endpoint_p95_ms=p95,
         endpoint_counts=counts,
         endpoint_histograms=histograms,
+        endpoint_p50_ms=_merged_quantile(a.endpoint_p50_ms, b.endpoint_p50_ms, histograms, 0.50),
+        endpoint_p99_ms=_merged_quantile(a.endpoint_p99_ms, b.endpoint_p99_ms, histograms, 0.99),
     )
+
+
+def _quantiles(window: Snapshot, q: float) -> dict[EndpointKey, float]:
+    return {k: v for k, s in window.endpoints.items() if (v := s.quantile_ms(q)) is not None}
+
+
+def _merged_quantile(
+    a: Mapping[EndpointKey, float],
+    b: Mapping[EndpointKey, float],
+    histograms: Mapping[EndpointKey, Histogram],
+    q: float,
+) -> dict[EndpointKey, float]:
+    """Each endpoint's ``q`` quantile over two merged intervals, from the merged histogram."""
+    out: dict[EndpointKey, float] = {}
+    for k in set(a) | set(b):
+        value = histograms[k].quantile_ms(q) if k in histograms else None
+        if value is None:  # no histogram (not a live interval): the worse half's, coarsened
+            value = max(v for v in (a.get(k), b.get(k)) if v is not None)
+        out[k] = value
+    return out

@@ -129,6 +129,12 @@ headers = { authorization = "Bearer x" }
 url = "https://grafana.example.com"
 dashboard_uid = "loadlens-run"
 folder = "Load tests"
+
+[compare]
+latency_percent = 20
+error_rate_points = 1
+rps_percent = 15
+server_percent = 25
 """
 
 
@@ -241,6 +247,8 @@ class TestFullFile:
             "loadlens-run",
             "Load tests",
         )
+        c = cfg.compare
+        assert (c.latency_percent, c.error_rate_points, c.rps_percent, c.server_percent) == (20, 1, 15, 25)
         assert cfg.selected_scenario() == cfg.scenario("checkout-peak")
 
     def test_every_key_is_exercised(self) -> None:

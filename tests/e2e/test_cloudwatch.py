@@ -7,37 +7,14 @@ import json
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import aws_stack
 from tests.support.cli import BASIC, Finished, LoadlensRun, loadlens_verdict
-from tests.support.procs import free_port, moto_server, prometheus
+from tests.support.procs import free_port, prometheus
 from tests.support.runs import criteria, loadlens_cmd, run, summary
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto")) as url:
-        yield url
-
-
-@pytest.fixture
-def aws(moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A fresh moto state, dummy credentials for this process (seeding) and for the run's process."""
-    aws_stack.reset(moto)
-    aws_stack.aws_env(monkeypatch, moto, tmp_path)
-    return {
-        "AWS_ENDPOINT_URL": moto,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": aws_stack.REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
 
 
 def seed(stack: aws_stack.WebStack, *, cpu: float, memory: float = 50.0, seed_metrics: bool = True) -> float:

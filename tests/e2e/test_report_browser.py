@@ -98,7 +98,7 @@ class TestRunReports:
         CPU chart with its 70 % limit line."""
         with moto_server(tmp_path) as moto:
             aws_stack.aws_env(monkeypatch, moto, tmp_path)  # for seeding, from this process
-            env = _aws_env(moto, tmp_path)  # for the run's process
+            env = aws_stack.child_env(moto, tmp_path)  # for the run's process
             stack = aws_stack.build_web_stack(aws_stack.plain_session())
             _seed_seconds(stack, cpu=40)
             cfg = tmp_path / "loadlens.toml"
@@ -322,18 +322,6 @@ class _Background:
                 self.popen.kill()
                 self.popen.wait(timeout=10)
         self.out.close()
-
-
-def _aws_env(moto: str, tmp: Path) -> dict[str, str]:
-    return {
-        "AWS_ENDPOINT_URL": moto,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": aws_stack.REGION,
-        "AWS_CONFIG_FILE": str(tmp / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
 
 
 def _seed_seconds(stack: aws_stack.WebStack, *, cpu: float) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support import aws_stack
-from tests.support.procs import free_port, moto_server
+from tests.support.procs import free_port
 from tests.support.runs import LOCUSTFILES, REPO, child_env, loadlens_cmd, only_run_dir, run, summary
 
 BASIC = str(LOCUSTFILES / "basic.py")
@@ -178,27 +178,6 @@ cpu_percent = "rate(process_cpu_seconds_total[1m]) * 100"
         )
         doc = assert_reproduced(tmp_path, rd)
         assert "server safety stop" in [c["name"] for c in doc["criteria"]]
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto")) as url:
-        yield url
-
-
-@pytest.fixture
-def aws(moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    aws_stack.reset(moto)
-    aws_stack.aws_env(monkeypatch, moto, tmp_path)
-    return {
-        "AWS_ENDPOINT_URL": moto,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": aws_stack.REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
 
 
 def seed_seconds(stack: aws_stack.WebStack, *, cpu: float) -> None:

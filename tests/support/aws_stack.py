@@ -43,6 +43,19 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, endpoint_url: str, tmp: Path) -> No
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
+def child_env(endpoint_url: str, tmp: Path) -> dict[str, str]:
+    """The same dummy credentials for a run's own process (a loadlens subprocess): endpoint = moto."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": str(tmp / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
 def reset(endpoint_url: str) -> None:
     """Clear every resource and metric the moto server holds."""
     request = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST", data=b"")

@@ -61,7 +61,7 @@ def keys_of(cls: type, prefix: tuple[str, ...] = ()) -> dict[str, Key]:
             continue
         if flat:
             out.update(keys_of(typing.get_args(hints[f.name])[0], (*prefix, f.name)))
-        elif not (f.name == "endpoints" and cls is ct.Thresholds):
+        elif not (f.name in ("endpoints", "groups") and cls is ct.Thresholds):
             out[toml_key(f.name)] = Key((*prefix, f.name), rule)
     return out
 
@@ -91,6 +91,8 @@ FLAT_FIELDS = frozenset(
     (section, key.path[0]) for section, keys in SECTIONS.items() for key in keys.values() if len(key.path) > 1
 )
 LIMIT_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.Limits))
+GROUP_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.GroupLimits))
+SCENARIO_THRESHOLD_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioThresholds))
 SCENARIO_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioTable))
 STAGE_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.StageTable))
 TOP_LEVEL = frozenset({s.split(".")[0] for s in SECTIONS} | {"scenarios"})

@@ -372,7 +372,7 @@ def check(record: RunRecord, text: str, *, env: Mapping[str, str]) -> list[str]:
         path = Path(tmp) / DEFAULT_FILE
         path.write_text(text, encoding="utf-8")
         cfg = load_config(path, env={k: v for k, v in env.items() if not k.startswith("LOADLENS_")})
-    rows = judge_client(record.judged, cfg.thresholds)
+    rows = judge_client(record.judged, cfg.thresholds_for(record.info.scenario))
     server_rows = [r for r in record.verdict.results if r.scope == "server"]
     problems = [
         f"{r.name}: {r.status.value.upper()} under the proposed limits ({r.reason})"

@@ -95,6 +95,16 @@ GROUP_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.GroupLimits))
 SCENARIO_THRESHOLD_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioThresholds))
 SCENARIO_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioTable))
 STAGE_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.StageTable))
+# Where a table of tables keeps its keys, for "did you mean" on an unknown one: the parent's name.
+NESTED_KEYS: Mapping[str, Mapping[str, Key]] = MappingProxyType(
+    {
+        "endpoints": LIMIT_KEYS,
+        "groups": GROUP_KEYS,
+        "thresholds": SCENARIO_THRESHOLD_KEYS,  # [scenarios.NAME.thresholds]
+        "scenarios": SCENARIO_KEYS,
+        "stages": STAGE_KEYS,
+    }
+)
 TOP_LEVEL = frozenset({s.split(".")[0] for s in SECTIONS} | {"scenarios"})
 
 # Variables the CLI reads itself; everything else starting LOADLENS_ must be a key below.

@@ -26,7 +26,7 @@ from runner.config import keys as ck
 from runner.config.build import build_scenarios, dotted
 from runner.config.files import CONFIG_FILE_NAME, find_file, read_toml
 from runner.config.options import FlagValue
-from runner.config.overrides import override
+from runner.config.overrides import groups_without_match, override
 from runner.config.rules import ERROR_TYPE, show
 from runner.config.scenarios import BUILTIN, Scenario
 from runner.config.types import (
@@ -35,7 +35,6 @@ from runner.config.types import (
     CompareConfig,
     ExportersConfig,
     GrafanaConfig,
-    GroupLimits,
     Limits,
     OtlpConfig,
     ProcessConfig,
@@ -152,16 +151,6 @@ def unknown_scenario(name: str, scenarios: Mapping[str, Scenario]) -> str:
 def _env_hint(name: str) -> str:
     close = difflib.get_close_matches(name, [*ck.ENV_KEYS, *ck.ENV_RESERVED], n=1, cutoff=0.75)
     return f' (did you mean "{close[0]}"?)' if close else " (see docs/configuration.md for the list)"
-
-
-# Where a table of tables keeps its keys, for "did you mean" on an unknown one: the parent's name.
-_NESTED_KEYS = {
-    "endpoints": ck.LIMIT_KEYS,
-    "groups": ck.GROUP_KEYS,
-    "thresholds": ck.SCENARIO_THRESHOLD_KEYS,
-    "scenarios": ck.SCENARIO_KEYS,
-    "stages": ck.STAGE_KEYS,
-}
 
 
 class _Layers:
@@ -350,8 +339,8 @@ class _Layers:
         if kind == "value_error":
             return str(err["ctx"]["error"])
         if kind in ("unexpected_keyword_argument", "extra_forbidden"):
-            parent = next((str(p) for p in reversed(loc[:-1]) if str(p) in _NESTED_KEYS), "")
-            known = _NESTED_KEYS.get(parent, {})
+            parent = next((str(p) for p in reversed(loc[:-1]) if str(p) in ck.NESTED_KEYS), "")
+            known = ck.NESTED_KEYS.get(parent, {})
             return f"unknown key{_hint(str(loc[-1]), known)}"
         if kind in ("dataclass_type", "dataclass_args_type", "dict_type"):
             return f"expected a table, got {show(err['input'])}"
@@ -364,12 +353,8 @@ class _Layers:
         tables = self.scenarios if isinstance(self.scenarios, dict) else {}
         if name is not None and name not in scenarios and name not in tables:  # a bad table: said
             self._blame("run", ("scenario",), unknown_scenario(name, scenarios))
-        self._check_groups(cfg.thresholds.groups, ("thresholds",))
-        for scenario, table in (checked or {}).items():
-            if table.thresholds is not None:
-                groups = override(cfg.thresholds, table.thresholds).groups
-                own = {group: groups[group] for group in table.thresholds.groups}
-                self._check_groups(own, ("scenarios", scenario, "thresholds"))
+        for parts in groups_without_match(cfg.thresholds, checked or {}):
+            self.problems.append(f"{self._at(*parts)}: a group needs match")
         if cfg.process.pid is not None and cfg.process.name is not None:
             self._blame("process", ("pid", "name"), "give process pid or name, not both")
         warn = cfg.server.leak_warn_percent_per_hour
@@ -380,11 +365,6 @@ class _Layers:
                 ("leak_warn_percent_per_hour", "leak_fail_percent_per_hour"),
                 f"leak_warn_percent_per_hour ({warn:g}) must be below leak_fail_percent_per_hour ({fail:g})",
             )
-
-    def _check_groups(self, groups: Mapping[str, GroupLimits], prefix: tuple[str, ...]) -> None:
-        for group, limits in groups.items():
-            if limits.match is None:
-                self.problems.append(f"{self._at(*prefix, 'groups', group)}: a group needs match")
 
     def _blame(self, section: str, keys: tuple[str, ...], problem: str) -> None:
         """A problem between keys is blamed on the layer applied last: that is the one to fix."""

@@ -9,11 +9,11 @@ table of the same name likewise, and a new endpoint or group is added. Everythin
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TypeVar
 
-from runner.config.types import GroupLimits, Limits, ScenarioThresholds, Thresholds
+from runner.config.types import GroupLimits, Limits, ScenarioTable, ScenarioThresholds, Thresholds
 
 _L = TypeVar("_L", bound=Limits)
 _LIMIT_FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
@@ -29,6 +29,22 @@ def override(base: Thresholds, own: ScenarioThresholds) -> Thresholds:
         groups=_tables(base.groups, own.groups, GroupLimits),
         per_endpoint=base.per_endpoint if own.per_endpoint is None else own.per_endpoint,
     )
+
+
+def groups_without_match(
+    top: Thresholds, scenarios: Mapping[str, ScenarioTable]
+) -> Iterator[tuple[str, ...]]:
+    """The key path of every group that has no ``match`` once merged (a scenario's table may leave
+    it to the top level's group of the same name): such a group would judge nothing."""
+    for name, group in top.groups.items():
+        if group.match is None:
+            yield ("thresholds", "groups", name)
+    for scenario, table in scenarios.items():
+        if table.thresholds is not None:
+            merged = override(top, table.thresholds).groups
+            for name in table.thresholds.groups:
+                if merged[name].match is None:
+                    yield ("scenarios", scenario, "thresholds", "groups", name)
 
 
 def _tables(base: Mapping[str, _L], own: Mapping[str, _L], kind: type[_L]) -> Mapping[str, _L]:

@@ -123,6 +123,11 @@ class Phases:
             return stop
         return None
 
+    def span(self) -> tuple[float, float]:
+        """The run's start and end (both set once it ended)."""
+        assert self.run_start is not None and self.run_end is not None
+        return self.run_start, self.run_end
+
     def marks(self, final: Snapshot) -> WindowMarks:
         return WindowMarks(final=final, steady_start=self.window_start, steady_end=self.window_end)
 

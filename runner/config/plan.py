@@ -130,7 +130,7 @@ def plan_from_options(
         run_id=f"{name}-worker",
         scenario_name=name,
         scenario=scenario,
-        thresholds=cfg.thresholds,
+        thresholds=cfg.thresholds_for(name),
         expected_statuses=frozenset(expected),
         run_dir=Path(given_dir) if given_dir else None,
         out_dir=cfg.run.out,

@@ -30,7 +30,6 @@ from runner import __version__
 from runner.config.options import add_loadlens_arguments
 from runner.config.plan import RunPlan, plan_from_options
 from runner.errors import LoadlensError
-from runner.judge.client import judge_client
 from runner.locust.finish import (
     gather_server,
     judge_and_write,
@@ -50,7 +49,7 @@ from runner.locust.startup import check_targets, exit_on_error, merged_exit_code
 from runner.locust.webui import is_web_ui, next_test, restart_phases, worst_exit
 from runner.locust.workers import WorkerLink, check_workers, watch_workers
 from runner.logs import get_logger, redact_handlers, redact_text
-from runner.model import LiveState, Result, RunInfo, RunRecord
+from runner.model import LiveState, RunInfo, RunRecord
 from runner.reports.html.live import add_web_ui_report
 from runner.sources.server import ServerSide
 from runner.stats.store import StatsStore, Timeline
@@ -83,7 +82,6 @@ class Bridge:
         self.info: RunInfo | None = None
         self.phases = Phases(clock=clock, snapshot=lambda: self.store.snapshot(users=self._users()))
         self.planned_s: float | None = None
-        self._live_results: tuple[Result, ...] = ()
         self._ticker: gevent.Greenlet | None = None
         self._timers: list[gevent.Greenlet] = []
         self._last_progress = 0.0
@@ -269,9 +267,8 @@ class Bridge:
         cumulative = self.store.snapshot(users=self._users())
         interval = self.timeline.tick(cumulative)
         self.phases.track_load_changes(cumulative.users)
-        self._live_results = tuple(
-            judge_client(self.phases.running_window(cumulative), plan.thresholds, window="run so far")
-        )
+        if self.phases.judge_live(cumulative, plan.thresholds, now=now) and (runner := self._runner()):
+            gevent.spawn(runner.stop if self._web else runner.quit)  # abort_after: ends the test early
         if interval is None or not plan.progress_s or now - self._last_progress < plan.progress_s - 0.01:
             return
         self._last_progress = now
@@ -292,7 +289,7 @@ class Bridge:
             cumulative=self.store.snapshot(users=self._users()),
             users=self._users(),
             phase=self.phases.phase,
-            results=self._live_results,
+            results=self.phases.live.results,
             server=self.server.live_series() if self.server is not None else (),
             server_missing=self.server.live_missing() if self.server is not None else (),
             overflowed_requests=self.store.overflowed_requests,

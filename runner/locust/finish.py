@@ -221,6 +221,7 @@ def measure(
         interrupted=interrupted,
         incomplete=tuple(incomplete),
         notes=measurement_notes(phases, store, max_endpoints=plan.max_endpoints),
+        client_stop=phases.live.stop,
     )
 
 

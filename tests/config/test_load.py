@@ -28,6 +28,7 @@ cooldown = "15s"
 max_endpoints = 300
 interval = "2s"
 progress = 0
+lean = false
 
 [scenarios.checkout-peak]
 description = "Black Friday checkout"
@@ -208,6 +209,7 @@ class TestFullFile:
             0,
         )
         assert cfg.run.max_endpoints == 300
+        assert cfg.run.lean is False
         assert cfg.thresholds.default == Limits(200, 500, 1000, 0.01, 0.99, 10, min_samples=30)
         assert cfg.thresholds.endpoints["GET /health"] == Limits(p95_ms=50, error_rate=0)
         assert cfg.thresholds.endpoints["POST /jobs [create]"].min_rps == 1.5

@@ -87,38 +87,32 @@ class LeanListener:
         entry = entries.get((name, request_type))
         if entry is None:
             entry = entries[(name, request_type)]  # Locust's EntriesDict creates it
-        _log(stats.total, now, second, response_time, rounded, response_length)
-        _log(entry, now, second, response_time, rounded, response_length)
+        # Locust 2.4x's StatsEntry.log (with _log_time_of_request and _log_response_time) for the
+        # Aggregated entry and the endpoint's, in a loop rather than a function: no call per entry.
+        for e in (stats.total, entry):
+            last = e.last_request_timestamp
+            if last and e.use_response_times_cache and second > int(last):
+                e._cache_response_times(second - 1)
+            e.num_requests += 1
+            e.num_reqs_per_sec[second] += 1
+            e.last_request_timestamp = now
+            if response_time is None:
+                e.num_none_requests += 1
+            else:
+                e.total_response_time += response_time
+                low = e.min_response_time
+                if low is None or response_time < low:
+                    e.min_response_time = response_time
+                if response_time > e.max_response_time:
+                    e.max_response_time = response_time
+                e.response_times[rounded] += 1
+            e.total_content_length += response_length
         if exception:
             stats.log_error(request_type, name, exception)
         status = getattr(response, "status_code", 0) or 0
         self._owner.store.record(
             request_type, name, response_time or 0.0, status, exception is not None, response_length
         )
-
-
-def _log(
-    e: Any, now: float, second: int, response_time: float | None, rounded: int | None, length: int
-) -> None:
-    """Locust 2.4x's ``StatsEntry.log`` (with ``_log_time_of_request`` and ``_log_response_time``)
-    in one function, with the clock read and the response time rounded by the caller."""
-    last = e.last_request_timestamp
-    if e.use_response_times_cache and last and second > int(last):
-        e._cache_response_times(second - 1)
-    e.num_requests += 1
-    e.num_reqs_per_sec[second] += 1
-    e.last_request_timestamp = now
-    if response_time is None:
-        e.num_none_requests += 1
-    else:
-        e.total_response_time += response_time
-        low = e.min_response_time
-        if low is None or response_time < low:
-            e.min_response_time = response_time
-        if response_time > e.max_response_time:
-            e.max_response_time = response_time
-        e.response_times[rounded] += 1
-    e.total_content_length += length
 
 
 def _is_locusts_listener(handler: object) -> bool:

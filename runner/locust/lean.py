@@ -10,7 +10,8 @@ and one rounding, then records the request in loadlens's store. Locust's web UI,
 and worker reports read the same figures as without lean: nothing they show changes.
 
 Lean applies only where it can be sure: Locust's own listener must be found by name (it is a
-closure in ``Runner.__init__``) and the stats must be Locust's own ``RequestStats``. Otherwise
+closure in ``Runner.__init__``), the stats must be Locust's own ``RequestStats`` and the methods
+lean stands in for must be Locust's own (not replaced since loadlens was imported). Otherwise
 loadlens's listener is added beside whatever is there, as with ``--no-lean``.
 """
 
@@ -21,11 +22,19 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import locust.stats
-from locust.stats import RequestStats
+from locust.stats import RequestStats, StatsEntry
 
 from runner.stats.store import StatsStore
 
 LOCUST_LISTENER = ("locust.runners", "Runner.__init__.<locals>.on_request")
+# Locust's methods that lean does the work of. When one is replaced by the time the test is set up
+# (a plugin or a locustfile that customises Locust's statistics), lean steps aside.
+_LOCUST_METHODS = (
+    (RequestStats, "log_request", RequestStats.log_request),
+    (StatsEntry, "log", StatsEntry.log),
+    (StatsEntry, "_log_time_of_request", StatsEntry._log_time_of_request),
+    (StatsEntry, "_log_response_time", StatsEntry._log_response_time),
+)
 
 
 class HasStore(Protocol):
@@ -115,6 +124,13 @@ class LeanListener:
         )
 
 
+def _locusts_own(stats: object) -> bool:
+    """Whether ``stats`` is Locust's RequestStats with the methods lean does the work of unchanged."""
+    if type(stats) is not RequestStats:
+        return False
+    return all(getattr(cls, name) is original for cls, name, original in _LOCUST_METHODS)
+
+
 def _is_locusts_listener(handler: object) -> bool:
     names = (getattr(handler, "__module__", None), getattr(handler, "__qualname__", None))
     return names == LOCUST_LISTENER
@@ -124,7 +140,7 @@ def listen_requests(events: Any, runner: Any, owner: HasStore, *, lean: bool) ->
     """Attach loadlens to Locust's ``request`` event: lean when asked and possible (True), else
     loadlens's own listener beside Locust's (False)."""
     handlers: list[Any] = events.request._handlers
-    if lean and runner is not None and type(getattr(runner, "stats", None)) is RequestStats:
+    if lean and runner is not None and _locusts_own(getattr(runner, "stats", None)):
         for i, handler in enumerate(handlers):
             if _is_locusts_listener(handler):
                 handlers[i] = LeanListener(runner, owner)

@@ -137,6 +137,25 @@ class TestLeanListener:
         assert listen_requests(events, None, owner, lean=True) is False
         assert [type(h) for h in events.request._handlers] == [RequestListener]
 
+    def test_customised_locust_statistics_leave_lean_aside(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A plugin or locustfile that replaced one of the methods lean stands in for keeps it: lean
+        steps aside and Locust's listener (calling the replacement) runs beside loadlens's."""
+        from locust.stats import StatsEntry
+
+        calls: list[int] = []
+        original = StatsEntry._log_time_of_request
+
+        def counted(entry: StatsEntry, current_time: float) -> None:
+            calls.append(1)
+            original(entry, current_time)
+
+        monkeypatch.setattr(StatsEntry, "_log_time_of_request", counted)
+        env = _Env(lean=True)
+        assert env.lean is False
+        env.fire(1)
+        assert len(calls) == 2  # the endpoint's entry and the Aggregated one
+        assert env.owner.store.snapshot().total().count == 1
+
     def test_the_store_replaced_at_test_start_is_the_one_written(self) -> None:
         """The bridge makes a new store when the test starts: the listener reads it on every call."""
         env = _Env(lean=True)

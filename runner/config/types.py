@@ -81,6 +81,7 @@ class RunConfig:
     max_endpoints: _COUNT = 500  # distinct request names kept; more fold into "(other)"
     interval_s: Annotated[float, duration(positive=True)] = 5.0  # timeline resolution
     progress_s: Annotated[float, duration(positive=False)] = 5.0  # console progress line; 0: off
+    lean: _BOOL = True  # one request listener for Locust's statistics and loadlens's (runner.locust.lean)
 
 
 @dataclass(frozen=True, slots=True)

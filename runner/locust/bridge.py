@@ -40,6 +40,7 @@ from runner.locust.finish import (
     stop_users,
     wait_outputs,
 )
+from runner.locust.lean import listen_requests
 from runner.locust.lifecycle import InterruptShield, WorkerWatch, interrupted_reason
 from runner.locust.loops import poll_server, tick_forever
 from runner.locust.outputs import Annotator
@@ -127,14 +128,14 @@ class Bridge:
         self._web = is_web_ui(options, self.role)
         self.store = StatsStore(expected_statuses=plan.expected_statuses, max_endpoints=plan.max_endpoints)
         if self.role == "worker":
-            events.request.add_listener(self._on_request)
+            listen_requests(events, runner, self, lean=plan.lean)  # lean: one listener, not two
             events.report_to_master.add_listener(self._link.on_report_to_master)
             apply_tags(options, plan.scenario)
             return
         if self.role == "master":
             events.worker_report.add_listener(self._link.on_worker_report)
         else:
-            events.request.add_listener(self._on_request)
+            listen_requests(events, runner, self, lean=plan.lean)
         self.planned_s = apply_scenario(environment, options, plan.scenario)
         self.info = RunInfo(
             run_id=plan.run_id,
@@ -169,22 +170,6 @@ class Bridge:
             if plan.run_dir is not None and not any(plan.run_dir.iterdir()):
                 plan.run_dir.rmdir()  # nothing ran: leave no empty run directory behind
             raise SystemExit(exc.exit_code) from None  # before any user starts
-
-    # -- the request path: one dict lookup and a few integer bumps -----------------------------------
-    def _on_request(
-        self,
-        request_type: str,
-        name: str,
-        response_time: float,
-        response_length: int,
-        response: Any = None,
-        exception: Any = None,
-        **_kw: Any,
-    ) -> None:
-        status = getattr(response, "status_code", 0) or 0
-        self.store.record(
-            request_type, name, response_time or 0.0, status, exception is not None, response_length
-        )
 
     # -- lifecycle --------------------------------------------------------------------------------
     def _on_test_start(self, **_kw: Any) -> None:

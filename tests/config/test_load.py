@@ -28,6 +28,7 @@ cooldown = "15s"
 max_endpoints = 300
 interval = "2s"
 progress = 0
+lean = false
 
 [scenarios.checkout-peak]
 description = "Black Friday checkout"
@@ -220,6 +221,7 @@ class TestFullFile:
             0,
         )
         assert cfg.run.max_endpoints == 300
+        assert cfg.run.lean is False
         assert cfg.thresholds.default == Limits(
             200, 500, 1000, 0.01, 0.99, 10, 30, 400, 2000, 250, 5000, frozenset({429}), 45
         )

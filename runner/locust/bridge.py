@@ -47,7 +47,7 @@ from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases, log_progress
 from runner.locust.shape import apply_scenario, apply_tags
 from runner.locust.startup import check_targets, exit_on_error, merged_exit_code, verdict_stream
-from runner.locust.webui import is_web_ui, next_test, restart_phases, worst_exit
+from runner.locust.webui import is_web_ui, judge_later, next_test, restart_phases, worst_exit
 from runner.locust.workers import WorkerLink, check_workers, watch_workers
 from runner.logs import get_logger, redact_handlers, redact_text
 from runner.model import LiveState, RunInfo, RunRecord
@@ -174,6 +174,8 @@ class Bridge:
     # -- lifecycle --------------------------------------------------------------------------------
     def _on_test_start(self, **_kw: Any) -> None:
         assert self.plan is not None and self.info is not None
+        if self._judging is not None:
+            self._judging.join()  # the test before is still being judged (a master waits for reports)
         now = self._clock()
         if self._web and self.record is not None:  # the web UI's next test: its own run directory
             self.plan, self.info = next_test(self.plan, self.info, now=now)
@@ -217,7 +219,7 @@ class Bridge:
         if self.phases.run_start is not None:
             self._kill_timers()
             if self._web and self.record is None:  # judged now, off the web request's greenlet
-                self._judging = gevent.spawn(self._end_run, self.environment, last=False)
+                self._judging = judge_later(self.role, lambda: self._end_run(self.environment, last=False))
 
     def _on_reset_stats(self, **_kw: Any) -> None:
         """The web UI's Reset Stats: loadlens's statistics restart with Locust's (the test is then

@@ -11,8 +11,12 @@ statistics with Locust's: the test is then judged from the reset on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+
+import gevent
+from locust.runners import WORKER_REPORT_INTERVAL
 
 from runner.config.plan import RunPlan
 from runner.locust.phases import Phases
@@ -33,6 +37,14 @@ def next_test(plan: RunPlan, info: RunInfo, *, now: float) -> tuple[RunPlan, Run
     run_dir = create_run_dir(plan.out_dir, plan.scenario_name, now)
     plan = replace(plan, run_dir=run_dir, run_id=run_dir.name)
     return plan, replace(info, run_id=run_dir.name, started_at=now)
+
+
+def judge_later(role: str, judge: Callable[[], None]) -> gevent.Greenlet:
+    """Judge a stopped test off the web request's greenlet. At a master, one worker report interval
+    later: on "stop" Locust's workers send no final report, so what they measured since their last
+    report reaches the master only with their next periodic one (every WORKER_REPORT_INTERVAL s)."""
+    delay_s = WORKER_REPORT_INTERVAL + 1.0 if role == "master" else 0.0
+    return gevent.spawn_later(delay_s, judge)
 
 
 def worst_exit(codes: list[int]) -> int:

@@ -93,6 +93,7 @@ FLAT_FIELDS = frozenset(
 LIMIT_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.Limits))
 SCENARIO_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioTable))
 STAGE_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.StageTable))
+SERVER_METRIC_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ServerMetric))
 TOP_LEVEL = frozenset({s.split(".")[0] for s in SECTIONS} | {"scenarios"})
 
 # Variables the CLI reads itself; everything else starting LOADLENS_ must be a key below.

@@ -133,6 +133,15 @@ class ServerSide:
             self._open("prometheus", self._open_prometheus)
         if plan.cloudwatch is not None:
             self._open("cloudwatch", self._open_cloudwatch)
+        unread = [m.name for m in plan.limits.metrics if m.source == "cloudwatch" and plan.cloudwatch is None]
+        if unread:  # a criterion the user set must show, INCONCLUSIVE, rather than vanish
+            self.failures.append(
+                SourceFailure(
+                    "cloudwatch",
+                    f"[[server.metrics]] {', '.join(map(repr, unread))} read CloudWatch, which this run "
+                    "does not read: --correlate-cloudwatch or [cloudwatch] correlate = true",
+                )
+            )
 
     def _open(self, name: str, opener: Callable[[], MetricSource]) -> None:
         try:
@@ -160,7 +169,10 @@ class ServerSide:
 
         assert self.plan.prometheus_url is not None
         source = PrometheusSource(
-            self.plan.prometheus_url, self.plan.prometheus_queries, step_s=self.plan.prometheus_step_s
+            self.plan.prometheus_url,
+            self.plan.prometheus_queries,
+            step_s=self.plan.prometheus_step_s,
+            metrics=self.plan.limits.metrics,
         )
         log.info(
             "reading Prometheus", url=self.plan.prometheus_url, queries=",".join(self.plan.prometheus_queries)

@@ -225,9 +225,7 @@ def build_queries(target: CloudWatchTarget, discovery: Discovery) -> tuple[Metri
     for m in target.metrics:
         assert m.namespace and m.metric  # a CloudWatch [[server.metrics]] (ServerMetric checks)
         out.append(
-            MetricQuery(
-                m.namespace, m.metric, m.dimensions, m.statistic, "", m.resource, period_s=m.period_s
-            )
+            MetricQuery(m.namespace, m.metric, m.dimensions, m.statistic, "", m.resource, period_s=m.period_s)
         )
     return tuple(out)
 

@@ -153,3 +153,26 @@ def test_a_run_without_cloudwatch_keeps_the_criterion_as_a_failed_source() -> No
     assert isinstance(readings, ServerReadings)
     assert readings.failures and isinstance(readings.failures[0], SourceFailure)
     assert "Redis CPU" in readings.failures[0].reason
+
+
+class TestCorrelationAndReport:
+    def test_correlation_names_it_and_never_takes_it_for_the_service_cpu(self) -> None:
+        """In correlation a [[server.metrics]] series is reported by its name beside the client,
+        and is never the service's CPU (headroom, CPU cost)."""
+        from runner.judge.correlate import SeriesRef, find_cpu, resource_series
+
+        custom = series("CPUUtilization", [90] * 10, resource="metric:Redis CPU")  # Average, cloudwatch
+        ecs = series("CPUUtilization", [40] * 10)
+        assert SeriesRef.of(custom).label == "Redis CPU"
+        assert custom in resource_series([custom, ecs]) and ecs in resource_series([custom, ecs])
+        assert find_cpu([custom]) is None and find_cpu([custom, ecs]) == ecs
+
+    def test_report_chart_is_labelled_and_shows_its_limit(self) -> None:
+        """The report's server section charts it like any series, with its own limit line."""
+        from runner.reports.html.server import server_chart
+
+        custom = redis([40, 90] + [40] * 8)
+        (row,) = [r for r in judge(custom, limits=limits(REDIS)).values() if r.name == "server Redis CPU"]
+        chart = server_chart(custom, [row], buckets=50)
+        assert chart["label"].startswith("Redis CPU")
+        assert [line["value"] for line in chart["limits"]] == [75]

@@ -141,3 +141,20 @@ class TestStubbedCustomMetrics:
         assert custom["Metric"]["Namespace"] == "AWS/ElastiCache"
         redis = next(s for s in result.series if s.resource == "metric:Redis CPU")
         assert redis.stat == "p99" and redis.period_s == 120
+
+
+class TestPreflight:
+    def test_check_names_each_custom_metric(self, aws: str) -> None:
+        """`loadlens cloudwatch check` checks a [[server.metrics]] like the built-in ones: recent
+        datapoints OK, a wrong dimension FAIL naming it."""
+        from runner.sources.preflight import CheckStatus, preflight
+
+        now = (int(time.time()) // 60) * 60.0
+        seed_redis(now - 1200, [40.0] * 10)
+        wrong = replace(REDIS, name="other", dimensions=(("CacheClusterId", "no-such-cache"),))
+        target = replace(ECS_TARGET, ecs_cluster=None, ecs_service=None, metrics=(REDIS, wrong))
+        checks = {c.name: c for c in preflight(target, api=AwsApi(boto3.session.Session()))}
+        ok = checks["metric AWS/ElastiCache CPUUtilization CacheClusterId=video-cache"]
+        bad = checks["metric AWS/ElastiCache CPUUtilization CacheClusterId=no-such-cache"]
+        assert ok.status is CheckStatus.OK and "datapoints" in ok.detail
+        assert bad.status is CheckStatus.FAIL

@@ -75,7 +75,7 @@ def server_plan(cfg: Config) -> ServerPlan:
         if not cw.target.configured:
             raise UsageError(
                 "--correlate-cloudwatch needs [cloudwatch] ecs_cluster and ecs_service, rds_instance, "
-                "rds_cluster or load_balancer in loadlens.toml"
+                "rds_cluster or load_balancer, or a CloudWatch [[server.metrics]], in loadlens.toml"
             )
         target = cw.target
     proc = cfg.process

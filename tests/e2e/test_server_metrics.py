@@ -57,10 +57,10 @@ BAD = [
         f'[[server.metrics]]\nname = "x"\n{_CW}max = 1\n[[server.metrics]]\nname = "x"\n{_CW}max = 2\n',
         "used twice",
     ),
-    ("not-a-list", '[server]\nmetrics = "cpu"\n', "server.metrics"),
-    ("alb-p95", "[server]\nalb_p95_ms = 0\n", "server.alb_p95_ms"),
-    ("alb-p99", '[server]\nalb_p99_ms = "slow"\n', "server.alb_p99_ms"),
-    ("unhealthy", "[server]\nunhealthy_hosts = -1\n", "server.unhealthy_hosts"),
+    ("not-a-list", '[server]\nmetrics = "cpu"\n', "server.metrics: expected a list of tables"),
+    ("alb-p95", "[server]\nalb_p95_ms = 0\n", "server.alb_p95_ms: expected a number > 0, got 0"),
+    ("alb-p99", '[server]\nalb_p99_ms = "slow"\n', 'server.alb_p99_ms: expected a number > 0, got "slow"'),
+    ("unhealthy", "[server]\nunhealthy_hosts = -1\n", "server.unhealthy_hosts: expected a number >= 0"),
 ]
 
 
@@ -175,6 +175,18 @@ class TestCloudWatchMetricCriteria:
         row = done.criteria["server Redis CPU"]
         assert row["status"] == "inconclusive" and row["required"]
         assert "AWS/ElastiCache CPUUtilization CacheClusterId=video-cache" in row["reason"]
+
+    def test_a_custom_metric_alone_is_enough_to_correlate(self, tmp_path: Path, target: str, aws) -> None:
+        """No ECS, RDS or ALB in [cloudwatch]: the [[server.metrics]] alone is read and judged."""
+        seed_redis(90)
+        text = (
+            f'[thresholds]\nexpected_statuses = [429]\n[cloudwatch]\nregion = "{aws_stack.REGION}"\n'
+            'period = "1s"\nsettle = "0s"\npreroll = "1m"\n' + REDIS
+        )
+        done = run_with(tmp_path, target, aws, text, "--correlate-cloudwatch")
+        assert done.returncode == 1, done.stderr[-3000:]
+        assert done.criteria["server Redis CPU"]["status"] == "fail"
+        assert "server ECS CPU" not in done.criteria
 
     def test_without_cloudwatch_the_criterion_is_not_dropped(self, tmp_path: Path, target: str) -> None:
         """No --correlate-cloudwatch: the criterion is an INCONCLUSIVE row saying how to read it,

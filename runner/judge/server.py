@@ -84,18 +84,9 @@ def judge_server(
         )
     if lim.alb_5xx is not None:
         rows += judge.alb_5xx(lim.alb_5xx)
-    rows += judge_bounds(  # ALB p95/p99, unhealthy hosts, [[server.metrics]]
-        result,
-        window_start=window_start,
-        window_end=window_end,
-        metrics=lim.metrics,
-        alb_p95_ms=lim.alb_p95_ms,
-        alb_p99_ms=lim.alb_p99_ms,
-        unhealthy_hosts=lim.unhealthy_hosts,
-        warn_ratio=lim.warn_ratio,
-        required=required,
-        run_s=run_s,
-    )
+    # ALB p95/p99, unhealthy hosts and the [[server.metrics]]: runner.judge.server_metrics
+    window = (window_start, window_end)
+    rows += judge_bounds(result, window=window, limits=lim, required=required, run_s=run_s)
     rows += judge.peaks(
         "server Prometheus CPU", "prometheus", "", "cpu_percent", "value", lim.cpu_percent, PERCENT
     )

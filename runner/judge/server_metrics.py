@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from runner.config.types import ServerCriteriaLimits
 from runner.judge.verdict import in_warn_band
 from runner.model import Missing, Result, Series, Status, custom_metric_name
 from runner.sources.base import SourceResult, no_whole_period, window_points
@@ -24,9 +25,9 @@ from runner.timefmt import clock_z, iso_seconds
 
 _ORDER = (Status.PASS, Status.WARN, Status.FAIL)
 _NOT_READ = {
-    "cloudwatch": "CloudWatch was not read in this run: --correlate-cloudwatch or [cloudwatch] correlate = "
-    "true reads it",
-    "prometheus": "Prometheus was not read in this run: check [prometheus_source] url",
+    "cloudwatch": "no CloudWatch data for it in this run: CloudWatch is read with --correlate-cloudwatch "
+    "or [cloudwatch] correlate = true (when it was, see the server metrics (cloudwatch) row)",
+    "prometheus": "no Prometheus data for it in this run: see the server metrics (prometheus) row",
 }
 
 
@@ -47,39 +48,25 @@ class Bound:
 def judge_bounds(
     result: SourceResult,
     *,
-    window_start: float,
-    window_end: float,
-    metrics: Sequence[ServerMetric],
-    alb_p95_ms: float | None,
-    alb_p99_ms: float | None,
-    unhealthy_hosts: float | None,
-    warn_ratio: float,
+    window: tuple[float, float],
+    limits: ServerCriteriaLimits,
     required: bool,
     run_s: float | None,
 ) -> list[Result]:
     """The rows of the ALB percentiles (where the ALB was read), unhealthy hosts (where target
     groups were read) and every configured ``[[server.metrics]]`` (always: one each)."""
-    judge = _Bounds(result, window_start, window_end, warn_ratio, required, run_s)
+    judge = _Bounds(result, window[0], window[1], limits.warn_ratio, required, run_s)
     rows: list[Result] = []
-    for stat, limit in (("p95", alb_p95_ms), ("p99", alb_p99_ms)):
+    for stat, limit in (("p95", limits.alb_p95_ms), ("p99", limits.alb_p99_ms)):
         if limit is not None:
-            rows += judge.per_resource(
-                ALB,
-                "TargetResponseTime",
-                stat,
-                Bound(f"server ALB {stat}", f"{stat} of every period <= {_num(limit)} ms", limit, None,
-                      "ms", 1000.0),
-            )  # fmt: skip
-    if unhealthy_hosts is not None:
-        text = f"unhealthy hosts in every period <= {_num(unhealthy_hosts)}"
-        rows += judge.per_resource(
-            TARGET_GROUP,
-            "UnHealthyHostCount",
-            "Maximum",
-            Bound("server unhealthy hosts", text, unhealthy_hosts, None, "count"),
-        )
-    for m in metrics:
-        rows.append(judge.custom(m))
+            text = f"{stat} of every period <= {_num(limit)} ms"
+            bound = Bound(f"server ALB {stat}", text, limit, None, "ms", 1000.0)
+            rows += judge.per_resource(ALB, "TargetResponseTime", stat, bound)
+    if limits.unhealthy_hosts is not None:
+        text = f"unhealthy hosts in every period <= {_num(limits.unhealthy_hosts)}"
+        bound = Bound("server unhealthy hosts", text, limits.unhealthy_hosts, None, "count")
+        rows += judge.per_resource(TARGET_GROUP, "UnHealthyHostCount", "Maximum", bound)
+    rows += [judge.custom(m) for m in limits.metrics]
     return rows
 
 

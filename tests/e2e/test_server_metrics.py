@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cloudwatch import config_text, seed_seconds
+from tests.e2e.test_cloudwatch import config_text, seed, seed_seconds
 from tests.support import aws_stack
 from tests.support.cli import Finished, LoadlensRun, loadlens_verdict
 from tests.support.procs import free_port, prometheus
@@ -148,6 +148,25 @@ class TestCloudWatchMetricCriteria:
         assert done.returncode == 0, done.stderr[-3000:]
         row = done.criteria["server Redis CPU"]
         assert row["status"] == "pass" and row["observed"] == 50 and row["details"]["period_s"] == 1
+
+    def test_on_the_default_60s_period_a_short_run_is_inconclusive_never_pass(
+        self, tmp_path: Path, target: str, aws
+    ) -> None:
+        """Every default (60 s period, 5 min settle) with ElastiCache CPU seeded a minute apart: the
+        settle wait ends at once, a 4 s run holds no whole 60 s period, so the required criterion is
+        INCONCLUSIVE with the remedy and the run exits 3."""
+        stack = aws_stack.build_web_stack(aws_stack.plain_session())
+        t0 = seed(stack, cpu=40)
+        cw = aws_stack.plain_session().client("cloudwatch")
+        dims = [("CacheClusterId", "video-cache")]
+        aws_stack.put_series(cw, "AWS/ElastiCache", "CPUUtilization", dims, aws_stack.minutes(t0, [90] * 16))
+        done = run_with(tmp_path, target, aws, config_text(stack, settle=None) + REDIS,
+                        "--correlate-cloudwatch", "--require-server-metrics")  # fmt: skip
+        assert done.returncode == 3, done.stderr[-3000:]
+        assert "every series has its last period" in done.stderr
+        row = done.criteria["server Redis CPU"]
+        assert row["status"] == "inconclusive" and row["required"]
+        assert "holds no whole 60 s CloudWatch period" in row["reason"] and "run at least" in row["reason"]
 
     def test_an_unhealthy_host_fails_the_run(self, tmp_path: Path, target: str, aws) -> None:
         """One unhealthy host in the discovered target group fails the unhealthy-hosts criterion."""

@@ -215,6 +215,14 @@ class TestCloudWatchMetricCriteria:
         row = done.criteria["server Redis CPU"]
         assert row["status"] == "inconclusive" and "--correlate-cloudwatch" in row["reason"]
         assert done.summary["verdict"] != "pass"
+        assert done.criteria["server metrics (cloudwatch)"]["status"] == "inconclusive"
+        again = loadlens_verdict(done.run_dir, cwd=tmp_path)  # re-judged from summary.json: the same
+        assert again.returncode == 0, again.stdout + again.stderr
+        rows = criteria(summary(done.run_dir))
+        assert (
+            rows["server Redis CPU"]["status"] == "inconclusive"
+            and summary(done.run_dir)["verdict"] != "pass"
+        )
 
 
 class TestPrometheusQueryCriteria:

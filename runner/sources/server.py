@@ -134,7 +134,9 @@ class ServerSide:
         if plan.cloudwatch is not None:
             self._open("cloudwatch", self._open_cloudwatch)
         unread = [m.name for m in plan.limits.metrics if m.source == "cloudwatch" and plan.cloudwatch is None]
-        if unread:  # a criterion the user set must show, INCONCLUSIVE, rather than vanish
+        if unread and not self.sources and not self.failures:
+            # Nothing else is read: without this, no server row at all and the user's criterion would
+            # vanish. With another source its row is judged (INCONCLUSIVE, "not read") anyway.
             self.failures.append(
                 SourceFailure(
                     "cloudwatch",

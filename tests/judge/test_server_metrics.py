@@ -176,3 +176,14 @@ class TestCorrelationAndReport:
         chart = server_chart(custom, [row], buckets=50)
         assert chart["label"].startswith("Redis CPU")
         assert [line["value"] for line in chart["limits"]] == [75]
+
+
+def test_with_another_source_the_unread_criterion_is_only_its_own_row() -> None:
+    """With another source read, no extra failed-CloudWatch row (`loadlens verdict` pulling
+    Prometheus again must not double it): the criterion's own row says it was not read."""
+    from runner.sources.server import ServerPlan, ServerSide
+
+    side = ServerSide(ServerPlan(prometheus_url="http://127.0.0.1:9", prometheus_queries={"up": "up"},
+                                 limits=limits(REDIS)))  # fmt: skip
+    side.start()
+    assert side.failures == [] and len(side.sources) == 1

@@ -149,11 +149,22 @@ def template(*, env: Mapping[str, str]) -> str:
             f"error_rate = {_num(DEFAULT_ERROR_RATE)}",
             "# p95_ms = 500",
             "# p99_ms = 1000",
+            "# p90_ms, p999_ms, avg_ms, max_ms: more statistics of the same requests",
             "# min_rps = 10",
             "# expected_statuses = [429]    # answers that are not failures (a rate limiter's 429)",
+            "# require_statuses = [429]     # ... and that must occur (the rate limiter is proven)",
+            '# abort_after = "30s"          # stop early once a criterion here fails that long',
             "",
             '# [thresholds.endpoints."GET /health"]',
             "# p95_ms = 50",
+            "",
+            "# [thresholds.groups.auth]      # one row on the merged requests of the matching endpoints",
+            '# match = "^POST /auth/"       # a regex on "METHOD name"',
+            "# per_endpoint = false         # the group's endpoints get no row of their own",
+            "# p95_ms = 300",
+            "",
+            "# [scenarios.smoke.thresholds]  # overrides [thresholds] when smoke runs",
+            "# p95_ms = 200",
             "",
             *_server_lines(()),
             "",
@@ -374,7 +385,7 @@ def check(record: RunRecord, text: str, *, env: Mapping[str, str]) -> list[str]:
         path = Path(tmp) / DEFAULT_FILE
         path.write_text(text, encoding="utf-8")
         cfg = load_config(path, env={k: v for k, v in env.items() if not k.startswith("LOADLENS_")})
-    rows = judge_client(record.judged, cfg.thresholds)
+    rows = judge_client(record.judged, cfg.thresholds_for(record.info.scenario))
     server_rows = [r for r in record.verdict.results if r.scope == "server"]
     problems = [
         f"{r.name}: {r.status.value.upper()} under the proposed limits ({r.reason})"

@@ -22,6 +22,7 @@ from runner.config.load import load_config
 from runner.config.options import flag_values
 from runner.judge.client import DEFAULT_NOTE, EXPECTED_NOTE_PREFIX
 from runner.judge.run import Measurements, RunCriteria, judge_run
+from runner.judge.sustained import ROW_NAME as STOP_ROW
 from runner.judge.verdict import INCOMPLETE_NOTE, incomplete_reasons
 from runner.model import Missing, RunRecord, Series, ServerReadings, SourceFailure, Status
 from runner.reports import write_reports
@@ -79,6 +80,7 @@ def rejudge(
         interrupted=record.interrupted,
         incomplete=incomplete_reasons(record.verdict.notes),
         notes=(*notes, f"{_REJUDGED} with {path or 'the default thresholds'}"),
+        client_stop=next((r.reason for r in record.verdict.results if r.name == STOP_ROW), None),
     )
     check = read_baseline(
         baseline,
@@ -91,7 +93,9 @@ def rejudge(
         aws_region=aws_region,
         tolerances=tolerances_from(cfg.compare),
     )
-    judged = judge_run(measured, replace(RunCriteria.of(cfg.thresholds, plan), baseline=check))
+    judged = judge_run(
+        measured, replace(RunCriteria.of(cfg.thresholds_for(record.info.scenario), plan), baseline=check)
+    )
     verdict = judged.verdict
     record = replace(
         record,

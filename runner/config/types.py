@@ -28,6 +28,7 @@ from runner.config.rules import (
     list_of,
     number,
     path,
+    pattern,
     table_of,
     text,
     url,
@@ -61,6 +62,11 @@ ENDPOINT = Annotated[
     ),
 ]
 
+GROUP = Annotated[
+    str,
+    Named(r"[A-Za-z0-9][A-Za-z0-9_.-]*", 'a group name may only use letters, digits, "-", "_" and "."'),
+]
+
 
 def _no_entries() -> Mapping[str, object]:
     return MappingProxyType({})
@@ -81,6 +87,7 @@ class RunConfig:
     max_endpoints: _COUNT = 500  # distinct request names kept; more fold into "(other)"
     interval_s: Annotated[float, duration(positive=True)] = 5.0  # timeline resolution
     progress_s: Annotated[float, duration(positive=False)] = 5.0  # console progress line; 0: off
+    lean: _BOOL = True  # one request listener for Locust's statistics and loadlens's (runner.locust.lean)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +104,23 @@ class Limits:
     min_rps: Annotated[float | None, number(ge=0)] = None
     # Fewer requests than this make a percentile INCONCLUSIVE; None: the default of 20, not required.
     min_samples: Annotated[int | None, integer(ge=1)] = None
+    p90_ms: _MS = None
+    p999_ms: _MS = None
+    avg_ms: _MS = None
+    max_ms: _MS = None
+    # Statuses that must have answered at least once (a rate limiter proven by its 429s).
+    require_statuses: STATUSES | None = None
+    # Stop the run once one of this table's criteria has failed continuously this long, live.
+    abort_after_s: Annotated[float | None, duration(positive=True)] = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLimits(Limits):
+    """[thresholds.groups.NAME]: limits judged on the merged requests of the endpoints whose
+    "METHOD name" the ``match`` regex finds; ``per_endpoint = false`` drops their own rows."""
+
+    match: Annotated[str | None, pattern()] = None
+    per_endpoint: _BOOL = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +138,23 @@ class Thresholds:
     warn_ratio: Annotated[float, number(gt=0, le=1)] = 0.9
     per_endpoint: _BOOL = True
     include_expected: _BOOL = False  # expected-status responses count in latency percentiles and rps
+    groups: Annotated[Mapping[GROUP, GroupLimits], table_of("a table of endpoint groups")] = field(
+        default_factory=_no_entries  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioThresholds(Limits):
+    """[scenarios.NAME.thresholds]: what overrides [thresholds] when that scenario runs, key by key
+    (an endpoint's or a group's table key by key over the top-level one of that name)."""
+
+    endpoints: Annotated[Mapping[ENDPOINT, Limits], table_of("a table of endpoints")] = field(
+        default_factory=_no_entries  # type: ignore[arg-type]
+    )
+    groups: Annotated[Mapping[GROUP, GroupLimits], table_of("a table of endpoint groups")] = field(
+        default_factory=_no_entries  # type: ignore[arg-type]
+    )
+    per_endpoint: Annotated[bool | None, boolean()] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +364,7 @@ class ScenarioTable:
     exclude_tags: NAMES | None = None
     expected_statuses: STATUSES | None = None
     stages: Annotated[tuple[StageTable, ...] | None, list_of(STAGES_EXPECTED, non_empty=True)] = None
+    thresholds: ScenarioThresholds | None = None
 
 
 SCENARIO_NAME = Annotated[

@@ -22,6 +22,7 @@ from runner.config.types import ServerCriteriaLimits
 from runner.judge.analysis import Analysis, LeakLimits, analyse
 from runner.judge.client import ThresholdSet, expected_note, judge_client, with_defaults
 from runner.judge.server import judge_readings, source_failed
+from runner.judge.sustained import stop_row
 from runner.judge.verdict import decide
 from runner.logs import get_logger
 from runner.model import (
@@ -59,7 +60,8 @@ class Measurements:
     ``window`` is the marks of a live run (the window is chosen here) or, for a run read back from
     its summary, the window it judged. ``server`` is None when no server side was configured.
     ``incomplete``: why the run is incomplete (interrupted, a worker lost); ``notes``: what the
-    measuring has to say (a cool-down before the steady state, names over the cap)."""
+    measuring has to say (a cool-down before the steady state, names over the cap);
+    ``client_stop``: the reason runner.judge.sustained stopped the run, a FAIL row."""
 
     run_start: float
     run_end: float
@@ -69,6 +71,7 @@ class Measurements:
     interrupted: bool = False
     incomplete: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    client_stop: str | None = None  # why a sustained client breach ended the run (abort_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,8 @@ def judge_run(measured: Measurements, criteria: RunCriteria) -> Judgement:
     if default_note is not None:
         notes.append(default_note)
     results: list[Result] = judge_client(judged, thresholds, window=window.label)
+    if measured.client_stop is not None:
+        results.append(stop_row(measured.client_stop))
     if (note := expected_note(judged, thresholds)) is not None:
         notes.append(note)
     readings = measured.server or ServerReadings()

@@ -11,12 +11,15 @@ fields are one table (``runner/reports/fields.py``) that both directions walk.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from runner.judge.sustained import ROW_NAME as STOP_ROW
 from runner.judge.verdict import incomplete_reasons
 from runner.model import (
+    Result,
     RunInfo,
     RunRecord,
     Verdict,
@@ -44,9 +47,20 @@ from runner.reports.summary_tables import (
 )
 from runner.timefmt import iso_utc
 
-SCHEMA_VERSION = 1
+# 2: client criteria per scenario and per group, more statistics, require_statuses rows and the
+# early stop (``early_stop``). Version 1 summaries are still read (nothing they hold changed).
+SCHEMA_VERSION = 2
+READ_VERSIONS = frozenset({1, 2})
+# The rows of a run a stop ended early, and who stopped it (runner.judge.sustained, runner.judge.server).
+_STOP_ROWS = {STOP_ROW: "client", "server safety stop": "server"}
 FILE_NAME = "summary.json"
 _INLINE_MAX_CHARS = 100
+
+
+def _early_stop(rows: Iterable[Result]) -> dict[str, str] | None:
+    """Who ended the run before its planned end, and why: read off its stop row, if any."""
+    found = next((r for r in rows if r.name in _STOP_ROWS), None)
+    return None if found is None else {"scope": _STOP_ROWS[found.name], "reason": found.reason}
 
 
 def summary_dict(record: RunRecord) -> dict[str, Any]:
@@ -83,6 +97,7 @@ def summary_dict(record: RunRecord) -> dict[str, Any]:
             "duration_s": window_s,
         },
         "criteria": [RESULT.dump(r) for r in verdict.results],
+        "early_stop": _early_stop(verdict.results),
         "client": {
             # The statuses the run declared expected: their responses are counted apart, and the
             # criteria leave them out of latency and rps (see status_histograms in each ENDPOINT).

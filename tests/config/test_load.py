@@ -29,6 +29,7 @@ cooldown = "15s"
 max_endpoints = 300
 interval = "2s"
 progress = 0
+lean = false
 
 [scenarios.checkout-peak]
 description = "Black Friday checkout"
@@ -55,10 +56,22 @@ expected_statuses = [404, 429]
 warn_ratio = 0.8
 per_endpoint = false
 include_expected = true
+p90_ms = 400
+p999_ms = 2000
+avg_ms = 250
+max_ms = 5000
+require_statuses = [429]
+abort_after = "45s"
 
 [thresholds.endpoints."GET /health"]
 p95_ms = 50
 error_rate = 0
+
+[thresholds.groups.auth]
+match = "^POST /auth/"
+per_endpoint = false
+p99_ms = 300
+abort_after = "30s"
 
 [thresholds.endpoints."POST /jobs [create]"]
 p50_ms = 100
@@ -213,7 +226,17 @@ class TestFullFile:
             0,
         )
         assert cfg.run.max_endpoints == 300
-        assert cfg.thresholds.default == Limits(200, 500, 1000, 0.01, 0.99, 10, min_samples=30)
+        assert cfg.run.lean is False
+        assert cfg.thresholds.default == Limits(
+            200, 500, 1000, 0.01, 0.99, 10, 30, 400, 2000, 250, 5000, frozenset({429}), 45
+        )
+        auth = cfg.thresholds.groups["auth"]
+        assert (auth.match, auth.per_endpoint, auth.p99_ms, auth.abort_after_s) == (
+            "^POST /auth/",
+            False,
+            300,
+            30,
+        )
         assert cfg.thresholds.endpoints["GET /health"] == Limits(p95_ms=50, error_rate=0)
         assert cfg.thresholds.endpoints["POST /jobs [create]"].min_rps == 1.5
         assert cfg.thresholds.endpoints["POST /jobs [create]"].min_samples == 5

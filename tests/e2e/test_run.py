@@ -62,7 +62,7 @@ class TestVerdicts:
             assert (rd / name).is_file(), name
         doc = done.summary
         assert doc["verdict"] == "pass" and doc["exit_code"] == 0 and doc["interrupted"] is False
-        assert doc["schema_version"] == 1 and doc["run_id"] == rd.name
+        assert doc["schema_version"] == 2 and doc["run_id"] == rd.name
         assert doc["window"]["kind"] == "steady_state"
         # Our whole-run count is exactly the number of requests the locustfile saw.
         assert doc["client"]["whole_run"]["total"]["requests"] == raw_count(raw) > 0

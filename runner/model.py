@@ -283,8 +283,23 @@ class Series:
     period_s: float = 60.0
 
 
+# The resource of a series read for a [[server.metrics]] criterion: "metric:<name>", plus the
+# labels for a Prometheus query's ("metric:<name>{job=\"api\"}"). Never a built-in CPU or memory.
+CUSTOM_RESOURCE = "metric:"
+
+
+def custom_metric_name(resource: str) -> str | None:
+    """The [[server.metrics]] name a series resource belongs to, or None for a built-in one."""
+    if not resource.startswith(CUSTOM_RESOURCE):
+        return None
+    return resource[len(CUSTOM_RESOURCE) :].split("{", 1)[0]
+
+
 def metric_kind(series: Series) -> str | None:
-    """ "cpu", "memory", or None: what a server series measures (see ``CPU_METRICS``)."""
+    """ "cpu", "memory", or None: what a server series measures (see ``CPU_METRICS``); a
+    [[server.metrics]] series is the user's own, never the service's CPU or memory."""
+    if series.resource.startswith(CUSTOM_RESOURCE):
+        return None
     key = (series.source, series.metric)
     if key in CPU_METRICS:
         return "cpu"

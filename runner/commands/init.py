@@ -317,7 +317,20 @@ def _server_lines(results: Iterable[Result]) -> list[str]:
         "# Server limits, whatever the source (CloudWatch, Prometheus, a local process).",
         "cpu_percent = 70",
         "memory_percent = 80",
+        "# alb_p95_ms = 500        # ALB TargetResponseTime p95 of every period (CloudWatch)",
+        "# alb_p99_ms = 1000",
+        "# unhealthy_hosts = 0     # the default: one unhealthy host in any period fails",
         *peaks,
+        "",
+        "# Any CloudWatch metric (or a PromQL `query`, read from [prometheus_source]) as a criterion:",
+        "# [[server.metrics]]",
+        '# name = "Redis CPU"',
+        '# namespace = "AWS/ElastiCache"',
+        '# metric = "CPUUtilization"',
+        '# dimensions = { CacheClusterId = "my-cache" }',
+        '# stat = "Maximum"        # Average, Sum, Minimum, Maximum, SampleCount, pNN',
+        "# max = 75                # or min = ...",
+        '# period = "60s"          # optional: the [cloudwatch] period',
     ]
 
 

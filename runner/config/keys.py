@@ -95,6 +95,7 @@ GROUP_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.GroupLimits))
 SCENARIO_THRESHOLD_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioThresholds))
 SCENARIO_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioTable))
 STAGE_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.StageTable))
+SERVER_METRIC_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ServerMetric))
 # Where a table of tables keeps its keys, for "did you mean" on an unknown one: the parent's name.
 NESTED_KEYS: Mapping[str, Mapping[str, Key]] = MappingProxyType(
     {
@@ -103,6 +104,7 @@ NESTED_KEYS: Mapping[str, Mapping[str, Key]] = MappingProxyType(
         "thresholds": SCENARIO_THRESHOLD_KEYS,  # [scenarios.NAME.thresholds]
         "scenarios": SCENARIO_KEYS,
         "stages": STAGE_KEYS,
+        "metrics": SERVER_METRIC_KEYS,  # [[server.metrics]]
     }
 )
 TOP_LEVEL = frozenset({s.split(".")[0] for s in SECTIONS} | {"scenarios"})

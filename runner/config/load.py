@@ -277,10 +277,14 @@ class _Layers:
             process_memory_percent=cfg.process.memory_percent,
             warn_ratio=cfg.thresholds.warn_ratio,
         )
+        # The CloudWatch [[server.metrics]] are read by the CloudWatch source with the rest.
+        watched = tuple(m for m in criteria.metrics if m.source == "cloudwatch")
+        cloudwatch = replace(cfg.cloudwatch, target=replace(cfg.cloudwatch.target, metrics=watched))
         return Config(
             **{
                 **_fields(cfg),
                 "server": replace(cfg.server, criteria=criteria),
+                "cloudwatch": cloudwatch,
                 "scenarios": scenarios,
                 "scenario_thresholds": {
                     name: t.thresholds for name, t in (tables or {}).items() if t.thresholds is not None
@@ -365,6 +369,17 @@ class _Layers:
                 ("leak_warn_percent_per_hour", "leak_fail_percent_per_hour"),
                 f"leak_warn_percent_per_hour ({warn:g}) must be below leak_fail_percent_per_hour ({fail:g})",
             )
+
+        metrics = cfg.server.criteria.metrics
+        names = [m.name for m in metrics]
+        for i, m in enumerate(metrics):
+            if m.name in names[:i]:
+                self.problems.append(f'{self._at("server", "metrics", i, "name")}: "{m.name}" is used twice')
+            if m.query and not cfg.prometheus_source.url:
+                self.problems.append(
+                    f"{self._at('server', 'metrics', i, 'query')}: a query is read from "
+                    "[prometheus_source] url, which is not set"
+                )
 
     def _blame(self, section: str, keys: tuple[str, ...], problem: str) -> None:
         """A problem between keys is blamed on the layer applied last: that is the one to fix."""

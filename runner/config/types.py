@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Annotated
 
 from runner.config.rules import (
+    Container,
     Derived,
     Flat,
     Named,
@@ -33,6 +34,7 @@ from runner.config.rules import (
     url,
 )
 from runner.sources.cloudwatch_catalog import CloudWatchTarget
+from runner.sources.custom import ServerMetric
 
 # Every section rejects keys it does not know, and a duration field x_s is written x in TOML.
 SECTION: dict[str, object] = {"extra": "forbid", "alias_generator": lambda name: name.removesuffix("_s")}
@@ -45,6 +47,10 @@ _URL = Annotated[str | None, url()]
 _BOOL = Annotated[bool, boolean()]
 _COUNT = Annotated[int, integer(ge=1)]
 STATUS = Annotated[int, integer(ge=100, le=599, expected="an HTTP status code from 100 to 599")]
+SERVER_METRICS_EXPECTED = (
+    'a list of tables like {name = "Redis CPU", namespace = "AWS/ElastiCache", '
+    'metric = "CPUUtilization", max = 75}'
+)
 STATUSES = Annotated[frozenset[STATUS], list_of("a list of HTTP status codes")]
 NAMES = Annotated[tuple[Annotated[str, text()], ...], list_of("a list of strings")]
 # "METHOD name" as Locust reports an endpoint: an upper-case request type, one space, the name.
@@ -171,6 +177,14 @@ class ServerCriteriaLimits:
     process_cpu_percent: Annotated[float | None, Derived()] = None
     process_memory_percent: Annotated[float | None, Derived()] = None
     warn_ratio: Annotated[float, Derived()] = 0.9
+    alb_p95_ms: _MS = None  # ALB TargetResponseTime p95 of every whole period (CloudWatch: seconds)
+    alb_p99_ms: _MS = None
+    unhealthy_hosts: Annotated[float | None, number(ge=0)] = 0.0  # UnHealthyHostCount in any period
+    # [[server.metrics]]: any CloudWatch metric or PromQL query, with its max and/or min.
+    metrics: Annotated[
+        tuple[ServerMetric, ...],
+        Container(SERVER_METRICS_EXPECTED, (list, tuple), non_empty=False, env=False),
+    ] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,7 @@ def server_plan(cfg: Config) -> ServerPlan:
         if not cw.target.configured:
             raise UsageError(
                 "--correlate-cloudwatch needs [cloudwatch] ecs_cluster and ecs_service, rds_instance, "
-                "rds_cluster or load_balancer in loadlens.toml"
+                "rds_cluster or load_balancer, or a CloudWatch [[server.metrics]], in loadlens.toml"
             )
         target = cw.target
     proc = cfg.process
@@ -133,6 +133,17 @@ class ServerSide:
             self._open("prometheus", self._open_prometheus)
         if plan.cloudwatch is not None:
             self._open("cloudwatch", self._open_cloudwatch)
+        unread = [m.name for m in plan.limits.metrics if m.source == "cloudwatch" and plan.cloudwatch is None]
+        if unread and not self.sources and not self.failures:
+            # Nothing else is read: without this, no server row at all and the user's criterion would
+            # vanish. With another source its row is judged (INCONCLUSIVE, "not read") anyway.
+            self.failures.append(
+                SourceFailure(
+                    "cloudwatch",
+                    f"[[server.metrics]] {', '.join(map(repr, unread))} read CloudWatch, which this run "
+                    "does not read: --correlate-cloudwatch or [cloudwatch] correlate = true",
+                )
+            )
 
     def _open(self, name: str, opener: Callable[[], MetricSource]) -> None:
         try:
@@ -160,7 +171,10 @@ class ServerSide:
 
         assert self.plan.prometheus_url is not None
         source = PrometheusSource(
-            self.plan.prometheus_url, self.plan.prometheus_queries, step_s=self.plan.prometheus_step_s
+            self.plan.prometheus_url,
+            self.plan.prometheus_queries,
+            step_s=self.plan.prometheus_step_s,
+            metrics=self.plan.limits.metrics,
         )
         log.info(
             "reading Prometheus", url=self.plan.prometheus_url, queries=",".join(self.plan.prometheus_queries)

@@ -13,6 +13,7 @@ from runner.config.load import Config, Limits, ServerCriteriaLimits, load_config
 from runner.config.options import OPTIONS, FlagValue, flag_values, pre_parser
 from runner.config.scenarios import BUILTIN, Stage
 from runner.errors import ConfigError, UsageError
+from runner.sources.custom import ServerMetric
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -85,6 +86,10 @@ memory_percent = 85.5
 rds_cpu_percent = 60
 rds_connections = 180
 alb_5xx = 3
+alb_p95_ms = 400
+alb_p99_ms = 900
+unhealthy_hosts = 1
+metrics = [{ name = "Redis CPU", namespace = "AWS/ElastiCache", metric = "CPUUtilization", max = 75 }]
 leak_warn_percent_per_hour = 2
 leak_fail_percent_per_hour = 5
 leak_min_duration = "20m"
@@ -239,7 +244,11 @@ class TestFullFile:
         assert (cfg.thresholds.warn_ratio, cfg.thresholds.per_endpoint) == (0.8, False)
         assert cfg.thresholds.include_expected is True
         # The judged server limits: [server]'s keys, [process]'s own limits and the WARN band.
-        assert cfg.server.criteria == ServerCriteriaLimits(75, 85.5, 60, 180, 3, 250, 50, 0.8)
+        redis = ServerMetric(name="Redis CPU", namespace="AWS/ElastiCache", metric="CPUUtilization", max=75)
+        assert cfg.server.criteria == ServerCriteriaLimits(
+            75, 85.5, 60, 180, 3, 250, 50, 0.8, 400, 900, 1, (redis,)
+        )
+        assert cfg.cloudwatch.target.metrics == (redis,)  # read by the CloudWatch source with the rest
         assert dataclasses.astuple(cfg.server)[1:] == (2, 5, 1200, 95, 97, 2)
         assert cfg.cloudwatch.region == "eu-west-1" and cfg.cloudwatch.target.target_groups == (
             "targetgroup/video-gen/456",

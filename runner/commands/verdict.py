@@ -20,7 +20,9 @@ from runner.compare.compare import tolerances_from
 from runner.compare.criteria import read_baseline
 from runner.config.load import load_config
 from runner.config.options import flag_values
+from runner.judge.alarms import ALARM_NOTE_PREFIX
 from runner.judge.client import DEFAULT_NOTE, EXPECTED_NOTE_PREFIX
+from runner.judge.logs import LOG_NOTE_PREFIX
 from runner.judge.run import Measurements, RunCriteria, judge_run
 from runner.judge.verdict import INCOMPLETE_NOTE, incomplete_reasons
 from runner.model import Missing, RunRecord, Series, ServerReadings, SourceFailure, Status
@@ -65,10 +67,17 @@ def rejudge(
 
         installed.require(installed.AWS, used_by="loadlens verdict --correlate-cloudwatch")
     readings = stored_readings(record)
-    if plan.cloudwatch is not None or plan.prometheus_url:
+    if plan.cloudwatch is not None or plan.prometheus_url or plan.events:
         readings = _pull_again(record, plan, readings)
     # The run's own notes stay (its window, its cap, its sources'); what the judging adds is redone.
-    kept = (_REJUDGED, EXPECTED_NOTE_PREFIX, INCOMPLETE_NOTE, DEFAULT_NOTE)
+    kept = (
+        _REJUDGED,
+        EXPECTED_NOTE_PREFIX,
+        INCOMPLETE_NOTE,
+        DEFAULT_NOTE,
+        LOG_NOTE_PREFIX,
+        ALARM_NOTE_PREFIX,
+    )
     notes = tuple(n for n in record.verdict.notes if not n.startswith(kept))
     measured = Measurements(
         run_start=record.run_start,
@@ -79,6 +88,7 @@ def rejudge(
         interrupted=record.interrupted,
         incomplete=incomplete_reasons(record.verdict.notes),
         notes=(*notes, f"{_REJUDGED} with {path or 'the default thresholds'}"),
+        spike=record.spike,
     )
     check = read_baseline(
         baseline,
@@ -100,6 +110,8 @@ def rejudge(
         server_missing=judged.server.missing,
         config_path=str(path) if path else None,
         analysis=judged.analysis.section(),
+        logs=judged.server.logs,
+        alarms=judged.server.alarms,
     )
     write_reports(record, directory, env=env)
     color = out.isatty() and "NO_COLOR" not in env
@@ -127,6 +139,8 @@ def stored_readings(record: RunRecord) -> ServerReadings:
         missing=record.server_missing,
         failures=tuple(failures),
         safety_stop=safety_stop,
+        logs=record.logs,
+        alarms=record.alarms,
     )
 
 
@@ -150,6 +164,8 @@ def _pull_again(record: RunRecord, plan: ServerPlan, stored: ServerReadings) -> 
         failures=(*(f for f in stored.failures if f.source not in repulled), *pulled.failures),
         notes=pulled.notes,
         safety_stop=stored.safety_stop,
+        logs=pulled.logs or stored.logs,  # read again when configured now, else as the run read them
+        alarms=pulled.alarms or stored.alarms,
     )
 
 

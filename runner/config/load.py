@@ -40,6 +40,7 @@ from runner.config.types import (
     PrometheusExporterConfig,
     PrometheusSourceConfig,
     PushgatewayConfig,
+    RecoveryConfig,
     RunConfig,
     ServerCriteriaLimits,
     ServerLimits,
@@ -66,6 +67,7 @@ class Config:
     exporters: ExportersConfig = field(default_factory=ExportersConfig)
     grafana: GrafanaConfig = field(default_factory=GrafanaConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     source_path: Path | None = None  # the file read, if any
     env_applied: tuple[str, ...] = ()  # LOADLENS_* variables that set something
 
@@ -377,6 +379,7 @@ __all__ = [
     "PrometheusExporterConfig",
     "PrometheusSourceConfig",
     "PushgatewayConfig",
+    "RecoveryConfig",
     "RunConfig",
     "ServerCriteriaLimits",
     "ServerLimits",

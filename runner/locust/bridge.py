@@ -46,7 +46,7 @@ from runner.locust.finish import (
 from runner.locust.lifecycle import InterruptShield, WorkerWatch, interrupted_reason
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases, log_progress
-from runner.locust.shape import apply_scenario, apply_tags
+from runner.locust.shape import apply_scenario, apply_tags, spike_of
 from runner.locust.startup import check_targets, exit_on_error, merged_exit_code, verdict_stream
 from runner.locust.workers import WorkerLink, check_workers, watch_workers
 from runner.logs import get_logger, redact_handlers, redact_text
@@ -355,8 +355,7 @@ class Bridge:
         assert plan is not None and self.info is not None
         assert phases.run_start is not None and phases.run_end is not None
         final = self.store.snapshot(users=self._users())
-        run = (phases.run_start, phases.run_end)
-        server = gather_server(self.server, run, interrupted=interrupted, shield=self._shield)
+        server = gather_server(self.server, phases.span(), interrupted=interrupted, shield=self._shield)
         self.timeline.tick(final)
         measured = Measurements(
             run_start=phases.run_start,
@@ -367,6 +366,7 @@ class Bridge:
             interrupted=interrupted,
             incomplete=tuple(incomplete),
             notes=measurement_notes(phases, self.store, max_endpoints=plan.max_endpoints),
+            spike=spike_of(self.environment),
         )
         shape, baseline = shape_and_baseline(self.environment, plan, self.info, planned_s=self.planned_s)
         judged = judge_run(measured, replace(RunCriteria.of(plan.thresholds, plan.server), baseline=baseline))

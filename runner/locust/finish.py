@@ -109,7 +109,7 @@ def gather_server(
     """The server side's readings of the run (its start and end, epoch s), or None when no source
     was configured. A bug while reading becomes a failed "server" source (an INCONCLUSIVE row),
     never a lost verdict."""
-    if server is None or not (server.sources or server.failures):
+    if server is None or not (server.sources or server.failures or server.plan.events):
         return None
     run_start, run_end = run
     try:
@@ -167,6 +167,9 @@ def run_record(
         versions=dict(versions),
         analysis=judged.analysis.section(),
         server_missing=judged.server.missing,
+        spike=measured.spike,
+        logs=judged.server.logs,
+        alarms=judged.server.alarms,
     )
 
 

@@ -165,6 +165,7 @@ def template(*, env: Mapping[str, str]) -> str:
             '# recover_within = "60s"',
             "# p95_tolerance = 0.5           # p95 up to 1.5 x the pre-spike p95",
             "# error_rate_tolerance = 0.01   # error rate up to the pre-spike rate + 1 point",
+            "# expect_scale_out = false      # true: ECS RunningTaskCount must rise and come back",
             "",
             "# [exporters.prometheus]",
             "# port = 9646                  # live /metrics for Prometheus and Grafana",

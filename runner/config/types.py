@@ -313,6 +313,8 @@ class RecoveryConfig:
     recover_within_s: Annotated[float, duration(positive=True)] = 60.0
     p95_tolerance: Annotated[float, number(ge=0)] = 0.5  # p95 up to 1.5 x the pre-spike p95
     error_rate_tolerance: Annotated[float, number(ge=0, le=1)] = 0.01  # + 1 point over pre-spike
+    # With ECS Container Insights read: RunningTaskCount must rise during the spike and come back.
+    expect_scale_out: Annotated[bool, boolean()] = False
 
 
 STAGES_EXPECTED = 'a non-empty list of tables like {duration = "1m", users = 10, spawn_rate = 5}'

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from runner.config.scenarios import Scenario
 from runner.config.types import RecoveryConfig
-from runner.model import EndpointStats, Interval, Result, SpikeMarks, Status
+from runner.model import EndpointStats, Interval, Result, Series, SpikeMarks, Status
 
 NAME = "recovery after spike"
 _EDGE_S = 1e-3  # timeline and stage times are stored to the millisecond
@@ -162,3 +162,63 @@ def _within(stats: EndpointStats, p95_limit_ms: float, error_limit: float) -> bo
         and p95 <= p95_limit_ms
         and (stats.error_rate or 0.0) <= error_limit
     )
+
+
+SCALE_METRIC = ("cloudwatch", "RunningTaskCount")
+
+
+def judge_scale_out(
+    spike: SpikeMarks | None, series: Sequence[Series], *, run_end: float, limits: RecoveryConfig
+) -> list[Result]:
+    """With ``expect_scale_out``: for each ECS service whose RunningTaskCount (Container Insights,
+    already read with the service's metrics) was read, did it scale out during the spike and back
+    to the pre-spike count by the end of the run? FAIL when it never scaled out, WARN when it has
+    not scaled back yet (ECS scale-in waits out its cooldowns: often longer than a run), PASS when
+    both; INCONCLUSIVE (required) when no such series was read or it has no pre-spike point."""
+    if spike is None or not limits.enabled or not limits.expect_scale_out:
+        return []
+    counts = [s for s in series if (s.source, s.metric) == SCALE_METRIC and s.stat == "Maximum"]
+    criterion = "ECS RunningTaskCount above the pre-spike count during the spike, back to it by the end"
+    if not counts:
+        reason = (
+            "no RunningTaskCount series: needs [cloudwatch] ecs_cluster/ecs_service with Container "
+            "Insights, read for the run (--correlate-cloudwatch)"
+        )
+        return [
+            Result(
+                "ECS scale-out after spike",
+                criterion,
+                None,
+                None,
+                Status.INCONCLUSIVE,
+                reason,
+                "tasks",
+                "server",
+            )
+        ]
+    rows = []
+    for s in counts:
+        name = f"ECS scale-out after spike ({s.resource})"
+        pre = [v for t, v in s.points if spike.pre_start <= t < spike.spike_start]
+        during = [
+            v for t, v in s.points if spike.spike_start <= t <= spike.spike_end + limits.recover_within_s
+        ]
+        last = [v for t, v in s.points if spike.spike_end <= t <= run_end]
+        if not pre:
+            reason = "no RunningTaskCount datapoint before the spike to compare with"
+            rows.append(Result(name, criterion, None, None, Status.INCONCLUSIVE, reason, "tasks", "server"))
+            continue
+        base = max(pre)
+        peak = max(during, default=None)
+        end = last[-1] if last else None
+        details = {"pre_spike_tasks": base, "peak_tasks": peak, "last_tasks": end}
+        if peak is None or peak <= base:
+            seen = "no datapoint during the spike" if peak is None else f"peak {peak:g}"
+            status, reason = Status.FAIL, f"did not scale out: {base:g} tasks before the spike, {seen}"
+        elif end is None or end > base:
+            now = "no datapoint after the spike" if end is None else f"still {end:g} at the end of the run"
+            status, reason = Status.WARN, f"scaled out {base:g} -> {peak:g} tasks, not back yet: {now}"
+        else:
+            status, reason = Status.PASS, f"scaled out {base:g} -> {peak:g} tasks and back to {end:g}"
+        rows.append(Result(name, criterion, peak, base, status, reason, "tasks", "server", details=details))
+    return rows

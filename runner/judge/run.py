@@ -23,7 +23,7 @@ from runner.judge.alarms import judge_alarms
 from runner.judge.analysis import Analysis, LeakLimits, analyse
 from runner.judge.client import ThresholdSet, expected_note, judge_client, with_defaults
 from runner.judge.logs import judge_logs
-from runner.judge.recovery import judge_recovery
+from runner.judge.recovery import judge_recovery, judge_scale_out
 from runner.judge.server import judge_readings, source_failed
 from runner.judge.verdict import decide
 from runner.logs import get_logger
@@ -166,6 +166,9 @@ def judge_run(measured: Measurements, criteria: RunCriteria) -> Judgement:
     )
     if recovered is not None:
         results.append(recovered)
+    results += judge_scale_out(
+        measured.spike, readings.series, run_end=measured.run_end, limits=criteria.recovery
+    )
     found = _analyse(measured, judged, readings, criteria, notes)
     results += found.results
     results += baseline_rows(  # --baseline: runner.compare.regression (read beforehand)

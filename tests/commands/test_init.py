@@ -57,7 +57,7 @@ class TestTemplate:
         text = template(env={})
         for key in ("log_group", "error_pattern", "max_log_errors", "alarms", "alarm_prefix", "max_alarms"):
             assert f"# {key} = " in text, key
-        for key in ("recover_within", "p95_tolerance", "error_rate_tolerance"):
+        for key in ("recover_within", "p95_tolerance", "error_rate_tolerance", "expect_scale_out"):
             assert f"# {key} = " in text, key
         blocks = [ln[2:] for ln in text.splitlines() if re.match(r"# (\[[a-z_.]+\]$|[a-z_]+ = )", ln)]
         start = blocks.index("[cloudwatch]")

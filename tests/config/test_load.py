@@ -148,6 +148,7 @@ enabled = false
 recover_within = "90s"
 p95_tolerance = 0.25
 error_rate_tolerance = 0.02
+expect_scale_out = true
 """
 
 
@@ -272,6 +273,7 @@ class TestFullFile:
         )
         assert (cw.alarms, cw.alarm_prefix, cw.max_alarms) == (True, "video-gen-", 0)
         r = cfg.recovery
+        assert r.expect_scale_out is True
         assert (r.enabled, r.recover_within_s, r.p95_tolerance, r.error_rate_tolerance) == (
             False,
             90,

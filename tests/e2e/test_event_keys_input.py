@@ -50,6 +50,11 @@ CASES = [
         "[recovery]\nerror_rate_tolerance = 2\n",
         "recovery.error_rate_tolerance: expected",
     ),
+    (
+        "expect_scale_out",
+        '[recovery]\nexpect_scale_out = "yes"\n',
+        "recovery.expect_scale_out: expected true or false",
+    ),
     ("stage-recovery-type", SPIKY % '"yes"', "scenarios.s.stages[0].recovery: expected true or false"),
     (
         "stage-recovery-first",

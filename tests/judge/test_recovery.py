@@ -8,12 +8,12 @@ import pytest
 from runner.config.load import Limits, Thresholds, load_config
 from runner.config.scenarios import BUILTIN
 from runner.config.types import RecoveryConfig
-from runner.judge.recovery import NAME, judge_recovery, spike_marks
+from runner.judge.recovery import NAME, judge_recovery, judge_scale_out, spike_marks
 from runner.judge.run import Measurements, RunCriteria, judge_run
 from runner.judge.verdict import EXIT_INCONCLUSIVE
 from runner.model import Interval, SpikeMarks, Status
 from runner.stats.window import JudgedWindow
-from tests.support.timelines import Stretch, Traffic, record
+from tests.support.timelines import Stretch, Traffic, record, series
 
 T0 = 1_700_000_000.0
 PRE_S, SPIKE_S = 30, 30
@@ -108,6 +108,43 @@ class TestRecoveryRow:
         timeline = spike_run(slow_after_s=0, after_s=60)
         assert judge_recovery(None, timeline, run_end=timeline[-1].end, limits=RecoveryConfig()) is None
         assert judge(timeline, limits=RecoveryConfig(enabled=False)) is None
+
+
+def tasks(values: list[float], *, stat: str = "Maximum"):
+    """ECS RunningTaskCount (Container Insights) one point per 10 s from the pre-spike stage on."""
+    return series("RunningTaskCount", values, start=T0, period_s=10.0, stat=stat, unit="Count")
+
+
+class TestScaleOut:
+    EXPECT = RecoveryConfig(expect_scale_out=True)
+
+    @pytest.mark.parametrize(
+        ("values", "status", "words"),
+        [
+            ([2, 2, 2, 3, 4, 4, 4, 3, 2, 2], Status.PASS, "scaled out 2 -> 4 tasks and back to 2"),
+            ([2, 2, 2, 3, 4, 4, 4, 4, 4, 4], Status.WARN, "not back yet: still 4 at the end of the run"),
+            (
+                [2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
+                Status.FAIL,
+                "did not scale out: 2 tasks before the spike, peak 2",
+            ),
+        ],
+    )
+    def test_scaled_out_and_back(self, values: list[float], status: Status, words: str) -> None:
+        """Pre-spike 2 tasks (t 0-30 s), the spike 30-60 s, the run ends at 100 s: out and back
+        passes, out and not back warns (scale-in is slow by design), never out fails."""
+        rows = judge_scale_out(
+            SPIKE, [tasks(values), tasks(values, stat="Minimum")], run_end=T0 + 100, limits=self.EXPECT
+        )
+        assert [(r.status, r.name) for r in rows] == [(status, "ECS scale-out after spike (ecs:shop/api)")]
+        assert words in rows[0].reason
+
+    def test_without_the_series_it_is_inconclusive_and_off_by_default(self) -> None:
+        """Expected but not read (no Container Insights, no CloudWatch): a required INCONCLUSIVE row.
+        Not expected (the default): no row at all."""
+        rows = judge_scale_out(SPIKE, [], run_end=T0 + 100, limits=self.EXPECT)
+        assert rows[0].status is Status.INCONCLUSIVE and rows[0].required and "Container" in rows[0].reason
+        assert judge_scale_out(SPIKE, [tasks([2] * 10)], run_end=T0 + 100, limits=RecoveryConfig()) == []
 
 
 class TestDefaults:

@@ -126,7 +126,8 @@ def judge_recovery(
         return row(
             Status.INCONCLUSIVE,
             f"the run ended {max(0.0, run_end - spike.spike_end):.0f} s after the spike, before "
-            f"recover_within ({within_s:g} s) had elapsed{seen}",
+            f"recover_within ({within_s:g} s) had elapsed{seen}: lengthen the recovery stage or "
+            "shorten [recovery] recover_within",
             recovered_s,
             **details,
         )

@@ -20,7 +20,7 @@ import pytest
 
 from tests.support import aws_stack
 from tests.support.cli import LoadlensRun, loadlens_verdict
-from tests.support.runs import LOCUSTFILES, criteria, summary
+from tests.support.runs import LOCUSTFILES, criteria, loadlens_cmd, run, summary
 
 GROUP = "/ecs/video-gen"
 EVERY = 10  # one ERROR line per this many requests served
@@ -108,7 +108,7 @@ def test_log_errors_fail_the_run_and_the_alarm_history_never_passes(
     FAIL, exit 1), grouped into one message in the notes and summary.json; the alarm history that
     moto cannot answer is an INCONCLUSIVE, required row. `loadlens verdict` reads the logs again and
     gives the same count."""
-    run = LoadlensRun(
+    load = LoadlensRun(
         tmp_path,
         logging_target.url,
         locustfile=LOCUSTFILES / "steady_get.py",
@@ -117,7 +117,7 @@ def test_log_errors_fail_the_run_and_the_alarm_history_never_passes(
         run_time="5s",
         env=aws,
     )
-    done = run.run(timeout_s=180)
+    done = load.run(timeout_s=180)
     assert done.returncode == 1, done.tail()
     rows = done.criteria
     logs_row = rows[f"log errors ({GROUP})"]
@@ -136,7 +136,21 @@ def test_log_errors_fail_the_run_and_the_alarm_history_never_passes(
     assert any(n.startswith("log errors: ") and "ERROR timeout after" in n for n in doc["notes"])
     assert doc["server"]["alarms"]["failure"]
 
-    again = loadlens_verdict(done.run_dir, cwd=tmp_path, config=run.config_path, env=aws)
+    again = loadlens_verdict(done.run_dir, cwd=tmp_path, config=load.config_path, env=aws)
     assert again.returncode == 1, again.stdout + again.stderr
     rejudged = criteria(summary(done.run_dir))[f"log errors ({GROUP})"]
     assert rejudged["observed"] == logs_row["observed"]
+
+
+@pytest.mark.parametrize(("group", "code", "words"), [(GROUP, 0, "exists"), ("/ecs/video-gne", 1, "no such")])
+def test_cloudwatch_check_looks_for_the_log_group(
+    tmp_path: Path, aws: dict[str, str], group: str, code: int, words: str
+) -> None:
+    """`loadlens cloudwatch check` with only a log group configured: one line for it, exit 1 when
+    the group does not exist (a misspelt name would otherwise count nothing, silently)."""
+    aws_stack.plain_session().client("logs").create_log_group(logGroupName=GROUP)
+    config = tmp_path / "loadlens.toml"
+    config.write_text(f'[cloudwatch]\nlog_group = "{group}"\n')
+    proc = run(loadlens_cmd("cloudwatch", "check", "--loadlens-config", str(config)), cwd=tmp_path, env=aws)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert f"log group {group}: " in proc.stdout and words in proc.stdout

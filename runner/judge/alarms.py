@@ -11,6 +11,7 @@ from __future__ import annotations
 from runner.model import AlarmReading, Result, Status
 from runner.timefmt import iso_utc
 
+MAX_NOTES = 10  # alarm notes listed; summary.json server.alarms keeps them all
 ALARM_NOTE_PREFIX = "alarm "  # every note this module writes starts so (a re-judge redoes them)
 
 
@@ -44,8 +45,10 @@ def judge_alarms(
     capped = f" ({reading.capped})" if reading.capped else ""
     notes = [
         f"{ALARM_NOTE_PREFIX}{e.name} entered ALARM at {iso_utc(e.at)}: {e.reason}".rstrip(": ")
-        for e in fired
+        for e in fired[:MAX_NOTES]
     ]
+    if len(fired) > MAX_NOTES:
+        notes.append(f"{ALARM_NOTE_PREFIX}state changes into ALARM not listed here: {len(fired) - MAX_NOTES}")
     if limit is None:
         return [], notes
     listed = f": {', '.join(names)}" if names else ""

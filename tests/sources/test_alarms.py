@@ -159,6 +159,12 @@ class TestJudged:
         rows, notes = judge_alarms(READING, start=T0 + 60, end=T0 + 100, limit=0)
         assert rows[0].status is Status.PASS and notes == []
 
+    def test_the_notes_are_bounded(self) -> None:
+        """Twelve alarms: ten notes and one saying how many more (summary.json keeps them all)."""
+        many = AlarmReading(entries=tuple(AlarmEntry(f"a{i:02}", T0 + i) for i in range(12)))
+        _, notes = judge_alarms(many, start=T0, end=T0 + 100, limit=None)
+        assert len(notes) == 11 and notes[-1] == "alarm state changes into ALARM not listed here: 2"
+
     def test_a_capped_read_never_passes(self) -> None:
         capped = AlarmReading(entries=(), capped="stopped after 20 pages of DescribeAlarmHistory")
         rows, _ = judge_alarms(capped, start=T0, end=T0 + 100, limit=0)

@@ -14,7 +14,7 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from runner.compare.compare import tolerances_from
 from runner.compare.criteria import read_baseline
@@ -25,7 +25,16 @@ from runner.judge.client import DEFAULT_NOTE, EXPECTED_NOTE_PREFIX
 from runner.judge.logs import LOG_NOTE_PREFIX
 from runner.judge.run import Measurements, RunCriteria, judge_run
 from runner.judge.verdict import INCOMPLETE_NOTE, incomplete_reasons
-from runner.model import Missing, RunRecord, Series, ServerReadings, SourceFailure, Status
+from runner.model import (
+    AlarmReading,
+    LogReading,
+    Missing,
+    RunRecord,
+    Series,
+    ServerReadings,
+    SourceFailure,
+    Status,
+)
 from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.reports.load import load_summary
@@ -34,6 +43,7 @@ from runner.stats.window import JudgedWindow
 
 _REJUDGED = "re-judged by `loadlens verdict`"
 _SAFETY_STOP = "server safety stop"
+_NOT_AGAIN = ("application logs could not be read again", "the alarm history could not be read again")
 
 
 def rejudge(
@@ -77,6 +87,7 @@ def rejudge(
         DEFAULT_NOTE,
         LOG_NOTE_PREFIX,
         ALARM_NOTE_PREFIX,
+        *_NOT_AGAIN,
     )
     notes = tuple(n for n in record.verdict.notes if not n.startswith(kept))
     measured = Measurements(
@@ -158,15 +169,32 @@ def _pull_again(record: RunRecord, plan: ServerPlan, stored: ServerReadings) -> 
     missing = [m for m in stored.missing if _key(m) not in answered]
     repulled = {"cloudwatch"} if plan.cloudwatch is not None else set()
     repulled |= {"prometheus"} if plan.prometheus_url else set()
+    notes = list(pulled.notes)
+    logs = _again(pulled.logs, stored.logs, _NOT_AGAIN[0], notes)
+    alarms = _again(pulled.alarms, stored.alarms, _NOT_AGAIN[1], notes)
     return ServerReadings(
         series=tuple(series),
         missing=(*pulled.missing, *missing),
         failures=(*(f for f in stored.failures if f.source not in repulled), *pulled.failures),
-        notes=pulled.notes,
+        notes=tuple(notes),
         safety_stop=stored.safety_stop,
-        logs=pulled.logs or stored.logs,  # read again when configured now, else as the run read them
-        alarms=pulled.alarms or stored.alarms,
+        logs=logs,
+        alarms=alarms,
     )
+
+
+_Read = TypeVar("_Read", LogReading, AlarmReading)
+
+
+def _again(pulled: _Read | None, stored: _Read | None, note: str, notes: list[str]) -> _Read | None:
+    """A log or alarm reading read again, else the run's own: a read that fails now keeps what the
+    run read (with a note), and fails the row only when the run had nothing either."""
+    if pulled is None:
+        return stored
+    if pulled.failure is not None and stored is not None and stored.failure is None:
+        notes.append(f"{note} ({pulled.failure}): judged as the run read them")
+        return stored
+    return pulled
 
 
 def _key(item: Series | Missing) -> tuple[str, str, str, str]:

@@ -107,7 +107,7 @@ def test_log_errors_fail_the_run_and_the_alarm_history_never_passes(
     """ERROR lines written during the run are counted in the judged window (max_log_errors = 0:
     FAIL, exit 1), grouped into one message in the notes and summary.json; the alarm history that
     moto cannot answer is an INCONCLUSIVE, required row. `loadlens verdict` reads the logs again and
-    gives the same count."""
+    gives the same count; with AWS unreachable it judges the run's own reading again."""
     load = LoadlensRun(
         tmp_path,
         logging_target.url,
@@ -140,6 +140,14 @@ def test_log_errors_fail_the_run_and_the_alarm_history_never_passes(
     assert again.returncode == 1, again.stdout + again.stderr
     rejudged = criteria(summary(done.run_dir))[f"log errors ({GROUP})"]
     assert rejudged["observed"] == logs_row["observed"]
+
+    # AWS unreachable now: the run's own reading is judged again, and a note says so.
+    offline = {**aws, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    again = loadlens_verdict(done.run_dir, cwd=tmp_path, config=load.config_path, env=offline)
+    assert again.returncode == 1, again.stdout + again.stderr
+    doc = summary(done.run_dir)
+    assert criteria(doc)[f"log errors ({GROUP})"]["observed"] == logs_row["observed"]
+    assert any(n.startswith("application logs could not be read again") for n in doc["notes"])
 
 
 @pytest.mark.parametrize(("group", "code", "words"), [(GROUP, 0, "exists"), ("/ecs/video-gne", 1, "no such")])

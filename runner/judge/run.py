@@ -23,6 +23,7 @@ from runner.judge.alarms import judge_alarms
 from runner.judge.analysis import Analysis, LeakLimits, analyse
 from runner.judge.client import ThresholdSet, expected_note, judge_client, with_defaults
 from runner.judge.logs import judge_logs
+from runner.judge.recovery import NAME as RECOVERY
 from runner.judge.recovery import judge_recovery, judge_scale_out
 from runner.judge.server import judge_readings, source_failed
 from runner.judge.verdict import decide
@@ -35,6 +36,7 @@ from runner.model import (
     ServerReadings,
     Snapshot,
     SpikeMarks,
+    Status,
     Verdict,
 )
 from runner.stats.window import JudgedWindow, choose_window
@@ -157,18 +159,12 @@ def judge_run(measured: Measurements, criteria: RunCriteria) -> Judgement:
             readings = ServerReadings(logs=readings.logs, alarms=readings.alarms)
         notes += [n for n in readings.notes if n not in notes]  # a re-pull repeats the run's own
         results += _events(readings, judged, criteria, notes)
-    recovered = judge_recovery(
-        measured.spike,
-        measured.timeline,
-        run_end=measured.run_end,
-        limits=criteria.recovery,
-        warn_ratio=thresholds.warn_ratio,
-    )
-    if recovered is not None:
-        results.append(recovered)
-    results += judge_scale_out(
-        measured.spike, readings.series, run_end=measured.run_end, limits=criteria.recovery
-    )
+    try:
+        results += _recovery(measured, readings, criteria)
+    except Exception as exc:  # a bug here must not cost the verdict, nor pass it
+        reason = f"loadlens could not judge recovery: {type(exc).__name__}: {exc}"
+        log.error("recovery could not be judged", error=reason, exc_info=True)
+        results.append(Result(RECOVERY, "recovery judged", None, None, Status.INCONCLUSIVE, reason))
     found = _analyse(measured, judged, readings, criteria, notes)
     results += found.results
     results += baseline_rows(  # --baseline: runner.compare.regression (read beforehand)
@@ -263,6 +259,17 @@ def _window(measured: Measurements) -> JudgedWindow:
         steady_start=marks.steady_start,
         steady_end=marks.steady_end,
     )
+
+
+def _recovery(measured: Measurements, readings: ServerReadings, criteria: RunCriteria) -> list[Result]:
+    """The recovery row and, when expected, the ECS scale-out rows of a run with a spike."""
+    limits = criteria.recovery
+    warn = criteria.thresholds.warn_ratio
+    row = judge_recovery(
+        measured.spike, measured.timeline, run_end=measured.run_end, limits=limits, warn_ratio=warn
+    )
+    scaled = judge_scale_out(measured.spike, readings.series, run_end=measured.run_end, limits=limits)
+    return [*([row] if row is not None else []), *scaled]
 
 
 def _events(

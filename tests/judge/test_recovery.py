@@ -180,6 +180,33 @@ class TestJudgeRun:
             if status is Status.INCONCLUSIVE:
                 assert verdict.exit_code == EXIT_INCONCLUSIVE
 
+    def test_a_bug_while_judging_recovery_is_inconclusive_never_lost(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A failure inside the recovery judgement (simulated by replacing it with one that raises)
+        becomes a required INCONCLUSIVE row; the client rows are still judged."""
+        import runner.judge.run as run_module
+
+        def broken(*_a: object, **_k: object) -> None:
+            raise ZeroDivisionError("boom")
+
+        monkeypatch.setattr(run_module, "judge_recovery", broken)
+        timeline = spike_run(slow_after_s=5, after_s=60)
+        whole = _snapshot(timeline)
+        measured = Measurements(
+            run_start=T0,
+            run_end=timeline[-1].end,
+            window=JudgedWindow(whole=whole, judged=whole, kind="whole_run"),
+            timeline=timeline,
+            spike=SPIKE,
+        )
+        thresholds = Thresholds(default=Limits(error_rate=0.5), per_endpoint=False)
+        verdict = judge_run(measured, RunCriteria(thresholds=thresholds)).verdict
+        rows = {r.name: r for r in verdict.results}
+        assert rows[NAME].status is Status.INCONCLUSIVE and "ZeroDivisionError: boom" in rows[NAME].reason
+        assert rows["all requests error rate"].status is Status.PASS
+        assert verdict.exit_code == EXIT_INCONCLUSIVE
+
 
 def _snapshot(timeline: tuple[Interval, ...]):
     from runner.model import EndpointKey, EndpointStats, Snapshot

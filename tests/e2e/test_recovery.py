@@ -8,6 +8,7 @@ test below."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from runner.judge.recovery import NAME
+from runner.timefmt import parse_iso_utc
+from tests.support import aws_stack
 from tests.support.cli import LoadlensRun, loadlens_verdict
 from tests.support.runs import LOCUSTFILES, criteria, summary
 
@@ -144,3 +147,55 @@ class TestRecoveryEndToEnd:
         assert done.returncode == 0, done.tail()
         row = done.criteria[NAME]
         assert row["status"] == "pass" and row["limit"] == 60 and row["observed"] < 60
+
+
+def test_ecs_scale_out_is_judged_from_running_task_count(
+    tmp_path: Path, crowded: str, aws: dict[str, str]
+) -> None:
+    """[recovery] expect_scale_out with a real spike run and a real moto server: the run itself read
+    no CloudWatch, so the scale-out row is INCONCLUSIVE (exit 3, never a pass); once
+    ECS/ContainerInsights RunningTaskCount is seeded at the run's own spike times (2 tasks, 4 during
+    the spike, 2 after), `loadlens verdict --correlate-cloudwatch` pulls it and the row passes."""
+    stack = aws_stack.build_web_stack(aws_stack.plain_session())
+    config = (
+        spike_config(pre_s=4, spike_s=4, after_s=6, recover_within="4s")
+        + f"""
+expect_scale_out = true
+
+[cloudwatch]
+region = "{aws_stack.REGION}"
+ecs_cluster = "{stack.cluster}"
+ecs_service = "{stack.service}"
+container_insights = true
+period = "1s"
+settle = "0s"
+preroll = "1m"
+"""
+    )
+    run = dataclasses.replace(spike_run(tmp_path, crowded, config), env=aws)
+    done = run.run(timeout_s=120)
+    assert done.returncode == 3, done.tail()
+    name = "ECS scale-out after spike"
+    assert done.criteria[name]["status"] == "inconclusive"
+
+    marks = {k: parse_iso_utc(v) for k, v in done.summary["spike"].items() if isinstance(v, str)}
+    start, end = int(marks["pre_start"]) - 5, int(parse_iso_utc(done.summary["window"]["run_end"])) + 5
+    spike = (marks["spike_start"] + 1.5, marks["spike_end"])
+
+    def tasks(t: float) -> float:
+        return 4.0 if spike[0] <= t <= spike[1] else 2.0
+
+    dims = [("ClusterName", stack.cluster), ("ServiceName", stack.service)]
+    points = [(float(t), tasks(t)) for t in range(start, end)]
+    cw = aws_stack.plain_session().client("cloudwatch")
+    aws_stack.put_series(cw, "ECS/ContainerInsights", "RunningTaskCount", dims, points, unit="Count")
+
+    again = loadlens_verdict(
+        done.run_dir, cwd=tmp_path, config=run.config_path, flags=("--correlate-cloudwatch",), env=aws
+    )
+    rows = criteria(summary(done.run_dir))
+    row = rows[f"{name} (ecs:{stack.cluster}/{stack.service})"]
+    assert row["status"] == "pass", (row, again.stdout)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "scaled out 2 -> 4 tasks and back to 2" in row["reason"]
+    assert name not in rows  # the INCONCLUSIVE row of the run is gone

@@ -170,6 +170,14 @@ def template(*, env: Mapping[str, str]) -> str:
             "",
             *_cloudwatch_lines(None, env=env),
             "",
+            "# Spike scenarios (a stage with recovery = true, as the built-in spike's last): p95 and",
+            "# the error rate must be back near the pre-spike level this long after the spike.",
+            "# [recovery]",
+            '# recover_within = "60s"',
+            "# p95_tolerance = 0.5           # p95 up to 1.5 x the pre-spike p95",
+            "# error_rate_tolerance = 0.01   # error rate up to the pre-spike rate + 1 point",
+            "# expect_scale_out = false      # true: ECS RunningTaskCount must rise and come back",
+            "",
             "# [exporters.prometheus]",
             "# port = 9646                  # live /metrics for Prometheus and Grafana",
             "",
@@ -348,9 +356,18 @@ def _cloudwatch_lines(record: RunRecord | None, *, env: Mapping[str, str], own: 
     table["rds_instance"] = known.get("rds_instance", "my-db")
     if isinstance(own, dict):
         table = {"correlate": True, **own}
+    events = (  # application log errors and alarms: read whenever set
+        ("log_group", '# log_group = "/ecs/my-service"   # count its error events in the judged window'),
+        ("error_pattern", '# error_pattern = "?ERROR ?Exception ?Traceback"'),
+        ("max_log_errors", "# max_log_errors = 0"),
+        ("alarms", "# alarms = true                  # list alarms that entered ALARM during the run"),
+        ("alarm_prefix", '# alarm_prefix = "my-service-"'),
+        ("max_alarms", "# max_alarms = 0"),
+    )
     return [
         "# Uncomment to pull ECS, RDS and ALB metrics for every run (`loadlens cloudwatch check` first).",
         "# [cloudwatch]",
+        *(line for key, line in events if key not in table),
         *(f"# {line}" for line in _table_lines(table)),
     ]
 

@@ -79,6 +79,7 @@ def _sections() -> Mapping[str, Mapping[str, Key]]:
         "exporters.otlp": ct.OtlpConfig,
         "grafana": ct.GrafanaConfig,
         "compare": ct.CompareConfig,
+        "recovery": ct.RecoveryConfig,
     }
     return MappingProxyType({name: MappingProxyType(keys_of(cls)) for name, cls in top.items()})
 

@@ -41,6 +41,7 @@ from runner.config.types import (
     PrometheusExporterConfig,
     PrometheusSourceConfig,
     PushgatewayConfig,
+    RecoveryConfig,
     RunConfig,
     ScenarioTable,
     ScenarioThresholds,
@@ -71,6 +72,7 @@ class Config:
     compare: CompareConfig = field(default_factory=CompareConfig)
     # [scenarios.NAME.thresholds]: what overrides [thresholds] when that scenario runs
     scenario_thresholds: Mapping[str, ScenarioThresholds] = field(default_factory=dict)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     source_path: Path | None = None  # the file read, if any
     env_applied: tuple[str, ...] = ()  # LOADLENS_* variables that set something
 
@@ -411,6 +413,7 @@ __all__ = [
     "PrometheusExporterConfig",
     "PrometheusSourceConfig",
     "PushgatewayConfig",
+    "RecoveryConfig",
     "RunConfig",
     "ServerCriteriaLimits",
     "ServerLimits",

@@ -218,6 +218,15 @@ class CloudWatchConfig:
     settle_s: Annotated[float, duration(positive=False)] = 300.0  # wait for the last datapoints
     require: _BOOL = False  # missing CloudWatch data makes the run inconclusive
     correlate: _BOOL = False  # pull CloudWatch for the run (also: --correlate-cloudwatch)
+    # Application logs (runner.sources.logs): events matching error_pattern in the judged window.
+    log_group: _TEXT = None
+    error_pattern: Annotated[str, text()] = "?ERROR ?Exception ?Traceback"
+    max_log_errors: Annotated[int | None, integer(ge=0)] = None  # None: counted and listed, not judged
+    max_log_events: _COUNT = 1000  # the read stops here (the count is then a lower bound)
+    # Alarms that entered ALARM during the run (runner.sources.alarms); on with any of these keys.
+    alarms: _BOOL = False
+    alarm_prefix: _TEXT = None
+    max_alarms: Annotated[int | None, integer(ge=0)] = None  # None: listed, not judged
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +353,23 @@ class StageTable:
     duration_s: Annotated[float | None, duration(positive=True)] = None
     users: Annotated[int | None, integer(ge=0)] = None
     spawn_rate: Annotated[float | None, number(gt=0)] = None
+    recovery: _BOOL = False  # the service must recover in this stage from the spike before it
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryConfig:
+    """[recovery]: how a spike's recovery is judged (runner.judge.recovery) in a staged scenario
+    with a stage marked ``recovery = true`` (the built-in spike's last stage is): p95 and the error
+    rate must come back within a tolerance of the pre-spike stage within ``recover_within``."""
+
+    __pydantic_config__ = SECTION
+
+    enabled: Annotated[bool, boolean()] = True
+    recover_within_s: Annotated[float, duration(positive=True)] = 60.0
+    p95_tolerance: Annotated[float, number(ge=0)] = 0.5  # p95 up to 1.5 x the pre-spike p95
+    error_rate_tolerance: Annotated[float, number(ge=0, le=1)] = 0.01  # + 1 point over pre-spike
+    # With ECS Container Insights read: RunningTaskCount must rise during the spike and come back.
+    expect_scale_out: Annotated[bool, boolean()] = False
 
 
 STAGES_EXPECTED = 'a non-empty list of tables like {duration = "1m", users = 10, spawn_rate = 5}'

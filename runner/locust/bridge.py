@@ -45,7 +45,7 @@ from runner.locust.lifecycle import InterruptShield, WorkerWatch, interrupted_re
 from runner.locust.loops import poll_server, tick_forever
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases, log_progress
-from runner.locust.shape import apply_scenario, apply_tags
+from runner.locust.shape import apply_scenario, apply_tags, spike_of
 from runner.locust.startup import check_targets, exit_on_error, merged_exit_code, verdict_stream
 from runner.locust.webui import is_web_ui, judge_later, next_test, restart_phases, worst_exit
 from runner.locust.workers import WorkerLink, check_workers, watch_workers
@@ -350,7 +350,7 @@ class Bridge:
         self.timeline.tick(final)
         measured = measure(
             self.phases, final, self.store, self.timeline, server, self.plan,
-            incomplete=incomplete, interrupted=interrupted,
+            incomplete=incomplete, interrupted=interrupted, spike=spike_of(self.environment),
         )  # fmt: skip
         versions = {"loadlens": __version__, "locust": locust.__version__}
         return judge_and_write(

@@ -20,7 +20,7 @@ from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases
 from runner.locust.startup import exit_code_note
 from runner.logs import get_logger, redact_text
-from runner.model import LiveState, RunInfo, RunRecord, ServerReadings, Snapshot, SourceFailure
+from runner.model import LiveState, RunInfo, RunRecord, ServerReadings, Snapshot, SourceFailure, SpikeMarks
 from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.reports.redact import redact_html_report
@@ -111,7 +111,7 @@ def gather_server(
     """The server side's readings of the run (its start and end, epoch s), or None when no source
     was configured. A bug while reading becomes a failed "server" source (an INCONCLUSIVE row),
     never a lost verdict."""
-    if server is None or not (server.sources or server.failures):
+    if server is None or not (server.sources or server.failures or server.plan.events):
         return None
     run_start, run_end = run
     try:
@@ -169,6 +169,9 @@ def run_record(
         versions=dict(versions),
         analysis=judged.analysis.section(),
         server_missing=judged.server.missing,
+        spike=measured.spike,
+        logs=judged.server.logs,
+        alarms=judged.server.alarms,
     )
 
 
@@ -209,6 +212,7 @@ def measure(
     *,
     incomplete: Sequence[str],
     interrupted: bool,
+    spike: SpikeMarks | None = None,
 ) -> Measurements:
     """What a run measured, ready for ``judge_run``."""
     assert phases.run_start is not None and phases.run_end is not None
@@ -222,6 +226,7 @@ def measure(
         incomplete=tuple(incomplete),
         notes=measurement_notes(phases, store, max_endpoints=plan.max_endpoints),
         client_stop=phases.live.stop,
+        spike=spike,
     )
 
 

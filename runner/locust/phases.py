@@ -94,6 +94,11 @@ class Phases:
         self.run_end = self._clock()
         self.phase = "stopped"
 
+    def span(self) -> tuple[float, float]:
+        """The run's start and end (epoch s), once it has ended."""
+        assert self.run_start is not None and self.run_end is not None
+        return self.run_start, self.run_end
+
     def track_load_changes(self, users: int) -> None:
         """After the ramp-up, falling user counts are a ramp-down (a shape's last stage, a spike's
         drop) and a rise back is marked as a new load step; both go on Grafana's timeline."""
@@ -122,11 +127,6 @@ class Phases:
             self.set("early stop", detail=stop)
             return stop
         return None
-
-    def span(self) -> tuple[float, float]:
-        """The run's start and end (both set once it ended)."""
-        assert self.run_start is not None and self.run_end is not None
-        return self.run_start, self.run_end
 
     def marks(self, final: Snapshot) -> WindowMarks:
         return WindowMarks(final=final, steady_start=self.window_start, steady_end=self.window_end)

@@ -25,6 +25,7 @@ from runner.model import (
     Verdict,
 )
 from runner.reports.atomic import write_atomic
+from runner.reports.events_json import dump_alarms, dump_logs, dump_spike, load_alarms, load_logs, load_spike
 from runner.reports.fields import (
     OPT_STR,
     FieldError,
@@ -110,10 +111,15 @@ def summary_dict(record: RunRecord) -> dict[str, Any]:
             "series": [SERIES.dump(s) for s in record.server],
             "summaries": [SERIES_SUMMARY.dump(s) for s in record.server],
             "missing": [MISSING.dump(m) for m in record.server_missing],
+            # Application log errors and alarms ([cloudwatch] log_group, alarms), when read.
+            **({"logs": dump_logs(record.logs)} if record.logs is not None else {}),
+            **({"alarms": dump_alarms(record.alarms)} if record.alarms is not None else {}),
         },
         "analysis": dict(record.analysis),
         # What makes two runs comparable (runner.compare); absent in summaries written before it.
         **({"comparability": SHAPE.dump(record.shape)} if record.shape is not None else {}),
+        # When a staged run's spike happened (a stage marked recovery = true): recovery is judged from it.
+        **({"spike": dump_spike(record.spike)} if record.spike is not None else {}),
     }
 
 
@@ -181,6 +187,9 @@ def document_record(doc: dict[str, Any]) -> RunRecord:
         # The optional analysis section, kept as it was written (absent in older summaries).
         analysis=analysis if isinstance(analysis := doc.get("analysis"), dict) else {},
         shape=SHAPE.load(doc["comparability"], "comparability") if "comparability" in doc else None,
+        spike=load_spike(doc["spike"]) if "spike" in doc else None,
+        logs=load_logs(server["logs"]) if "logs" in server else None,
+        alarms=load_alarms(server["alarms"]) if "alarms" in server else None,
     )
 
 

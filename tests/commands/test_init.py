@@ -74,6 +74,23 @@ class TestTemplate:
         assert cfg.thresholds_for("smoke").default.p95_ms == 200
         assert cfg.thresholds_for("load").default.p95_ms == 500
 
+    def test_the_template_knows_recovery_logs_and_alarms(self, tmp_path: Path) -> None:
+        """[cloudwatch] log_group ... max_alarms and [recovery] are in the template, commented; with
+        the comment marks removed the blocks load with the documented defaults."""
+        text = template(env={})
+        for key in ("log_group", "error_pattern", "max_log_errors", "alarms", "alarm_prefix", "max_alarms"):
+            assert f"# {key} = " in text, key
+        for key in ("recover_within", "p95_tolerance", "error_rate_tolerance", "expect_scale_out"):
+            assert f"# {key} = " in text, key
+        blocks = [ln[2:] for ln in text.splitlines() if re.match(r"# (\[[a-z_.]+\]$|[a-z_]+ = )", ln)]
+        start = blocks.index("[cloudwatch]")
+        path = tmp_path / "loadlens.toml"
+        path.write_text("\n".join(blocks[start : blocks.index("[exporters.prometheus]")]) + "\n")
+        cfg = load_config(path, env={})
+        assert cfg.cloudwatch.error_pattern == "?ERROR ?Exception ?Traceback"
+        assert (cfg.cloudwatch.max_log_errors, cfg.cloudwatch.max_alarms) == (0, 0)
+        assert cfg.recovery.recover_within_s == 60
+
     def test_never_overwrites_without_force(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """An existing file is exit 2 with one line; --force replaces it."""
         path = tmp_path / "loadlens.toml"

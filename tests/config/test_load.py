@@ -112,6 +112,13 @@ preroll = 120
 container_insights = true
 require = true
 correlate = true
+log_group = "/ecs/video-gen"
+error_pattern = "?ERROR ?FATAL"
+max_log_errors = 3
+max_log_events = 500
+alarms = true
+alarm_prefix = "video-gen-"
+max_alarms = 0
 
 [prometheus_source]
 url = "http://127.0.0.1:9090"
@@ -153,6 +160,13 @@ latency_percent = 20
 error_rate_points = 1
 rps_percent = 15
 server_percent = 25
+
+[recovery]
+enabled = false
+recover_within = "90s"
+p95_tolerance = 0.25
+error_rate_tolerance = 0.02
+expect_scale_out = true
 """
 
 
@@ -282,6 +296,22 @@ class TestFullFile:
         c = cfg.compare
         assert (c.latency_percent, c.error_rate_points, c.rps_percent, c.server_percent) == (20, 1, 15, 25)
         assert cfg.selected_scenario() == cfg.scenario("checkout-peak")
+        cw = cfg.cloudwatch
+        assert (cw.log_group, cw.error_pattern, cw.max_log_errors, cw.max_log_events) == (
+            "/ecs/video-gen",
+            "?ERROR ?FATAL",
+            3,
+            500,
+        )
+        assert (cw.alarms, cw.alarm_prefix, cw.max_alarms) == (True, "video-gen-", 0)
+        r = cfg.recovery
+        assert r.expect_scale_out is True
+        assert (r.enabled, r.recover_within_s, r.p95_tolerance, r.error_rate_tolerance) == (
+            False,
+            90,
+            0.25,
+            0.02,
+        )
 
     def test_every_key_is_exercised(self) -> None:
         """FULL above holds every key the schema accepts, so none escapes the test above."""

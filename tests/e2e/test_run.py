@@ -260,7 +260,8 @@ class TestLocustCompatibility:
     ) -> None:
         """--scenario spike with -u 6 -t 6s runs the spike shape scaled to a peak of 6 users in 6 s."""
         spike = LoadlensRun(
-            tmp_path, target, config='[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[run]\ninterval = "1s"\n',
+            tmp_path, target, config='[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[run]\ninterval = "1s"\n'
+            '[recovery]\nenabled = false\n',  # 1.5 s after the spike cannot show a 60 s recovery
             users=6, spawn_rate=None, run_time="6s", flags=("--scenario", "spike"),
         )  # fmt: skip
         started = time.monotonic()

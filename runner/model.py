@@ -283,8 +283,23 @@ class Series:
     period_s: float = 60.0
 
 
+# The resource of a series read for a [[server.metrics]] criterion: "metric:<name>", plus the
+# labels for a Prometheus query's ("metric:<name>{job=\"api\"}"). Never a built-in CPU or memory.
+CUSTOM_RESOURCE = "metric:"
+
+
+def custom_metric_name(resource: str) -> str | None:
+    """The [[server.metrics]] name a series resource belongs to, or None for a built-in one."""
+    if not resource.startswith(CUSTOM_RESOURCE):
+        return None
+    return resource[len(CUSTOM_RESOURCE) :].split("{", 1)[0]
+
+
 def metric_kind(series: Series) -> str | None:
-    """ "cpu", "memory", or None: what a server series measures (see ``CPU_METRICS``)."""
+    """ "cpu", "memory", or None: what a server series measures (see ``CPU_METRICS``); a
+    [[server.metrics]] series is the user's own, never the service's CPU or memory."""
+    if series.resource.startswith(CUSTOM_RESOURCE):
+        return None
     key = (series.source, series.metric)
     if key in CPU_METRICS:
         return "cpu"
@@ -326,6 +341,50 @@ class SourceFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class LogGroup:
+    """Application log events that read alike once digits and ids are normalised (runner.sources.logs):
+    the normalised text, one event's own text, and when each event happened (epoch seconds)."""
+
+    message: str
+    example: str
+    times: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LogReading:
+    """The events of ``[cloudwatch] log_group`` that matched ``error_pattern`` during the run.
+
+    ``capped``: why the read stopped before the end (its events/pages cap), so the counts are a
+    lower bound; ``failure``: why it could not be read at all (an INCONCLUSIVE row, never a pass)."""
+
+    log_group: str
+    pattern: str
+    groups: tuple[LogGroup, ...] = ()
+    capped: str | None = None
+    failure: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmEntry:
+    """One CloudWatch alarm entering ALARM (DescribeAlarmHistory), at epoch seconds ``at``."""
+
+    name: str
+    at: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmReading:
+    """The alarms that entered ALARM during the run (names starting with ``prefix`` when given);
+    ``capped`` and ``failure`` as in ``LogReading``."""
+
+    prefix: str | None = None
+    entries: tuple[AlarmEntry, ...] = ()
+    capped: str | None = None
+    failure: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ServerReadings:
     """What the server side gathered for a finished run, before any judging: the series read, the
     metrics asked for and not answered, the sources that failed (in the order they failed), the
@@ -336,6 +395,8 @@ class ServerReadings:
     failures: tuple[SourceFailure, ...] = ()
     notes: tuple[str, ...] = ()
     safety_stop: str | None = None
+    logs: LogReading | None = None  # [cloudwatch] log_group, when set
+    alarms: AlarmReading | None = None  # [cloudwatch] alarms, when asked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +482,19 @@ class LiveState:
 
 
 @dataclass(frozen=True, slots=True)
+class SpikeMarks:
+    """When a staged run's spike happened (epoch seconds, from its load shape): the pre-spike stage
+    began at ``pre_start``, the spike from ``spike_start`` to ``spike_end``, where the stage marked
+    ``recovery = true`` began. What runner.judge.recovery measures recovery from."""
+
+    pre_start: float
+    spike_start: float
+    spike_end: float
+    pre_users: int = 0
+    spike_users: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """Everything the reports need about one finished (or interrupted) run."""
 
@@ -447,3 +521,6 @@ class RunRecord:
     server_missing: tuple[Missing, ...] = ()
     shape: RunShape | None = None  # None in summaries written before comparability was recorded
     phases: PhaseMarks | None = None  # None in summaries written before the phases were recorded
+    spike: SpikeMarks | None = None  # a staged run with a recovery stage (summary.json "spike")
+    logs: LogReading | None = None  # [cloudwatch] log_group's error events (summary.json "server.logs")
+    alarms: AlarmReading | None = None  # alarms that entered ALARM (summary.json "server.alarms")

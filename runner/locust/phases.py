@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from runner.config.scenarios import format_duration
+from runner.judge.client import ThresholdSet
 from runner.judge.run import WindowMarks
+from runner.judge.sustained import LiveCriteria
 from runner.locust.outputs import PhaseMarker
 from runner.logs import get_logger
 from runner.model import Interval, PhaseMarks, Snapshot
@@ -39,6 +41,7 @@ class Phases:
         self.cooldown_early: str | None = None  # why there was no steady state, when so
         self._last_users: int | None = None
         self._steps: list[tuple[float, int, int]] = []  # load steps: (at, users before, after)
+        self.live = LiveCriteria()  # the live client rows, and the abort_after stop
 
     def begin(self, now: float) -> None:
         """A new test starts (Locust's ``test_start``): forget any earlier one."""
@@ -47,6 +50,7 @@ class Phases:
         self.cooldown_early = None
         self._last_users = None
         self._steps = []
+        self.live = LiveCriteria()
         self.phase = "starting"
 
     def set(self, phase: str, *, detail: str = "") -> None:
@@ -93,6 +97,11 @@ class Phases:
         self.run_end = self._clock()
         self.phase = "stopped"
 
+    def span(self) -> tuple[float, float]:
+        """The run's start and end (epoch s), once it has ended."""
+        assert self.run_start is not None and self.run_end is not None
+        return self.run_start, self.run_end
+
     def track_load_changes(self, users: int) -> None:
         """After the ramp-up, falling user counts are a ramp-down (a shape's last stage, a spike's
         drop) and a rise back is marked as a new load step; both go on Grafana's timeline."""
@@ -113,6 +122,16 @@ class Phases:
         if self.window_start is not None:
             return cumulative.since(self.window_start)
         return cumulative
+
+    def judge_live(self, cumulative: Snapshot, thresholds: ThresholdSet, *, now: float) -> str | None:
+        """Judge the live window (the rows exporters show); the reason to stop the run now when a
+        criterion with ``abort_after`` stayed FAIL that long (runner.judge.sustained), else None."""
+        stop = self.live.judge(self.running_window(cumulative), thresholds, now=now, run_start=self.run_start)
+        if stop is not None and self.run_end is None:
+            log.warning(stop)
+            self.set("early stop", detail=stop)
+            return stop
+        return None
 
     def marks(self, final: Snapshot) -> WindowMarks:
         return WindowMarks(

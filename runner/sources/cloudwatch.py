@@ -1,6 +1,8 @@
-"""The CloudWatch source: ECS, RDS and ALB metrics for a test window, in as few calls as possible.
+"""The CloudWatch source: ECS, RDS and ALB metrics, and the user's [[server.metrics]], for a test
+window, in as few calls as possible.
 
-All queries go into GetMetricData, up to 500 a call, through boto3's paginator. The window is
+All queries go into GetMetricData, up to 500 a call (each with its own period: a
+[[server.metrics]] may set one), through boto3's paginator. The window is
 aligned to the period and starts ``preroll_s`` early (an idle baseline: ``base.baseline_points``
 separates it). Retries are botocore's (see ``aws.AwsApi``). The one thing botocore cannot do: a
 call that still fails on the AWS side (moto answers HTTP 500 for any percentile statistic,
@@ -111,8 +113,9 @@ class CloudWatchSource:
         return build_queries(self._target, self.discover())
 
     def window(self, start: float, end: float) -> tuple[float, float]:
-        """The span actually queried for ``[start, end]``: pre-roll added, aligned to the period."""
-        period = self._target.period_s
+        """The span actually queried for ``[start, end]``: pre-roll added, aligned to the longest
+        period read (a [[server.metrics]] may read a longer one than the target's)."""
+        period = max([self._target.period_s, *(m.period_s or 0.0 for m in self._target.metrics)])
         q_start = align_down(start - self._target.preroll_s, period)
         q_end = max(align_up(end, period), q_start + period)
         return q_start, q_end
@@ -138,7 +141,6 @@ class CloudWatchSource:
         """
         began = self._clock()
         deadline = began + settle_s
-        last_period = align_up(end, self._target.period_s) - self._target.period_s
         attempt = 0
         while True:
             attempt += 1
@@ -146,7 +148,9 @@ class CloudWatchSource:
             pending = tuple(
                 q.label
                 for q, o in zip(queries, outcomes, strict=True)
-                if not q.sparse and not o.failure and not any(t >= last_period for t, _ in o.points)
+                if not q.sparse
+                and not o.failure
+                and not any(t >= self._last_period(q, end) for t, _ in o.points)
             )
             now = self._clock()
             remaining = deadline - now
@@ -166,6 +170,13 @@ class CloudWatchSource:
             self._sleep(min(poll_s, remaining))
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _period_s(self, q: MetricQuery) -> float:
+        return q.period_s or self._target.period_s
+
+    def _last_period(self, q: MetricQuery, end: float) -> float:
+        period = self._period_s(q)
+        return align_up(end, period) - period
 
     def _collect(self, start: float, end: float) -> tuple[tuple[MetricQuery, ...], list[_Outcome]]:
         queries = self.queries()
@@ -207,7 +218,9 @@ class CloudWatchSource:
         self, queries: Sequence[MetricQuery], batch: list[int], q_start: float, q_end: float
     ) -> dict[int, _Outcome]:
         params = {
-            "MetricDataQueries": [_query(f"q{i}", queries[i], int(self._target.period_s)) for i in batch],
+            "MetricDataQueries": [
+                _query(f"q{i}", queries[i], int(self._period_s(queries[i]))) for i in batch
+            ],
             "StartTime": dt.datetime.fromtimestamp(q_start, dt.UTC),
             "EndTime": dt.datetime.fromtimestamp(q_end, dt.UTC),
             "ScanBy": "TimestampAscending",
@@ -245,7 +258,7 @@ class CloudWatchSource:
                         stat=q.stat,
                         unit=q.unit,
                         points=o.points,
-                        period_s=float(self._target.period_s),
+                        period_s=float(self._period_s(q)),
                     )
                 )
                 continue

@@ -19,6 +19,9 @@ from runner.stats.histogram import _LAST, INV_LOG_GAMMA, MIN_MS, OFFSET, Histogr
 OVERFLOW_NAME = "(other)"
 WIRE_VERSION = 2  # 2: rows carry the per-status histograms of non-2xx responses
 _WIRE_READ = frozenset({1, 2})
+# Bound once: the request path then looks up one global per function instead of two names.
+_log = math.log
+_ceil = math.ceil
 
 
 class _Recorder:
@@ -133,7 +136,7 @@ class StatsStore:
             fs = rec.failed
             fs[status] = fs.get(status, 0) + 1
         if response_time_ms > MIN_MS:
-            i = math.ceil(math.log(response_time_ms) * INV_LOG_GAMMA) + OFFSET
+            i = _ceil(_log(response_time_ms) * INV_LOG_GAMMA) + OFFSET
             if i > _LAST:
                 i = _LAST
         else:

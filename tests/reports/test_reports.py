@@ -352,7 +352,7 @@ class TestSummaryDict:
         """Identity, versions, command and window come from the record, times as ISO with ms."""
         record = make_record(Status.WARN)
         doc = summary_dict(record)
-        assert doc["schema_version"] == 1
+        assert doc["schema_version"] == 2
         assert (doc["run_id"], doc["scenario"], doc["host"]) == (
             "load_20261103T120000Z",
             "load",
@@ -555,7 +555,7 @@ class TestLoadSummary:
             (b"\xff\xfe\x00", "not JSON"),
             ("[1, 2]", "not a loadlens summary"),
             ('{"stats": []}', "not a loadlens summary"),
-            ('{"schema_version": 2, "run_id": "x"}', "schema_version 2 (written by a newer loadlens)"),
+            ('{"schema_version": 3, "run_id": "x"}', "schema_version 3 (written by a newer loadlens)"),
             ('{"schema_version": "1", "run_id": "x"}', "schema_version '1'"),
         ],
     )

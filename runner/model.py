@@ -318,7 +318,9 @@ class Missing:
     names and the region``. ``sparse`` marks metrics the source publishes only when non-zero (ALB
     5xx counts): their absence next to live traffic means zero, which the criteria know.
     ``failed``: the source refused or failed to answer this one metric (as opposed to answering
-    with no datapoints).
+    with no datapoints). ``exists``: for a ``missing = "zero"`` [[server.metrics]], whether
+    CloudWatch lists the metric (None: not checked, or the check failed: see ``reason``); with
+    True the judge counts its periods as 0, of ``period_s`` seconds.
     """
 
     source: str
@@ -329,6 +331,8 @@ class Missing:
     reason: str
     sparse: bool = False
     failed: bool = False
+    exists: bool | None = None
+    period_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

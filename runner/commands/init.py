@@ -339,6 +339,7 @@ def _server_lines(results: Iterable[Result]) -> list[str]:
         '# stat = "Maximum"        # Average, Sum, Minimum, Maximum, SampleCount, pNN',
         "# max = 75                # or min = ...",
         '# period = "60s"          # optional: the [cloudwatch] period',
+        '# missing = "inconclusive" # or "zero": no datapoints = 0 if the metric exists (throttle counts)',
     ]
 
 

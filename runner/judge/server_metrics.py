@@ -7,7 +7,9 @@ lies inside the judged window count; the worst of them is the observed value. ``
 above it, WARN at or above ``warn_ratio`` of it (never for a limit of 0). ``min``: FAIL below it,
 WARN when it is at or above ``warn_ratio`` of the lowest value. A metric that was configured and
 has no point in the window is INCONCLUSIVE with the reason (no datapoints, the source refused it,
-the window holds no whole period, or its source was not read at all): never a pass.
+the window holds no whole period, or its source was not read at all): never a pass. The one
+exception is the user's: ``missing = "zero"`` counts periods without datapoints as 0 when the
+metric has datapoints or CloudWatch lists it (``Missing.exists``), as an alarm's TreatMissingData.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, replace
 from runner.config.types import ServerCriteriaLimits
 from runner.judge.verdict import in_warn_band
 from runner.model import Missing, Result, Series, Status, custom_metric_name
-from runner.sources.base import SourceResult, no_whole_period, window_points
+from runner.sources.base import SourceResult, align_down, no_whole_period, overlaps, window_points
 from runner.sources.cloudwatch_catalog import ALB, TARGET_GROUP
 from runner.sources.custom import ServerMetric
 from runner.timefmt import clock_z, iso_seconds
@@ -122,14 +124,35 @@ class _Bounds:
             for x in self.result.missing
             if x.source == m.source and custom_metric_name(x.resource) == m.name and x.stat == m.statistic
         ]
+        note = ""
+        if m.zero_when_missing:
+            series, note = self._zero_filled(series, missing)
         period = series[0].period_s if series else m.period_s
         details: tuple[tuple[str, object], ...] = (("metric", m.name), ("what", m.what))
         bound = Bound(f"server {m.name}", criterion_text(m, period), m.max, m.min, details=details)
-        return self.row(bound, series, missing, not_read=_NOT_READ[m.source])
+        return self.row(bound, series, missing, not_read=_NOT_READ[m.source], note=note)
+
+    def _zero_filled(self, series: list[Series], missing: list[Missing]) -> tuple[list[Series], str]:
+        """``missing = "zero"``: every period overlapping the window without a datapoint becomes 0,
+        when the metric has datapoints (on their grid) or CloudWatch lists it (on the epoch-aligned
+        grid of its period); otherwise nothing changes (INCONCLUSIVE with the source's reason)."""
+        if series:
+            filled = [_fill(s, s.points[0][0] if s.points else 0.0, self.start, self.end) for s in series]
+            counted = sum(n for _, n in filled)
+            total = sum(len(window_points(s, self.start, self.end)) for s, _ in filled)
+            note = f'{counted} of {total} periods had no datapoints: counted as 0 (missing = "zero")'
+            return [s for s, _ in filled], note if counted else ""
+        listed = next((x for x in missing if x.exists and x.period_s), None)
+        if listed is None or listed.period_s is None:
+            return series, ""
+        empty = Series(listed.source, listed.resource, listed.metric, listed.stat, "", (), listed.period_s)
+        zero, _ = _fill(empty, 0.0, self.start, self.end)
+        return [zero], 'no datapoints: counted as 0 (missing = "zero"), metric exists'
 
     def row(
-        self, bound: Bound, series: Sequence[Series], missing: Sequence[Missing], *, not_read: str
-    ) -> Result:
+        self, bound: Bound, series: Sequence[Series], missing: Sequence[Missing], *, not_read: str,
+        note: str = "",
+    ) -> Result:  # fmt: skip
         """Judge ``series`` together against ``bound``; INCONCLUSIVE when nothing whole is inside."""
         limit = bound.max if bound.max is not None else bound.min
         details: dict[str, object] = dict(bound.details)
@@ -179,9 +202,10 @@ class _Bounds:
             points=len(inside),
             period_s=at.period_s,
         )
-        return self._result(
-            bound, value, limit, status, f"{reason}; window average {_num(mean)}{unit}", details
-        )
+        if note:
+            details["missing"] = note
+        reason = "; ".join(filter(None, [reason, f"window average {_num(mean)}{unit}", note]))
+        return self._result(bound, value, limit, status, reason, details)
 
     def _above(self, value: float, limit: float) -> Status:
         if value > limit:
@@ -216,6 +240,22 @@ class _Bounds:
             required=self.required,
             details=details,
         )
+
+
+def _fill(s: Series, anchor: float, start: float, end: float) -> tuple[Series, int]:
+    """``s`` with a 0 at every period of its grid (through ``anchor``) that overlaps
+    ``[start, end)`` and has no point, and how many of those lie wholly inside the window."""
+    period = s.period_s
+    have = {round(t, 3) for t, _ in s.points}
+    t = anchor + align_down(start - anchor, period) - period
+    added: list[tuple[float, float]] = []
+    while t < end:
+        if overlaps(t, period, start, end) and round(t, 3) not in have:
+            added.append((t, 0.0))
+        t += period
+    filled = replace(s, points=tuple(sorted(s.points + tuple(added))))
+    inside = {round(t, 3) for t, _ in window_points(filled, start, end)}
+    return filled, sum(1 for t, _ in added if round(t, 3) in inside)
 
 
 def _num(x: float) -> str:

@@ -8,6 +8,8 @@ separates it). Retries are botocore's (see ``aws.AwsApi``). The one thing botoco
 call that still fails on the AWS side (moto answers HTTP 500 for any percentile statistic,
 failing the whole batch) is split: the basic statistics again in one call, then each extended
 statistic alone; what still fails becomes a ``Missing`` with the reason, and the rest is kept.
+A ``missing = "zero"`` metric without datapoints is looked up once with ListMetrics: whether
+CloudWatch lists it is the ``Missing``'s ``exists`` (the judge counts it as 0 only then).
 
 CloudWatch publishes a period's datapoint a minute or more after the period ends:
 ``wait_settled`` re-fetches until the last period has arrived for every metric that is published
@@ -25,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from runner.errors import SourceError
 from runner.model import Series
 from runner.sources.aws import AwsApi, AwsServerError
 from runner.sources.base import Missing, SourceResult, align_down, align_up
@@ -96,6 +99,7 @@ class CloudWatchSource:
         self._clock = clock
         self._sleep = sleep
         self._per_call = max(1, min(max_queries_per_call, MAX_QUERIES_PER_CALL))
+        self._listed: dict[str, bool | str] = {}  # ListMetrics' answer per metric, once per run
 
     @property
     def target(self) -> CloudWatchTarget:
@@ -149,6 +153,7 @@ class CloudWatchSource:
                 q.label
                 for q, o in zip(queries, outcomes, strict=True)
                 if not q.sparse
+                and not q.zero_when_missing
                 and not o.failure
                 and not any(t >= self._last_period(q, end) for t, _ in o.points)
             )
@@ -272,6 +277,9 @@ class CloudWatchSource:
                 )
             else:
                 reason = f"no datapoints for {q.what}: check the names and the region"
+            exists: bool | None = None
+            if q.zero_when_missing and not o.failure:
+                exists, reason = self._exists(q)
             missing.append(
                 Missing(
                     source=self.name,
@@ -280,11 +288,51 @@ class CloudWatchSource:
                     stat=q.stat,
                     what=q.what,
                     reason=reason,
-                    sparse=q.sparse and not o.failure,
+                    sparse=(q.sparse or bool(exists)) and not o.failure,
                     failed=bool(o.failure),
+                    exists=exists,
+                    period_s=float(self._period_s(q)) if exists else None,
                 )
             )
         return SourceResult(series=tuple(series), missing=tuple(missing))
+
+    def _exists(self, q: MetricQuery) -> tuple[bool | None, str]:
+        """Whether CloudWatch lists ``q``'s metric with exactly its dimensions, and the reason to
+        show. Asked once per source (per run): the answer, or why ListMetrics failed, is kept."""
+        if q.what not in self._listed:
+            try:
+                self._listed[q.what] = metric_listed(self._api, q)
+            except SourceError as exc:
+                self._listed[q.what] = str(exc)
+        listed = self._listed[q.what]
+        if listed is True:
+            return True, f'no datapoints for {q.what}: counted as 0 (missing = "zero"), metric exists'
+        if listed is False:
+            return False, (
+                f"{q.what} not found in CloudWatch: check the namespace, metric name and dimensions "
+                '(missing = "zero" counts no data as 0 only for a metric CloudWatch lists)'
+            )
+        return None, (
+            f'no datapoints for {q.what}, and cannot check that it exists (missing = "zero"): {listed}'
+        )
+
+
+def metric_listed(api: AwsApi, q: MetricQuery) -> bool:
+    """Whether ListMetrics lists the metric with exactly ``q``'s dimensions (CloudWatch keeps a
+    metric listed about two weeks after its last datapoint). ListMetrics' Dimensions filter also
+    matches metrics with more dimensions, which GetMetricData would not read: compared here."""
+    params = {
+        "Namespace": q.namespace,
+        "MetricName": q.metric,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in q.dimensions],
+    }
+    want = set(q.dimensions)
+    for page in api.pages("cloudwatch", "list_metrics", params, max_pages=20):
+        for m in page.get("Metrics", []):
+            dims = {(str(d.get("Name")), str(d.get("Value"))) for d in m.get("Dimensions", [])}
+            if dims == want:
+                return True
+    return False
 
 
 def _query(query_id: str, q: MetricQuery, period_s: int) -> dict[str, Any]:

@@ -145,6 +145,7 @@ class MetricQuery:
     sparse: bool = False
     needs_traffic: bool = False
     period_s: float | None = None  # None: the target's period
+    zero_when_missing: bool = False  # [[server.metrics]] missing = "zero": listed -> no data is 0
 
     @property
     def what(self) -> str:
@@ -225,7 +226,16 @@ def build_queries(target: CloudWatchTarget, discovery: Discovery) -> tuple[Metri
     for m in target.metrics:
         assert m.namespace and m.metric  # a CloudWatch [[server.metrics]] (ServerMetric checks)
         out.append(
-            MetricQuery(m.namespace, m.metric, m.dimensions, m.statistic, "", m.resource, period_s=m.period_s)
+            MetricQuery(
+                m.namespace,
+                m.metric,
+                m.dimensions,
+                m.statistic,
+                "",
+                m.resource,
+                period_s=m.period_s,
+                zero_when_missing=m.zero_when_missing,
+            )
         )
     return tuple(out)
 

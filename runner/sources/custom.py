@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
-from runner.config.rules import Rule, cloudwatch_period, number, text
+from runner.config.rules import Rule, choice, cloudwatch_period, number, text
 from runner.errors import ConfigError
 from runner.model import CUSTOM_RESOURCE
 
@@ -57,7 +57,8 @@ class ServerMetric:
 
     ``stat`` defaults to Average (CloudWatch only: a query aggregates in PromQL); ``period_s`` to
     the [cloudwatch] period. ``max``: FAIL when a whole period inside the window is above it;
-    ``min``: FAIL when one is below it. At least one of the two.
+    ``min``: FAIL when one is below it. At least one of the two. ``missing``: "inconclusive"
+    (default: no datapoints is never a pass) or "zero" (see ``zero_when_missing``).
     """
 
     __pydantic_config__ = {"extra": "forbid", "alias_generator": lambda name: name.removesuffix("_s")}
@@ -75,6 +76,7 @@ class ServerMetric:
     min: Annotated[float | None, number()] = None
     period_s: Annotated[float | None, cloudwatch_period()] = None
     query: Annotated[str | None, text(expected="a PromQL query")] = None
+    missing: Annotated[str, choice("inconclusive", "zero")] = "inconclusive"
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -92,10 +94,21 @@ class ServerMetric:
                 f"{it}: stat and period apply to CloudWatch metrics; a query aggregates in PromQL "
                 "and is read every [prometheus_source] step"
             )
+        if self.query and self.missing != "inconclusive":
+            raise ServerMetricError(
+                f"{it}: missing applies to CloudWatch metrics; with a query, count no data as 0 "
+                "in PromQL: (QUERY) or vector(0)"
+            )
         if self.max is None and self.min is None:
             raise ServerMetricError(f"{it}: give max or min (the limit it is judged by)")
         if self.max is not None and self.min is not None and self.min > self.max:
             raise ServerMetricError(f"{it}: min ({self.min:g}) is above max ({self.max:g})")
+
+    @property
+    def zero_when_missing(self) -> bool:
+        """``missing = "zero"``: periods without datapoints count as 0 once CloudWatch lists the
+        metric (as an alarm's ``TreatMissingData``): for counts published only when non-zero."""
+        return self.missing == "zero"
 
     @property
     def source(self) -> str:

@@ -24,6 +24,7 @@ from runner.sources.alarms import AlarmsPlan, read_alarms
 from runner.sources.aws import IAM_PREFIX, AwsApi
 from runner.sources.cloudwatch import CloudWatchSource
 from runner.sources.cloudwatch_catalog import CloudWatchTarget
+from runner.sources.custom import ServerMetric
 from runner.sources.discovery import discover
 from runner.sources.logs import LogsPlan, log_group_exists, read_log_errors
 from runner.sources.preflight import preflight
@@ -130,8 +131,16 @@ def invoked(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> set[str]
 
         session.events.register("before-call", record)
         api = AwsApi(session)
+        # A missing = "zero" metric without datapoints: its existence is checked with ListMetrics.
+        throttles = ServerMetric(
+            name="Polly throttles", namespace="AWS/Polly", metric="ThrottledCount", max=0, missing="zero"
+        )
         full = CloudWatchTarget(
-            ecs_cluster="shop", ecs_service="api", rds_instance="shop-db", rds_cluster="shop-aurora"
+            ecs_cluster="shop",
+            ecs_service="api",
+            rds_instance="shop-db",
+            rds_cluster="shop-aurora",
+            metrics=(throttles,),
         )
         preflight(full, api=api)
         source = CloudWatchSource(full, api=api)
@@ -191,6 +200,7 @@ class TestRecordedCalls:
         assert invoked >= {
             "sts:GetCallerIdentity",
             "cloudwatch:GetMetricData",
+            "cloudwatch:ListMetrics",
             "ecs:DescribeServices",
             "logs:FilterLogEvents",
             "cloudwatch:DescribeAlarmHistory",

@@ -57,6 +57,17 @@ BAD = [
         f'[[server.metrics]]\nname = "x"\n{_CW}max = 1\n[[server.metrics]]\nname = "x"\n{_CW}max = 2\n',
         "used twice",
     ),
+    (
+        "bad-missing",
+        f'[[server.metrics]]\nname = "x"\n{_CW}max = 1\nmissing = "ignore"\n',
+        'server.metrics[0].missing: expected one of "inconclusive", "zero"',
+    ),
+    (
+        "missing-on-query",
+        '[prometheus_source]\nurl = "http://127.0.0.1:9"\n[[server.metrics]]\nname = "x"\n'
+        'query = "up"\nmax = 1\nmissing = "zero"\n',
+        "or vector(0)",
+    ),
     ("not-a-list", '[server]\nmetrics = "cpu"\n', "server.metrics: expected a list of tables"),
     ("alb-p95", "[server]\nalb_p95_ms = 0\n", "server.alb_p95_ms: expected a number > 0, got 0"),
     ("alb-p99", '[server]\nalb_p99_ms = "slow"\n', 'server.alb_p99_ms: expected a number > 0, got "slow"'),
@@ -225,6 +236,77 @@ class TestCloudWatchMetricCriteria:
         )
 
 
+def polly(name: str, metric: str = "ThrottledCount", extra: str = 'missing = "zero"\nperiod = "1s"\n') -> str:
+    return (
+        f'[[server.metrics]]\nname = "{name}"\nnamespace = "AWS/Polly"\nmetric = "{metric}"\n'
+        f'dimensions = {{ Operation = "SynthesizeSpeech" }}\nstat = "Sum"\nmax = 0\n{extra}'
+    )
+
+
+class TestMissingAsZero:
+    def test_throttles_published_only_when_non_zero(self, tmp_path: Path, target: str, aws) -> None:
+        """Polly ThrottledCount listed (one throttle two hours ago) and none during a real run:
+        with missing = "zero" the required max = 0 passes (exit 0) after the default settle wait,
+        which does not wait for it, and `loadlens verdict` reproduces the row; in a second run, the same without the setting, a misspelt metric, and
+        the default 60 s [cloudwatch] period are INCONCLUSIVE, never a pass (exit 3)."""
+        cw = aws_stack.plain_session().client("cloudwatch")
+        dims = [("Operation", "SynthesizeSpeech")]
+        aws_stack.put_series(cw, "AWS/Polly", "ThrottledCount", dims, [(time.time() - 7200, 1.0)])
+        (tmp_path / "good").mkdir()
+        (tmp_path / "bad").mkdir()
+        head = f'[thresholds]\nexpected_statuses = [429]\n[cloudwatch]\nregion = "{aws_stack.REGION}"\n'
+        good = head + 'preroll = "1m"\n' + polly("Polly throttles")  # the default settle: not held
+        done = run_with(
+            tmp_path / "good", target, aws, good, "--correlate-cloudwatch", "--require-server-metrics"
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        row = done.criteria["server Polly throttles"]
+        assert row["status"] == "pass" and row["observed"] == 0 and row["required"], row
+        assert 'no datapoints: counted as 0 (missing = "zero"), metric exists' in row["reason"]
+        (gone,) = [m for m in done.summary["server"]["missing"] if m["resource"] == "metric:Polly throttles"]
+        assert gone["exists"] is True and gone["period_s"] == 1
+        again = loadlens_verdict(
+            done.run_dir, cwd=tmp_path / "good", env=aws, flags=("--require-server-metrics",)
+        )
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert criteria(summary(done.run_dir))["server Polly throttles"]["reason"] == row["reason"]
+
+        bad = (
+            head
+            + 'settle = "0s"\n'  # "plain" would hold the settle wait for its last period
+            + polly("plain", extra='period = "1s"\n')
+            + polly("typo", "ThrottleCount")
+            + polly("default period", extra='missing = "zero"\n')
+        )
+        done = run_with(
+            tmp_path / "bad", target, aws, bad, "--correlate-cloudwatch", "--require-server-metrics"
+        )
+        assert done.returncode == 3, done.stderr[-3000:]
+        rows = done.criteria
+        assert all(
+            rows[f"server {n}"]["status"] == "inconclusive" for n in ("plain", "typo", "default period")
+        )
+        assert "no datapoints for AWS/Polly ThrottledCount" in rows["server plain"]["reason"]
+        assert (
+            "ThrottleCount Operation=SynthesizeSpeech not found in CloudWatch"
+            in rows["server typo"]["reason"]
+        )
+        assert "holds no whole 60 s CloudWatch period" in rows["server default period"]["reason"]
+
+    def test_cloudwatch_check_says_exists_or_not_found(self, tmp_path: Path, aws) -> None:
+        """`loadlens cloudwatch check`: a listed metric without recent datapoints is fine, a typo
+        is "not found" (exit 1)."""
+        cw = aws_stack.plain_session().client("cloudwatch")
+        dims = [("Operation", "SynthesizeSpeech")]
+        aws_stack.put_series(cw, "AWS/Polly", "ThrottledCount", dims, [(time.time() - 7200, 1.0)])
+        text = f'[cloudwatch]\nregion = "{aws_stack.REGION}"\n' + polly("ok") + polly("typo", "ThrottleCount")
+        (tmp_path / "loadlens.toml").write_text(text)
+        proc = run(loadlens_cmd("cloudwatch", "check"), cwd=tmp_path, env=aws, timeout_s=120)
+        out = proc.stdout + proc.stderr
+        assert "exists, no recent datapoints (counted as 0)" in out, out
+        assert "not found in CloudWatch" in out and proc.returncode != 0, out
+
+
 class TestPrometheusQueryCriteria:
     def test_a_query_criterion_against_real_prometheus_and_its_live_gauge(
         self, tmp_path: Path, target: str
@@ -267,7 +349,7 @@ class TestInit:
         start = lines.index("# [[server.metrics]]")
         keys = ("# alb_p95_ms", "# alb_p99_ms", "# unhealthy_hosts")
         opened = [
-            ln[2:] if ln.startswith(keys) or (start <= i and ln.startswith("# ") and i < start + 9) else ln
+            ln[2:] if ln.startswith(keys) or (start <= i and ln.startswith("# ") and i < start + 10) else ln
             for i, ln in enumerate(lines)
         ]
         (tmp_path / "open.toml").write_text("\n".join(opened) + "\n")
@@ -281,4 +363,4 @@ class TestInit:
             "Maximum",
             75,
         )
-        assert cfg.cloudwatch.target.metrics == (metric,)
+        assert cfg.cloudwatch.target.metrics == (metric,) and metric.missing == "inconclusive"

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from runner.judge.server import ServerCriteriaLimits
-from runner.model import Series, ServerReadings, SourceFailure, Status
+from runner.model import Missing, Series, ServerReadings, SourceFailure, Status
 from runner.sources.custom import ServerMetric
 from tests.judge.test_server import END, LB_RES, START, T0, judge, missing, series
 
@@ -106,6 +106,83 @@ class TestCustomMetric:
         )
         rows = judge(s, limits=limits(q))
         assert "server Prometheus CPU" not in rows and rows["server cpu_percent"].status is Status.WARN
+
+
+POLLY = ServerMetric(
+    name="Polly throttles",
+    namespace="AWS/Polly",
+    metric="ThrottledCount",
+    dimensions=(("Operation", "SynthesizeSpeech"),),
+    stat="Sum",
+    max=0,
+    missing="zero",
+)
+POLLY_RES = "metric:Polly throttles"
+
+
+def polly_gone(*, exists: bool | None, reason: str = "no datapoints for X", **kw: object) -> Missing:
+    return replace(
+        missing("ThrottledCount", stat="Sum", resource=POLLY_RES, reason=reason),
+        exists=exists,
+        period_s=60.0 if exists else None,
+        **kw,
+    )
+
+
+class TestMissingAsZero:
+    """``missing = "zero"``: periods without datapoints count as 0, only when the metric exists."""
+
+    def test_listed_metric_without_datapoints_passes_max_0(self) -> None:
+        """CloudWatch lists it and it has no datapoint in the window: ten periods of 0 pass max = 0."""
+        row = judge(polly_gone(exists=True), limits=limits(POLLY))["server Polly throttles"]
+        assert row.status is Status.PASS and row.observed == 0 and row.details["points"] == 10
+        assert 'no datapoints: counted as 0 (missing = "zero"), metric exists' in row.reason
+
+    def test_without_the_setting_the_same_is_inconclusive(self) -> None:
+        """The default (missing = "inconclusive"): the same answer is never a pass."""
+        plain = replace(POLLY, missing="inconclusive")
+        row = judge(polly_gone(exists=True), limits=limits(plain))["server Polly throttles"]
+        assert row.status is Status.INCONCLUSIVE
+
+    def test_not_listed_is_inconclusive_not_found(self) -> None:
+        """A typo: ListMetrics does not list it, so no data is not 0: INCONCLUSIVE with the source's reason."""
+        gone = polly_gone(exists=False, reason="AWS/Polly ThrottledCount … not found in CloudWatch: check …")
+        row = judge(gone, limits=limits(POLLY))["server Polly throttles"]
+        assert row.status is Status.INCONCLUSIVE and "not found in CloudWatch" in row.reason
+
+    def test_existence_unknown_is_inconclusive(self) -> None:
+        """ListMetrics denied: exists unknown, INCONCLUSIVE with the reason."""
+        gone = polly_gone(
+            exists=None, reason="no datapoints …, and cannot check that it exists: access denied"
+        )
+        row = judge(gone, limits=limits(POLLY), required=True)["server Polly throttles"]
+        assert row.status is Status.INCONCLUSIVE and "access denied" in row.reason and row.required
+
+    def test_refused_statistic_is_never_zero(self) -> None:
+        """CloudWatch failed to answer: not "no data", so not 0."""
+        gone = replace(polly_gone(exists=None, reason="could not answer"), failed=True)
+        assert judge(gone, limits=limits(POLLY))["server Polly throttles"].status is Status.INCONCLUSIVE
+
+    def test_gaps_in_a_series_count_as_0(self) -> None:
+        """Two datapoints in ten periods: the other eight are 0, so min = 1 fails on a gap."""
+        at_least = replace(POLLY, max=None, min=1.0)
+        s = series("ThrottledCount", [3, 2], stat="Sum", resource=POLLY_RES, unit="Count", start=T0 + 120)
+        row = judge(s, limits=limits(at_least))["server Polly throttles"]
+        assert row.status is Status.FAIL and row.observed == 0 and row.details["points"] == 10
+        assert '8 of 10 periods had no datapoints: counted as 0 (missing = "zero")' in row.reason
+        assert row.details["window_average"] == 0.5
+
+    def test_gaps_do_not_hide_a_breach(self) -> None:
+        """One throttle in one period fails max = 0 whatever the zeros around it."""
+        s = series("ThrottledCount", [4], stat="Sum", resource=POLLY_RES, unit="Count", start=T0 + 300)
+        row = judge(s, limits=limits(POLLY))["server Polly throttles"]
+        assert row.status is Status.FAIL and row.observed == 4
+
+    def test_a_window_without_a_whole_period_stays_inconclusive(self) -> None:
+        """Zeros are periods too: a 600 s period straddling the window is not a whole one."""
+        long = replace(polly_gone(exists=True), period_s=600.0)
+        row = judge(long, limits=limits(POLLY))["server Polly throttles"]
+        assert row.status is Status.INCONCLUSIVE and "no whole 600 s CloudWatch period" in row.reason
 
 
 class TestAlbPercentiles:

@@ -14,9 +14,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from runner.judge.server import ServerCriteriaLimits, judge_server
-from runner.model import Status
+from runner.model import Result, Status
 from runner.sources.aws import AwsApi
 from runner.sources.cloudwatch import CloudWatchSource
+from runner.sources.cloudwatch_catalog import CloudWatchTarget
 from runner.sources.custom import ServerMetric
 from tests.sources.test_cloudwatch import ECS_TARGET, NO_LB, recording_api, seed_ecs
 from tests.support.aws_stack import aws_env, minutes, plain_session, put_series, reset
@@ -158,3 +159,121 @@ class TestPreflight:
         bad = checks["metric AWS/ElastiCache CPUUtilization CacheClusterId=no-such-cache"]
         assert ok.status is CheckStatus.OK and "datapoints" in ok.detail
         assert bad.status is CheckStatus.FAIL
+
+
+POLLY = ServerMetric(
+    name="Polly throttles",
+    namespace="AWS/Polly",
+    metric="ThrottledCount",
+    dimensions=(("Operation", "SynthesizeSpeech"),),
+    stat="Sum",
+    max=0,
+    missing="zero",
+)
+POLLY_DIMS = (("Operation", "SynthesizeSpeech"),)
+
+
+def seed_old_throttle(at: float, dims: tuple[tuple[str, str], ...] = POLLY_DIMS) -> None:
+    """One throttle long before the window: CloudWatch (and moto) now list the metric."""
+    put_series(plain_session().client("cloudwatch"), "AWS/Polly", "ThrottledCount", dims, [(at, 1.0)])
+
+
+def only_custom(*metrics: ServerMetric) -> CloudWatchTarget:
+    return replace(ECS_TARGET, ecs_cluster=None, ecs_service=None, preroll_s=60.0, metrics=metrics)
+
+
+def polly_row(source: CloudWatchSource, m: ServerMetric, start: float, end: float) -> Result:
+    limits = replace(ServerCriteriaLimits(), metrics=(m,))
+    rows = judge_server(source.fetch(start, end), window_start=start, window_end=end, limits=limits)
+    return next(r for r in rows if r.name == f"server {m.name}")
+
+
+class TestMissingAsZeroFromMoto:
+    """``missing = "zero"`` against a real moto server: ListMetrics decides whether no data is 0."""
+
+    def test_listed_metric_without_datapoints_passes_and_plain_is_inconclusive(
+        self, aws: str, t0: float
+    ) -> None:
+        """Seeded once two hours ago (outside the window and the pre-roll), none in the window:
+        max = 0 passes with missing = "zero", and is INCONCLUSIVE without it."""
+        seed_old_throttle(t0 - 3600)
+        calls: list[str] = []
+        source = CloudWatchSource(only_custom(POLLY), api=recording_api(calls), discovery=NO_LB)
+        row = polly_row(source, POLLY, t0 + 60, t0 + 660)
+        assert row.status is Status.PASS and row.observed == 0 and row.details["points"] == 10, row
+        assert 'no datapoints: counted as 0 (missing = "zero"), metric exists' in row.reason
+        plain = replace(POLLY, missing="inconclusive")
+        source = CloudWatchSource(only_custom(plain), api=AwsApi(boto3.session.Session()), discovery=NO_LB)
+        assert polly_row(source, plain, t0 + 60, t0 + 660).status is Status.INCONCLUSIVE
+
+    def test_listmetrics_is_asked_once_per_run(self, aws: str, t0: float) -> None:
+        """Live polls and the settle fetch again; ListMetrics is called once per metric."""
+        seed_old_throttle(t0 - 3600)
+        calls: list[str] = []
+        source = CloudWatchSource(only_custom(POLLY), api=recording_api(calls), discovery=NO_LB)
+        for _ in range(3):
+            gone = source.fetch(t0 + 60, t0 + 660).missing
+        assert calls.count("ListMetrics") == 1 and calls.count("GetMetricData") == 3
+        assert gone[0].exists is True and gone[0].period_s == 60
+
+    def test_a_misspelt_metric_is_not_found(self, aws: str, t0: float) -> None:
+        """ThrottleCount (a typo) is not listed: INCONCLUSIVE "not found", naming it, never 0."""
+        seed_old_throttle(t0 - 3600)
+        typo = replace(POLLY, metric="ThrottleCount")
+        source = CloudWatchSource(only_custom(typo), api=AwsApi(boto3.session.Session()), discovery=NO_LB)
+        row = polly_row(source, typo, t0 + 60, t0 + 660)
+        assert row.status is Status.INCONCLUSIVE
+        assert "AWS/Polly ThrottleCount Operation=SynthesizeSpeech not found in CloudWatch" in row.reason
+        assert "check the namespace, metric name and dimensions" in row.reason
+
+    def test_dimensions_must_match_exactly(self, aws: str, t0: float) -> None:
+        """moto's ListMetrics filters on Dimensions (another value is not listed), and like AWS also
+        lists a metric with more dimensions, which GetMetricData would not read: not found either."""
+        seed_old_throttle(t0 - 3600, (("Operation", "SynthesizeSpeech"), ("VoiceId", "Joanna")))
+        api = AwsApi(boto3.session.Session())
+        listed = api.call(
+            "cloudwatch",
+            "list_metrics",
+            {"Namespace": "AWS/Polly", "MetricName": "ThrottledCount",
+             "Dimensions": [{"Name": "Operation", "Value": "SynthesizeSpeech"}]},
+        )["Metrics"]  # fmt: skip
+        assert len(listed) == 1 and len(listed[0]["Dimensions"]) == 2
+        other = replace(POLLY, dimensions=(("Operation", "ListLexicons"),))
+        for m in (POLLY, other):
+            source = CloudWatchSource(only_custom(m), api=api, discovery=NO_LB)
+            gone = source.fetch(t0 + 60, t0 + 660).missing
+            assert gone[0].exists is False and "not found in CloudWatch" in gone[0].reason
+
+    def test_preflight_says_exists_or_not_found(self, aws: str) -> None:
+        """`loadlens cloudwatch check`'s checks: a listed metric without recent datapoints is fine
+        ("exists, no recent datapoints (counted as 0)"), a typo fails "not found"."""
+        from runner.sources.preflight import CheckStatus, preflight
+
+        seed_old_throttle(time.time() - 7200)
+        typo = replace(POLLY, name="typo", metric="ThrottleCount")
+        checks = {c.name: c for c in preflight(only_custom(POLLY, typo), api=AwsApi(boto3.session.Session()))}
+        ok = checks["metric AWS/Polly ThrottledCount Operation=SynthesizeSpeech"]
+        bad = checks["metric AWS/Polly ThrottleCount Operation=SynthesizeSpeech"]
+        assert ok.status is CheckStatus.OK and "exists, no recent datapoints (counted as 0)" in ok.detail
+        assert bad.status is CheckStatus.FAIL and "not found in CloudWatch" in bad.detail
+
+
+class TestStubbedListMetrics:
+    def test_fake_denied_listmetrics_is_inconclusive_with_the_reason(self, stub_env: None) -> None:
+        """Fake (Stubber: moto does not enforce IAM): ListMetrics denied, so whether the metric
+        exists is unknown: INCONCLUSIVE naming the denial, never 0."""
+        start = 1_700_000_040.0
+        api = AwsApi(boto3.session.Session())
+        stub = Stubber(api.client("cloudwatch"))
+        stub.activate()
+        answer = {
+            "MetricDataResults": [{"Id": "q0", "StatusCode": "Complete", "Timestamps": [], "Values": []}]
+        }
+        stub.add_response("get_metric_data", answer)
+        stub.add_client_error("list_metrics", "AccessDenied", "not authorized to perform cloudwatch:ListMetrics",
+                              http_status_code=403)  # fmt: skip
+        source = CloudWatchSource(replace(only_custom(POLLY), preroll_s=0), api=api, discovery=NO_LB)
+        row = polly_row(source, POLLY, start, start + 600)
+        stub.assert_no_pending_responses()
+        assert row.status is Status.INCONCLUSIVE
+        assert "cannot check that it exists" in row.reason and "ListMetrics" in row.reason

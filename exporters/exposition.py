@@ -21,7 +21,7 @@ from prometheus_client.utils import floatToGoString
 
 from exporters.buckets import CoarseBuckets
 from exporters.cardinality import LabelFolder
-from runner.model import LiveState, Status
+from runner.model import LiveState, Status, custom_metric_name
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATUS_VALUES = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2, Status.INCONCLUSIVE: 3}
@@ -152,14 +152,15 @@ class TextExposition:
             if series.points:
                 out.append(
                     f'{SERVER}{{{rid},source="{escape(series.source)}",resource="{escape(series.resource)}",'
-                    f'metric="{escape(series.metric)}",stat="{escape(series.stat)}"}} '
+                    f'metric="{escape(series.metric)}",stat="{escape(series.stat)}"'
+                    f"{_named(series.resource)}}} "
                     f"{_number(series.points[-1][1])}\n"
                 )
         out.append(_HEADER[SERVER_MISSING])
         for m in _last_per_key(state.server_missing, lambda m: (m.source, m.resource, m.metric, m.stat)):
             out.append(
                 f'{SERVER_MISSING}{{{rid},source="{escape(m.source)}",resource="{escape(m.resource)}",'
-                f'metric="{escape(m.metric)}",stat="{escape(m.stat)}"}} 1\n'
+                f'metric="{escape(m.metric)}",stat="{escape(m.stat)}"{_named(m.resource)}}} 1\n'
             )
         out += (
             _HEADER[OVERFLOW],
@@ -215,3 +216,9 @@ def _last_per_key(items: Iterable[T], key: Callable[[T], Hashable]) -> Iterator[
     for item in items:
         seen[key(item)] = item
     return iter(seen.values())
+
+
+def _named(resource: str) -> str:
+    """The ``name`` label of a [[server.metrics]] series (its criterion's name); none for the rest."""
+    name = custom_metric_name(resource)
+    return "" if name is None else f',name="{escape(name)}"'

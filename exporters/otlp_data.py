@@ -11,6 +11,9 @@ snapshot becomes (all cumulative temporality, start time = the run's start):
   into ``loadlens.status_class``) and ``error.type`` on failed requests.
 - ``loadlens.users`` (gauge, {user}) and ``loadlens.criterion.status`` (gauge: 0 pass, 1 warn,
   2 fail, 3 inconclusive; attribute ``loadlens.criterion``).
+- ``loadlens.server.metric`` (gauge): the latest point of each server-side series, attributes
+  ``loadlens.source``, ``loadlens.resource``, ``loadlens.metric``, ``loadlens.stat``, and ``name``
+  for a ``[[server.metrics]]`` series (the Prometheus exporter's ``loadlens_server_metric``).
 
 The duration histogram carries no status or error attribute: loadlens keeps one fixed-memory
 histogram per endpoint, not per status, and will not invent a split it did not measure.
@@ -39,12 +42,13 @@ from exporters.buckets import CoarseBuckets
 from exporters.cardinality import FAILURE, LabelFolder
 from exporters.exposition import STATUS_VALUES
 from runner import __version__
-from runner.model import LiveState, RunInfo
+from runner.model import LiveState, RunInfo, custom_metric_name
 
 DURATION = "http.client.request.duration"
 REQUESTS = "loadlens.client.requests"
 USERS = "loadlens.users"
 CRITERION = "loadlens.criterion.status"
+SERVER = "loadlens.server.metric"
 SERVICE_NAME = "loadlens"
 # http.request.method values the semantic conventions know; anything else is "_OTHER".
 KNOWN_METHODS = frozenset(
@@ -150,6 +154,9 @@ class MetricsDataBuilder:
             ),
             Metric(USERS, "Simulated users running now.", "{user}", Gauge([users])),
         ]
+        server = self._server_points(state, start, now)
+        if server:
+            metrics.append(Metric(SERVER, "Latest point of each server-side series.", "1", Gauge(server)))
         if criteria:
             metrics.append(
                 Metric(
@@ -160,6 +167,27 @@ class MetricsDataBuilder:
                 )
             )
         return MetricsData([ResourceMetrics(self._resource, [ScopeMetrics(self._scope, metrics, "")], "")])
+
+    @staticmethod
+    def _server_points(state: LiveState, start: int, now: int) -> list[NumberDataPoint]:
+        """The latest point of each server series; a [[server.metrics]] one carries its ``name``."""
+        latest: dict[tuple[str, str, str, str], NumberDataPoint] = {}
+        for series in state.server:
+            if not series.points:
+                continue
+            attrs = {
+                "loadlens.source": series.source,
+                "loadlens.resource": series.resource,
+                "loadlens.metric": series.metric,
+                "loadlens.stat": series.stat,
+            }
+            name = custom_metric_name(series.resource)
+            if name is not None:
+                attrs["name"] = name
+            latest[(series.source, series.resource, series.metric, series.stat)] = NumberDataPoint(
+                attributes=attrs, start_time_unix_nano=start, time_unix_nano=now, value=series.points[-1][1]
+            )
+        return list(latest.values())
 
     def _attributes(self, method: str, endpoint: str) -> dict[str, str]:
         upper = method.upper()

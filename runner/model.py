@@ -283,8 +283,23 @@ class Series:
     period_s: float = 60.0
 
 
+# The resource of a series read for a [[server.metrics]] criterion: "metric:<name>", plus the
+# labels for a Prometheus query's ("metric:<name>{job=\"api\"}"). Never a built-in CPU or memory.
+CUSTOM_RESOURCE = "metric:"
+
+
+def custom_metric_name(resource: str) -> str | None:
+    """The [[server.metrics]] name a series resource belongs to, or None for a built-in one."""
+    if not resource.startswith(CUSTOM_RESOURCE):
+        return None
+    return resource[len(CUSTOM_RESOURCE) :].split("{", 1)[0]
+
+
 def metric_kind(series: Series) -> str | None:
-    """ "cpu", "memory", or None: what a server series measures (see ``CPU_METRICS``)."""
+    """ "cpu", "memory", or None: what a server series measures (see ``CPU_METRICS``); a
+    [[server.metrics]] series is the user's own, never the service's CPU or memory."""
+    if series.resource.startswith(CUSTOM_RESOURCE):
+        return None
     key = (series.source, series.metric)
     if key in CPU_METRICS:
         return "cpu"
@@ -303,7 +318,9 @@ class Missing:
     names and the region``. ``sparse`` marks metrics the source publishes only when non-zero (ALB
     5xx counts): their absence next to live traffic means zero, which the criteria know.
     ``failed``: the source refused or failed to answer this one metric (as opposed to answering
-    with no datapoints).
+    with no datapoints). ``exists``: for a ``missing = "zero"`` [[server.metrics]], whether
+    CloudWatch lists the metric (None: not checked, or the check failed: see ``reason``); with
+    True the judge counts its periods as 0, of ``period_s`` seconds.
     """
 
     source: str
@@ -314,6 +331,8 @@ class Missing:
     reason: str
     sparse: bool = False
     failed: bool = False
+    exists: bool | None = None
+    period_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +342,50 @@ class SourceFailure:
 
     source: str  # "cloudwatch", "prometheus", "process", or "server" when loadlens itself broke
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogGroup:
+    """Application log events that read alike once digits and ids are normalised (runner.sources.logs):
+    the normalised text, one event's own text, and when each event happened (epoch seconds)."""
+
+    message: str
+    example: str
+    times: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LogReading:
+    """The events of ``[cloudwatch] log_group`` that matched ``error_pattern`` during the run.
+
+    ``capped``: why the read stopped before the end (its events/pages cap), so the counts are a
+    lower bound; ``failure``: why it could not be read at all (an INCONCLUSIVE row, never a pass)."""
+
+    log_group: str
+    pattern: str
+    groups: tuple[LogGroup, ...] = ()
+    capped: str | None = None
+    failure: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmEntry:
+    """One CloudWatch alarm entering ALARM (DescribeAlarmHistory), at epoch seconds ``at``."""
+
+    name: str
+    at: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmReading:
+    """The alarms that entered ALARM during the run (names starting with ``prefix`` when given);
+    ``capped`` and ``failure`` as in ``LogReading``."""
+
+    prefix: str | None = None
+    entries: tuple[AlarmEntry, ...] = ()
+    capped: str | None = None
+    failure: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +399,8 @@ class ServerReadings:
     failures: tuple[SourceFailure, ...] = ()
     notes: tuple[str, ...] = ()
     safety_stop: str | None = None
+    logs: LogReading | None = None  # [cloudwatch] log_group, when set
+    alarms: AlarmReading | None = None  # [cloudwatch] alarms, when asked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +444,16 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class PhaseMarks:
+    """When a run's phases changed besides its judged window's edges, for the report's shading: the
+    ramp-up's end (the warm-up's start; None if every user never spawned) and each load step after
+    it as (at, users before, users after)."""
+
+    ramp_end: float | None = None
+    load_steps: tuple[tuple[float, int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RunShape:
     """What makes two runs comparable (summary.json "comparability"): a baseline comparison warns
     when these differ instead of calling the difference a regression. ``host`` is redacted."""
@@ -411,6 +486,19 @@ class LiveState:
 
 
 @dataclass(frozen=True, slots=True)
+class SpikeMarks:
+    """When a staged run's spike happened (epoch seconds, from its load shape): the pre-spike stage
+    began at ``pre_start``, the spike from ``spike_start`` to ``spike_end``, where the stage marked
+    ``recovery = true`` began. What runner.judge.recovery measures recovery from."""
+
+    pre_start: float
+    spike_start: float
+    spike_end: float
+    pre_users: int = 0
+    spike_users: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """Everything the reports need about one finished (or interrupted) run."""
 
@@ -436,3 +524,7 @@ class RunRecord:
     # ``server`` it names each metric read (summary.json "server.missing").
     server_missing: tuple[Missing, ...] = ()
     shape: RunShape | None = None  # None in summaries written before comparability was recorded
+    phases: PhaseMarks | None = None  # None in summaries written before the phases were recorded
+    spike: SpikeMarks | None = None  # a staged run with a recovery stage (summary.json "spike")
+    logs: LogReading | None = None  # [cloudwatch] log_group's error events (summary.json "server.logs")
+    alarms: AlarmReading | None = None  # alarms that entered ALARM (summary.json "server.alarms")

@@ -47,7 +47,6 @@ def cloudwatch_command(argv: list[str], *, env: Mapping[str, str], out: TextIO) 
     )
     config_file = Path(args.loadlens_config) if args.loadlens_config else None
     plan = server_plan(load_config(config_file, env=env, flags=flag_values(given)))
-    assert plan.cloudwatch is not None  # correlating plans CloudWatch or raises a UsageError
 
     from runner import installed
 
@@ -56,8 +55,12 @@ def cloudwatch_command(argv: list[str], *, env: Mapping[str, str], out: TextIO) 
     from runner.sources.preflight import preflight
 
     api = AwsApi(make_session(profile=plan.aws_profile, region=plan.aws_region))
-    assert plan.cloudwatch is not None  # server_plan refuses to correlate without a target
-    results = preflight(plan.cloudwatch, api=api, lookback_s=lookback_s)
+    # server_plan refuses to correlate with neither a target nor a log group or alarms.
+    results = preflight(plan.cloudwatch, api=api, lookback_s=lookback_s) if plan.cloudwatch else []
+    if plan.logs is not None:
+        from runner.sources.logs import log_group_check
+
+        results.append(log_group_check(api, plan.logs.log_group))
     for r in results:
         out.write(f"{MARKS.get(r.status.value, r.status.value)}  {r.name}: {r.detail}\n")
     failed = [r for r in results if not r.ok and r.status.value == "fail"]

@@ -17,7 +17,7 @@ from typing import NoReturn, TextIO
 from runner.compare.baseline import fetch_s3, parse_s3_url
 from runner.compare.compare import Tolerances, compare_runs, tolerances_from
 from runner.compare.model import Comparison
-from runner.compare.render import render_console, render_json, render_markdown
+from runner.compare.render import comparison_page, render_console, render_json, render_markdown
 from runner.config.load import load_config
 from runner.errors import UsageError
 from runner.model import RunRecord
@@ -77,8 +77,10 @@ def compare_command(argv: Sequence[str], *, env: Mapping[str, str], out: TextIO)
     if args.html is not None:
         from runner.reports.html import report_html
 
-        # The current run in full, the baseline overlaid on a time axis from each run's start.
-        write_atomic(args.html, report_html([current, baseline], run_dir=args.current))
+        # The current run in full with the comparison's rows, the baseline overlaid on a time axis
+        # from each run's start.
+        sections = {"comparison": comparison_page(comparison)}
+        write_atomic(args.html, report_html([current, baseline], run_dir=args.current, sections=sections))
     return exit_code(comparison)
 
 

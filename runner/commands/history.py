@@ -13,6 +13,8 @@ from typing import Any, NoReturn, TextIO
 
 from runner.compare.history import History, read_history
 from runner.errors import UsageError
+from runner.reports.atomic import write_atomic
+from runner.reports.load import load_summary
 from runner.timefmt import iso_utc
 from runner.units import format_value
 
@@ -29,6 +31,13 @@ def history_command(argv: Sequence[str], *, out: TextIO) -> int:
     parser.add_argument("directory", type=Path, help="where run directories are (--out)")
     parser.add_argument("--scenario", metavar="NAME", default=None, help="only runs of this scenario")
     parser.add_argument("--format", choices=("console", "json"), default="console")
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="also write the newest run's report page with the history in it",
+    )
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(list(argv))
     if not args.directory.is_dir():
@@ -38,10 +47,25 @@ def history_command(argv: Sequence[str], *, out: TextIO) -> int:
         which = f" of scenario {args.scenario!r}" if args.scenario else ""
         raise UsageError(f"loadlens history: no runs{which} in {args.directory}")
     out.write(render_json(history) if args.format == "json" else render_console(history))
+    if args.html is not None:
+        write_html(history, args.html)
     return 0
 
 
-def render_console(history: History) -> str:
+def write_html(history: History, path: Path) -> Path:
+    """The newest run's report page with a history section: every row (the table's cells), the
+    trend and the change point (runner/reports/html/page.js draws them)."""
+    from runner.reports.html import report_html
+
+    newest = Path(history.rows[-1].run_dir)
+    section = {**history_dict(history), "table": table_cells(history)}
+    return write_atomic(
+        path, report_html([load_summary(newest)], run_dir=newest, sections={"history": section})
+    )
+
+
+def table_cells(history: History, *, mark: str = "") -> list[tuple[str, ...]]:
+    """The history table's header and rows as text (``mark`` after the change point's run id)."""
     newest = history.rows[-1]
     names = [name for name, _v in newest.endpoint_p95_ms[:MAX_ENDPOINT_COLUMNS]]
     header = ("started (UTC)", "run", "verdict", "p95", *(f"p95 {n}" for n in names))
@@ -49,11 +73,11 @@ def render_console(history: History) -> str:
     table: list[tuple[str, ...]] = [header]
     for row in history.rows:
         per = dict(row.endpoint_p95_ms)
-        mark = " ◀ change" if history.change_point and history.change_point.run_id == row.run_id else ""
+        changed = history.change_point and history.change_point.run_id == row.run_id
         table.append(
             (
                 iso_utc(row.started_at)[:19],
-                row.run_id + mark,
+                row.run_id + (mark if changed else ""),
                 row.verdict,
                 format_value(row.p95_ms, "ms"),
                 *(format_value(per.get(n), "ms") for n in names),
@@ -62,6 +86,12 @@ def render_console(history: History) -> str:
                 format_value(row.cpu_s_per_1000, "s"),
             )
         )
+    return table
+
+
+def render_console(history: History) -> str:
+    table = table_cells(history, mark=" ◀ change")
+    header = table[0]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
     if history.trend_per_run is None:

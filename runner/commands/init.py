@@ -149,15 +149,34 @@ def template(*, env: Mapping[str, str]) -> str:
             f"error_rate = {_num(DEFAULT_ERROR_RATE)}",
             "# p95_ms = 500",
             "# p99_ms = 1000",
+            "# p90_ms, p999_ms, avg_ms, max_ms: more statistics of the same requests",
             "# min_rps = 10",
             "# expected_statuses = [429]    # answers that are not failures (a rate limiter's 429)",
+            "# require_statuses = [429]     # ... and that must occur (the rate limiter is proven)",
+            '# abort_after = "30s"          # stop early once a criterion here fails that long',
             "",
             '# [thresholds.endpoints."GET /health"]',
             "# p95_ms = 50",
             "",
+            "# [thresholds.groups.auth]      # one row on the merged requests of the matching endpoints",
+            '# match = "^POST /auth/"       # a regex on "METHOD name"',
+            "# per_endpoint = false         # the group's endpoints get no row of their own",
+            "# p95_ms = 300",
+            "",
+            "# [scenarios.smoke.thresholds]  # overrides [thresholds] when smoke runs",
+            "# p95_ms = 200",
+            "",
             *_server_lines(()),
             "",
             *_cloudwatch_lines(None, env=env),
+            "",
+            "# Spike scenarios (a stage with recovery = true, as the built-in spike's last): p95 and",
+            "# the error rate must be back near the pre-spike level this long after the spike.",
+            "# [recovery]",
+            '# recover_within = "60s"',
+            "# p95_tolerance = 0.5           # p95 up to 1.5 x the pre-spike p95",
+            "# error_rate_tolerance = 0.01   # error rate up to the pre-spike rate + 1 point",
+            "# expect_scale_out = false      # true: ECS RunningTaskCount must rise and come back",
             "",
             "# [exporters.prometheus]",
             "# port = 9646                  # live /metrics for Prometheus and Grafana",
@@ -306,7 +325,21 @@ def _server_lines(results: Iterable[Result]) -> list[str]:
         "# Server limits, whatever the source (CloudWatch, Prometheus, a local process).",
         "cpu_percent = 70",
         "memory_percent = 80",
+        "# alb_p95_ms = 500        # ALB TargetResponseTime p95 of every period (CloudWatch)",
+        "# alb_p99_ms = 1000",
+        "# unhealthy_hosts = 0     # the default: one unhealthy host in any period fails",
         *peaks,
+        "",
+        "# Any CloudWatch metric (or a PromQL `query`, read from [prometheus_source]) as a criterion:",
+        "# [[server.metrics]]",
+        '# name = "Redis CPU"',
+        '# namespace = "AWS/ElastiCache"',
+        '# metric = "CPUUtilization"',
+        '# dimensions = { CacheClusterId = "my-cache" }',
+        '# stat = "Maximum"        # Average, Sum, Minimum, Maximum, SampleCount, pNN',
+        "# max = 75                # or min = ...",
+        '# period = "60s"          # optional: the [cloudwatch] period',
+        '# missing = "inconclusive" # or "zero": no datapoints = 0 if the metric exists (throttle counts)',
     ]
 
 
@@ -324,9 +357,18 @@ def _cloudwatch_lines(record: RunRecord | None, *, env: Mapping[str, str], own: 
     table["rds_instance"] = known.get("rds_instance", "my-db")
     if isinstance(own, dict):
         table = {"correlate": True, **own}
+    events = (  # application log errors and alarms: read whenever set
+        ("log_group", '# log_group = "/ecs/my-service"   # count its error events in the judged window'),
+        ("error_pattern", '# error_pattern = "?ERROR ?Exception ?Traceback"'),
+        ("max_log_errors", "# max_log_errors = 0"),
+        ("alarms", "# alarms = true                  # list alarms that entered ALARM during the run"),
+        ("alarm_prefix", '# alarm_prefix = "my-service-"'),
+        ("max_alarms", "# max_alarms = 0"),
+    )
     return [
         "# Uncomment to pull ECS, RDS and ALB metrics for every run (`loadlens cloudwatch check` first).",
         "# [cloudwatch]",
+        *(line for key, line in events if key not in table),
         *(f"# {line}" for line in _table_lines(table)),
     ]
 
@@ -361,7 +403,7 @@ def check(record: RunRecord, text: str, *, env: Mapping[str, str]) -> list[str]:
         path = Path(tmp) / DEFAULT_FILE
         path.write_text(text, encoding="utf-8")
         cfg = load_config(path, env={k: v for k, v in env.items() if not k.startswith("LOADLENS_")})
-    rows = judge_client(record.judged, cfg.thresholds)
+    rows = judge_client(record.judged, cfg.thresholds_for(record.info.scenario))
     server_rows = [r for r in record.verdict.results if r.scope == "server"]
     problems = [
         f"{r.name}: {r.status.value.upper()} under the proposed limits ({r.reason})"

@@ -14,16 +14,28 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from runner.compare.compare import tolerances_from
 from runner.compare.criteria import read_baseline
 from runner.config.load import load_config
 from runner.config.options import flag_values
+from runner.judge.alarms import ALARM_NOTE_PREFIX
 from runner.judge.client import DEFAULT_NOTE, EXPECTED_NOTE_PREFIX
+from runner.judge.logs import LOG_NOTE_PREFIX
 from runner.judge.run import Measurements, RunCriteria, judge_run
+from runner.judge.sustained import ROW_NAME as STOP_ROW
 from runner.judge.verdict import INCOMPLETE_NOTE, incomplete_reasons
-from runner.model import Missing, RunRecord, Series, ServerReadings, SourceFailure, Status
+from runner.model import (
+    AlarmReading,
+    LogReading,
+    Missing,
+    RunRecord,
+    Series,
+    ServerReadings,
+    SourceFailure,
+    Status,
+)
 from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.reports.load import load_summary
@@ -32,6 +44,7 @@ from runner.stats.window import JudgedWindow
 
 _REJUDGED = "re-judged by `loadlens verdict`"
 _SAFETY_STOP = "server safety stop"
+_NOT_AGAIN = ("application logs could not be read again", "the alarm history could not be read again")
 
 
 def rejudge(
@@ -65,10 +78,18 @@ def rejudge(
 
         installed.require(installed.AWS, used_by="loadlens verdict --correlate-cloudwatch")
     readings = stored_readings(record)
-    if plan.cloudwatch is not None or plan.prometheus_url:
+    if plan.cloudwatch is not None or plan.prometheus_url or plan.events:
         readings = _pull_again(record, plan, readings)
     # The run's own notes stay (its window, its cap, its sources'); what the judging adds is redone.
-    kept = (_REJUDGED, EXPECTED_NOTE_PREFIX, INCOMPLETE_NOTE, DEFAULT_NOTE)
+    kept = (
+        _REJUDGED,
+        EXPECTED_NOTE_PREFIX,
+        INCOMPLETE_NOTE,
+        DEFAULT_NOTE,
+        LOG_NOTE_PREFIX,
+        ALARM_NOTE_PREFIX,
+        *_NOT_AGAIN,
+    )
     notes = tuple(n for n in record.verdict.notes if not n.startswith(kept))
     measured = Measurements(
         run_start=record.run_start,
@@ -79,6 +100,8 @@ def rejudge(
         interrupted=record.interrupted,
         incomplete=incomplete_reasons(record.verdict.notes),
         notes=(*notes, f"{_REJUDGED} with {path or 'the default thresholds'}"),
+        client_stop=next((r.reason for r in record.verdict.results if r.name == STOP_ROW), None),
+        spike=record.spike,
     )
     check = read_baseline(
         baseline,
@@ -91,7 +114,9 @@ def rejudge(
         aws_region=aws_region,
         tolerances=tolerances_from(cfg.compare),
     )
-    judged = judge_run(measured, replace(RunCriteria.of(cfg.thresholds, plan), baseline=check))
+    judged = judge_run(
+        measured, replace(RunCriteria.of(cfg.thresholds_for(record.info.scenario), plan), baseline=check)
+    )
     verdict = judged.verdict
     record = replace(
         record,
@@ -100,6 +125,8 @@ def rejudge(
         server_missing=judged.server.missing,
         config_path=str(path) if path else None,
         analysis=judged.analysis.section(),
+        logs=judged.server.logs,
+        alarms=judged.server.alarms,
     )
     write_reports(record, directory, env=env)
     color = out.isatty() and "NO_COLOR" not in env
@@ -127,6 +154,8 @@ def stored_readings(record: RunRecord) -> ServerReadings:
         missing=record.server_missing,
         failures=tuple(failures),
         safety_stop=safety_stop,
+        logs=record.logs,
+        alarms=record.alarms,
     )
 
 
@@ -144,13 +173,32 @@ def _pull_again(record: RunRecord, plan: ServerPlan, stored: ServerReadings) -> 
     missing = [m for m in stored.missing if _key(m) not in answered]
     repulled = {"cloudwatch"} if plan.cloudwatch is not None else set()
     repulled |= {"prometheus"} if plan.prometheus_url else set()
+    notes = list(pulled.notes)
+    logs = _again(pulled.logs, stored.logs, _NOT_AGAIN[0], notes)
+    alarms = _again(pulled.alarms, stored.alarms, _NOT_AGAIN[1], notes)
     return ServerReadings(
         series=tuple(series),
         missing=(*pulled.missing, *missing),
         failures=(*(f for f in stored.failures if f.source not in repulled), *pulled.failures),
-        notes=pulled.notes,
+        notes=tuple(notes),
         safety_stop=stored.safety_stop,
+        logs=logs,
+        alarms=alarms,
     )
+
+
+_Read = TypeVar("_Read", LogReading, AlarmReading)
+
+
+def _again(pulled: _Read | None, stored: _Read | None, note: str, notes: list[str]) -> _Read | None:
+    """A log or alarm reading read again, else the run's own: a read that fails now keeps what the
+    run read (with a note), and fails the row only when the run had nothing either."""
+    if pulled is None:
+        return stored
+    if pulled.failure is not None and stored is not None and stored.failure is None:
+        notes.append(f"{note} ({pulled.failure}): judged as the run read them")
+        return stored
+    return pulled
 
 
 def _key(item: Series | Missing) -> tuple[str, str, str, str]:

@@ -72,15 +72,21 @@ def view_of(record: RunRecord) -> RunView:
 @dataclass(frozen=True, slots=True)
 class Tolerances:
     """The tolerance of each figure (docs/compare.md): latency +10 %, error rate +0.5 points,
-    throughput -10 %, server figures +10 %. ``overrides``: metric name -> tolerance."""
+    throughput -10 %, server figures +10 %. ``overrides``: metric name -> tolerance.
+    ``endpoints``: "METHOD name" -> metric name -> tolerance, an endpoint's own
+    ([compare.endpoints."METHOD name"]), which wins over the others for that endpoint's figures."""
 
     latency: Tolerance = LATENCY_TOLERANCE
     error_rate: Tolerance = ERROR_RATE_TOLERANCE
     rps: Tolerance = RPS_TOLERANCE
     server: Tolerance = SERVER_TOLERANCE
     overrides: Mapping[str, Tolerance] = field(default_factory=dict)
+    endpoints: Mapping[str, Mapping[str, Tolerance]] = field(default_factory=dict)
 
-    def for_metric(self, metric: str) -> Tolerance:
+    def for_metric(self, metric: str, *, endpoint: str | None = None) -> Tolerance:
+        own = self.endpoints.get(endpoint, {}) if endpoint is not None else {}
+        if metric in own:
+            return own[metric]
         if metric in self.overrides:
             return self.overrides[metric]
         if metric.endswith("_ms"):
@@ -93,12 +99,24 @@ class Tolerances:
 
 
 def tolerances_from(section: CompareConfig) -> Tolerances:
-    """The tolerances a [compare] section sets (percent and points become ratios)."""
+    """The tolerances a [compare] section sets (percent and points become ratios), with each
+    [compare.endpoints."METHOD name"] table's own for that endpoint."""
+    endpoints: dict[str, Mapping[str, Tolerance]] = {}
+    for name, table in section.endpoints.items():
+        own: dict[str, Tolerance] = {}
+        if table.latency_percent is not None:
+            own.update({metric: Tolerance(table.latency_percent / 100.0) for metric, _q in _LATENCY})
+        if table.error_rate_points is not None:
+            own["error_rate"] = Tolerance(table.error_rate_points / 100.0, relative=False)
+        if table.rps_percent is not None:
+            own["rps"] = Tolerance(table.rps_percent / 100.0, higher_is_worse=False)
+        endpoints[name] = own
     return Tolerances(
         latency=Tolerance(section.latency_percent / 100.0),
         error_rate=Tolerance(section.error_rate_points / 100.0, relative=False),
         rps=Tolerance(section.rps_percent / 100.0, higher_is_worse=False),
         server=Tolerance(section.server_percent / 100.0),
+        endpoints=endpoints,
     )
 
 
@@ -204,7 +222,7 @@ def _client_rows(baseline: RunView, current: RunView, tol: Tolerances) -> list[R
                     current=_quantile(c_stats, q),
                     baseline_periods=_period_latency(b_periods, key, q),
                     current_periods=_period_latency(c_periods, key, q),
-                    tolerance=tol.for_metric(metric),
+                    tolerance=tol.for_metric(metric, endpoint=name),
                 )
             )
         rows.append(
@@ -217,7 +235,7 @@ def _client_rows(baseline: RunView, current: RunView, tol: Tolerances) -> list[R
                 current=c_stats.error_rate if c_stats else None,
                 baseline_periods=_period_values(b_periods, key, _error_rate),
                 current_periods=_period_values(c_periods, key, _error_rate),
-                tolerance=tol.for_metric("error_rate"),
+                tolerance=tol.for_metric("error_rate", endpoint=name),
             )
         )
         rows.append(
@@ -230,7 +248,7 @@ def _client_rows(baseline: RunView, current: RunView, tol: Tolerances) -> list[R
                 current=_rps(current, c_stats),
                 baseline_periods=_period_values(b_periods, key, _rate),
                 current_periods=_period_values(c_periods, key, _rate),
-                tolerance=tol.for_metric("rps"),
+                tolerance=tol.for_metric("rps", endpoint=name),
             )
         )
     return rows

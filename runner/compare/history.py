@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runner.compare.compare import LATENCY_TOLERANCE, judged_periods
@@ -43,6 +43,7 @@ class HistoryRow:
     peak_cpu_percent: float | None
     cpu_s_per_1000: float | None
     periods: int  # timeline intervals inside the judged window
+    run_dir: str = ""  # where its summary.json was read ("" for a record given directly)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ class History:
 
 def read_history(directory: Path, *, scenario: str | None = None) -> History:
     """Every run directory in ``directory`` (of ``scenario`` when given), oldest first."""
-    records: list[RunRecord] = []
+    found: list[tuple[RunRecord, Path]] = []
     skipped: list[str] = []
     for child in sorted(p for p in directory.iterdir() if (p / SUMMARY).is_file()):
         try:
@@ -79,9 +80,11 @@ def read_history(directory: Path, *, scenario: str | None = None) -> History:
             skipped.append(str(exc))
             continue
         if scenario is None or record.info.scenario == scenario:
-            records.append(record)
-    records.sort(key=lambda r: (r.run_start, r.info.run_id))
-    return history_of(records, skipped=tuple(skipped))
+            found.append((record, child))
+    found.sort(key=lambda rc: (rc[0].run_start, rc[0].info.run_id))
+    history = history_of([r for r, _d in found], skipped=tuple(skipped))
+    rows = tuple(replace(row, run_dir=str(d)) for row, (_r, d) in zip(history.rows, found, strict=True))
+    return replace(history, rows=rows)
 
 
 def history_of(records: Sequence[RunRecord], *, skipped: tuple[str, ...] = ()) -> History:

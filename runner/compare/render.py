@@ -12,6 +12,8 @@ from runner.compare.model import Change, Comparison, Row
 from runner.units import format_value
 
 HEADER = ("subject", "metric", "baseline", "current", "change", "95 % CI", "status")
+MAX_PAGE_ROWS = 2_000  # rows of the report page's comparison table (changed ones first)
+_ORDER = {Change.REGRESSED: 0, Change.IMPROVED: 1, Change.NOT_COMPARABLE: 2, Change.UNCHANGED: 3}
 
 
 def change_text(row: Row) -> str:
@@ -83,14 +85,31 @@ def render_markdown(comparison: Comparison) -> str:
         out.append("")
     out.append("| " + " | ".join(HEADER) + " |")
     out.append("|" + "---|" * len(HEADER))
-    order = {Change.REGRESSED: 0, Change.IMPROVED: 1, Change.NOT_COMPARABLE: 2, Change.UNCHANGED: 3}
-    for row in sorted(comparison.rows, key=lambda r: order[r.status]):
+    for row in sorted(comparison.rows, key=lambda r: _ORDER[r.status]):
         c = list(cells(row))
         if row.status is Change.REGRESSED:
             c[-1] = "**regressed**"
         out.append("| " + " | ".join(x.replace("|", "\\|") for x in c) + " |")
     out += ["", outcome(comparison), ""]
     return "\n".join(out)
+
+
+def comparison_page(comparison: Comparison) -> dict[str, Any]:
+    """The report page's comparison section (``loadlens compare --html``): the console's cells per
+    row, changed and not comparable rows first, at most ``MAX_PAGE_ROWS`` of them."""
+    ordered = sorted(comparison.rows, key=lambda r: _ORDER[r.status])
+    return {
+        "baseline": comparison.baseline_id,
+        "current": comparison.current_id,
+        "warnings": list(comparison.warnings),
+        "outcome": outcome(comparison),
+        "header": list(HEADER),
+        "rows": [
+            {"cells": list(cells(r)), "status": r.status.value, "reason": r.reason}
+            for r in ordered[:MAX_PAGE_ROWS]
+        ],
+        "left_out": max(0, len(ordered) - MAX_PAGE_ROWS),
+    }
 
 
 def comparison_dict(comparison: Comparison) -> dict[str, Any]:

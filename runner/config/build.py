@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
-from runner.config.scenarios import BUILTIN, Scenario, Stage, resolve_scenario
+from runner.config.scenarios import BUILTIN, RECOVERY_NEEDS, Scenario, Stage, resolve_scenario
 from runner.config.types import STAGES_EXPECTED, ScenarioTable
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -89,7 +89,10 @@ def _stages(
             also = " (or give spawn_rate for the whole scenario)" if missing == ["spawn_rate"] else ""
             problems.append(f"{at('scenarios', name, 'stages', i)}: missing {', '.join(missing)}{also}")
             continue
-        stages.append(Stage(item.duration_s, item.users, rate))  # type: ignore[arg-type]
+        if item.recovery and i < 2:
+            problems.append(f"{at('scenarios', name, 'stages', i, 'recovery')}: {RECOVERY_NEEDS}")
+            continue
+        stages.append(Stage(item.duration_s, item.users, rate, recovery=item.recovery))  # type: ignore[arg-type]
     if len(problems) > before:
         return None
     if not stages:

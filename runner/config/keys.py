@@ -61,7 +61,9 @@ def keys_of(cls: type, prefix: tuple[str, ...] = ()) -> dict[str, Key]:
             continue
         if flat:
             out.update(keys_of(typing.get_args(hints[f.name])[0], (*prefix, f.name)))
-        elif not (f.name == "endpoints" and cls is ct.Thresholds):
+        elif not (f.name in ("endpoints", "groups") and cls is ct.Thresholds) and not (
+            f.name == "endpoints" and cls is ct.CompareConfig
+        ):
             out[toml_key(f.name)] = Key((*prefix, f.name), rule)
     return out
 
@@ -79,6 +81,7 @@ def _sections() -> Mapping[str, Mapping[str, Key]]:
         "exporters.otlp": ct.OtlpConfig,
         "grafana": ct.GrafanaConfig,
         "compare": ct.CompareConfig,
+        "recovery": ct.RecoveryConfig,
     }
     return MappingProxyType({name: MappingProxyType(keys_of(cls)) for name, cls in top.items()})
 
@@ -91,8 +94,23 @@ FLAT_FIELDS = frozenset(
     (section, key.path[0]) for section, keys in SECTIONS.items() for key in keys.values() if len(key.path) > 1
 )
 LIMIT_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.Limits))
+GROUP_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.GroupLimits))
+SCENARIO_THRESHOLD_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioThresholds))
+COMPARE_ENDPOINT_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.CompareEndpoint))
 SCENARIO_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioTable))
 STAGE_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.StageTable))
+SERVER_METRIC_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ServerMetric))
+# Where a table of tables keeps its keys, for "did you mean" on an unknown one: the parent's name.
+NESTED_KEYS: Mapping[str, Mapping[str, Key]] = MappingProxyType(
+    {
+        "endpoints": LIMIT_KEYS,
+        "groups": GROUP_KEYS,
+        "thresholds": SCENARIO_THRESHOLD_KEYS,  # [scenarios.NAME.thresholds]
+        "scenarios": SCENARIO_KEYS,
+        "stages": STAGE_KEYS,
+        "metrics": SERVER_METRIC_KEYS,  # [[server.metrics]]
+    }
+)
 TOP_LEVEL = frozenset({s.split(".")[0] for s in SECTIONS} | {"scenarios"})
 
 # Variables the CLI reads itself; everything else starting LOADLENS_ must be a key below.

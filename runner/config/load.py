@@ -26,6 +26,7 @@ from runner.config import keys as ck
 from runner.config.build import build_scenarios, dotted
 from runner.config.files import CONFIG_FILE_NAME, find_file, read_toml
 from runner.config.options import FlagValue
+from runner.config.overrides import groups_without_match, override
 from runner.config.rules import ERROR_TYPE, show
 from runner.config.scenarios import BUILTIN, Scenario
 from runner.config.types import (
@@ -40,7 +41,10 @@ from runner.config.types import (
     PrometheusExporterConfig,
     PrometheusSourceConfig,
     PushgatewayConfig,
+    RecoveryConfig,
     RunConfig,
+    ScenarioTable,
+    ScenarioThresholds,
     ServerCriteriaLimits,
     ServerLimits,
     Thresholds,
@@ -66,6 +70,9 @@ class Config:
     exporters: ExportersConfig = field(default_factory=ExportersConfig)
     grafana: GrafanaConfig = field(default_factory=GrafanaConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
+    # [scenarios.NAME.thresholds]: what overrides [thresholds] when that scenario runs
+    scenario_thresholds: Mapping[str, ScenarioThresholds] = field(default_factory=dict)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     source_path: Path | None = None  # the file read, if any
     env_applied: tuple[str, ...] = ()  # LOADLENS_* variables that set something
 
@@ -75,6 +82,12 @@ class Config:
         if found is None:
             raise ConfigError(f"{unknown_scenario(name, self.scenarios)}")
         return found
+
+    def thresholds_for(self, scenario: str | None) -> Thresholds:
+        """[thresholds], with the [scenarios.NAME.thresholds] of ``scenario`` over it: the one
+        lookup ``loadlens run`` and ``loadlens verdict`` (the scenario its summary names) share."""
+        own = self.scenario_thresholds.get(scenario) if scenario is not None else None
+        return self.thresholds if own is None else override(self.thresholds, own)
 
     def selected_scenario(self) -> Scenario | None:
         """The scenario [run] scenario (or --scenario) names; ``None`` when none is named."""
@@ -142,10 +155,6 @@ def _env_hint(name: str) -> str:
     return f' (did you mean "{close[0]}"?)' if close else " (see docs/configuration.md for the list)"
 
 
-# Where a table of tables keeps its keys, for "did you mean" on an unknown one: the parent's name.
-_NESTED_KEYS = {"endpoints": ck.LIMIT_KEYS, "scenarios": ck.SCENARIO_KEYS, "stages": ck.STAGE_KEYS}
-
-
 class _Layers:
     """The raw values of every layer, later ones replacing earlier ones key by key, with who set
     each key (a file location, a variable, a flag) for the messages."""
@@ -156,6 +165,8 @@ class _Layers:
         self.setter: dict[tuple[str, str], str] = {}  # (section, key) -> variable or flag
         self.present: set[str] = set()  # sections the file or the environment mentioned
         self.endpoints: object = None
+        self.groups: object = None
+        self.compare_endpoints: object = None  # [compare.endpoints."METHOD name"] tables
         self.scenarios: object = None
         self.env_applied: list[str] = []
         self.problems: list[str] = []
@@ -195,10 +206,14 @@ class _Layers:
         for key, raw in table.items():
             if section == "thresholds" and key == "endpoints":
                 self.endpoints = raw
+            elif section == "thresholds" and key == "groups":
+                self.groups = raw
+            elif section == "compare" and key == "endpoints":
+                self.compare_endpoints = raw
             elif key in keys:
                 self.tables[section][key] = raw
             else:
-                extra = ["endpoints"] if section == "thresholds" else []
+                extra = {"thresholds": ["endpoints", "groups"], "compare": ["endpoints"]}.get(section, [])
                 self.problems.append(f"{self._at(*parts, key)}: unknown key{_hint(key, [*keys, *extra])}")
 
     def apply_env(self, env: Mapping[str, str]) -> None:
@@ -251,7 +266,7 @@ class _Layers:
                 self._report(exc.errors(), ("scenarios",))
         scenarios = build_scenarios(tables or {}, at=self._at, problems=self.problems)
         if cfg is not None:
-            self._cross_checks(cfg, scenarios)
+            self._cross_checks(cfg, scenarios, tables)
         if self.problems:
             raise ConfigError("\n".join([*self.problems, *self.flag_problems]))
         if self.flag_problems:
@@ -267,11 +282,18 @@ class _Layers:
             process_memory_percent=cfg.process.memory_percent,
             warn_ratio=cfg.thresholds.warn_ratio,
         )
+        # The CloudWatch [[server.metrics]] are read by the CloudWatch source with the rest.
+        watched = tuple(m for m in criteria.metrics if m.source == "cloudwatch")
+        cloudwatch = replace(cfg.cloudwatch, target=replace(cfg.cloudwatch.target, metrics=watched))
         return Config(
             **{
                 **_fields(cfg),
                 "server": replace(cfg.server, criteria=criteria),
+                "cloudwatch": cloudwatch,
                 "scenarios": scenarios,
+                "scenario_thresholds": {
+                    name: t.thresholds for name, t in (tables or {}).items() if t.thresholds is not None
+                },
                 "exporters": ExportersConfig(**{**_fields(cfg.exporters), "otlp": otlp}),
                 "source_path": source_path,
                 "env_applied": tuple(self.env_applied),
@@ -293,6 +315,10 @@ class _Layers:
                 spot[ck.toml_key(path[-1])] = value
         if self.endpoints is not None:
             data.setdefault("thresholds", {})["endpoints"] = self.endpoints
+        if self.groups is not None:
+            data.setdefault("thresholds", {})["groups"] = self.groups
+        if self.compare_endpoints is not None:
+            data.setdefault("compare", {})["endpoints"] = self.compare_endpoints
         return data
 
     def _report(self, errors: Iterable[Mapping[str, Any]], prefix: tuple[str, ...]) -> None:
@@ -324,18 +350,24 @@ class _Layers:
         if kind == "value_error":
             return str(err["ctx"]["error"])
         if kind in ("unexpected_keyword_argument", "extra_forbidden"):
-            parent = next((str(p) for p in reversed(loc[:-1]) if str(p) in _NESTED_KEYS), "")
-            known = _NESTED_KEYS.get(parent, {})
+            parent = next((str(p) for p in reversed(loc[:-1]) if str(p) in ck.NESTED_KEYS), "")
+            known = ck.NESTED_KEYS.get(parent, {})
+            if parent == "endpoints" and loc and str(loc[0]) == "compare":
+                known = ck.COMPARE_ENDPOINT_KEYS
             return f"unknown key{_hint(str(loc[-1]), known)}"
         if kind in ("dataclass_type", "dataclass_args_type", "dict_type"):
             return f"expected a table, got {show(err['input'])}"
         return f"{err['msg']}, got {show(err['input'])}"
 
-    def _cross_checks(self, cfg: Config, scenarios: Mapping[str, Scenario]) -> None:
+    def _cross_checks(
+        self, cfg: Config, scenarios: Mapping[str, Scenario], checked: Mapping[str, ScenarioTable] | None
+    ) -> None:
         name = cfg.run.scenario
         tables = self.scenarios if isinstance(self.scenarios, dict) else {}
         if name is not None and name not in scenarios and name not in tables:  # a bad table: said
             self._blame("run", ("scenario",), unknown_scenario(name, scenarios))
+        for parts in groups_without_match(cfg.thresholds, checked or {}):
+            self.problems.append(f"{self._at(*parts)}: a group needs match")
         if cfg.process.pid is not None and cfg.process.name is not None:
             self._blame("process", ("pid", "name"), "give process pid or name, not both")
         warn = cfg.server.leak_warn_percent_per_hour
@@ -346,6 +378,17 @@ class _Layers:
                 ("leak_warn_percent_per_hour", "leak_fail_percent_per_hour"),
                 f"leak_warn_percent_per_hour ({warn:g}) must be below leak_fail_percent_per_hour ({fail:g})",
             )
+
+        metrics = cfg.server.criteria.metrics
+        names = [m.name for m in metrics]
+        for i, m in enumerate(metrics):
+            if m.name in names[:i]:
+                self.problems.append(f'{self._at("server", "metrics", i, "name")}: "{m.name}" is used twice')
+            if m.query and not cfg.prometheus_source.url:
+                self.problems.append(
+                    f"{self._at('server', 'metrics', i, 'query')}: a query is read from "
+                    "[prometheus_source] url, which is not set"
+                )
 
     def _blame(self, section: str, keys: tuple[str, ...], problem: str) -> None:
         """A problem between keys is blamed on the layer applied last: that is the one to fix."""
@@ -377,6 +420,7 @@ __all__ = [
     "PrometheusExporterConfig",
     "PrometheusSourceConfig",
     "PushgatewayConfig",
+    "RecoveryConfig",
     "RunConfig",
     "ServerCriteriaLimits",
     "ServerLimits",

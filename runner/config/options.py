@@ -38,6 +38,7 @@ class Option:
     section: str | None = None
     key: str | None = None
     switch: bool = False  # takes no value: given means true
+    negatable: bool = False  # a switch with a --no-... spelling that sets false
     repeat: bool = False  # may be given several times; adds to the values below it
     clears: tuple[str, ...] = ()  # keys of the section it unsets (pid and name exclude each other)
     hidden: bool = False
@@ -169,6 +170,14 @@ OPTIONS: tuple[Option, ...] = (
         clears=("pid",),
     ),
     Option(
+        "--lean",
+        "keep Locust's request statistics and loadlens's in one listener (the default; --no-lean: two)",
+        section="run",
+        key="lean",
+        switch=True,
+        negatable=True,
+    ),
+    Option(
         "--baseline",
         "add regression criteria against this run (latest: the newest passing run of the scenario)",
         "RUN_DIR|latest|s3://...",
@@ -193,6 +202,11 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
         names += [option.alias] if option.alias else []
         if option.switch:
             group.add_argument(*names, dest=option.dest, action="store_true", default=None, help=help_text)
+            if option.negatable:
+                no = "--no-" + option.flag.removeprefix("--")
+                group.add_argument(
+                    no, dest=option.dest, action="store_false", default=None, help=argparse.SUPPRESS
+                )
         else:
             action = "append" if option.repeat else "store"
             group.add_argument(

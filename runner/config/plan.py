@@ -44,6 +44,7 @@ class RunPlan:
     interval_s: float = 5.0
     progress_s: float = 5.0
     max_endpoints: int = 500
+    lean: bool = True  # runner.locust.lean
     max_timeline_points: int = 720
     log_format: str = "console"
     verbose: bool = False  # the console shows every criteria row (long tables fold otherwise)
@@ -130,7 +131,7 @@ def plan_from_options(
         run_id=f"{name}-worker",
         scenario_name=name,
         scenario=scenario,
-        thresholds=cfg.thresholds,
+        thresholds=cfg.thresholds_for(name),
         expected_statuses=frozenset(expected),
         run_dir=Path(given_dir) if given_dir else None,
         out_dir=cfg.run.out,
@@ -140,6 +141,7 @@ def plan_from_options(
         interval_s=cfg.run.interval_s,
         progress_s=cfg.run.progress_s,
         max_endpoints=cfg.run.max_endpoints,
+        lean=cfg.run.lean,
         log_format=getattr(options, "log_format", None) or env.get("LOADLENS_LOG_FORMAT") or "console",
         verbose=bool(getattr(options, "verbose", False)),
         locustfile=cfg.run.locustfile,

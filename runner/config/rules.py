@@ -191,6 +191,21 @@ def duration(*, positive: bool) -> Rule:
     return Rule(expected, convert=lambda value: _seconds(value, positive=positive))
 
 
+def _regex(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("not text")
+    try:
+        re.compile(value)
+    except re.error:
+        raise ValueError("not a regular expression") from None
+    return value
+
+
+def pattern() -> Rule:
+    """A regular expression (Python syntax) that compiles."""
+    return Rule('a regular expression such as "^POST /api/auth/"', convert=_regex, textual=True)
+
+
 def is_cloudwatch_period(seconds: float) -> bool:
     """1, 5, 10 or 30 seconds (high-resolution metrics) or a multiple of 60."""
     return seconds in (1, 5, 10, 30) or (seconds >= 60 and seconds % 60 == 0)

@@ -17,6 +17,8 @@ from runner.timefmt import DURATION_EXAMPLES as DURATION_EXAMPLES
 from runner.timefmt import format_duration as format_duration
 from runner.timefmt import parse_duration_s as parse_duration_s
 
+RECOVERY_NEEDS = "a stage with recovery = true needs a spike stage and a pre-spike stage before it"
+
 
 @dataclass(frozen=True, slots=True)
 class Stage:
@@ -26,6 +28,9 @@ class Stage:
     duration_s: float
     users: int
     spawn_rate: float
+    # The service must recover in this stage from the spike (the stage before it), measured
+    # against the stage before that (runner.judge.recovery).
+    recovery: bool = False
 
     def __post_init__(self) -> None:
         if not self.duration_s > 0 or math.isinf(self.duration_s):
@@ -62,6 +67,8 @@ class Scenario:
             raise ValueError(f"scenario {self.name}: stages exclude users/spawn_rate/run_time_s")
         if self.stages and max(s.users for s in self.stages) < 1:
             raise ValueError(f"scenario {self.name}: no stage has any users")
+        if any(s.recovery for s in self.stages[:2]):
+            raise ValueError(f"scenario {self.name}: {RECOVERY_NEEDS}")
         if self.users is not None and self.users < 1:
             raise ValueError(f"scenario {self.name}: users must be >= 1, got {self.users}")
         if self.spawn_rate is not None and not self.spawn_rate > 0:
@@ -129,7 +136,11 @@ BUILTIN: Mapping[str, Scenario] = MappingProxyType(
             Scenario(
                 "spike",
                 "A baseline, a sudden jump to ten times it, held, then back down: does it recover?",
-                stages=(Stage(_s(1), 10, 5.0), Stage(_s(2), 100, 50.0), Stage(_s(1), 10, 50.0)),
+                stages=(
+                    Stage(_s(1), 10, 5.0),
+                    Stage(_s(2), 100, 50.0),
+                    Stage(_s(1), 10, 50.0, recovery=True),
+                ),
             ),
             Scenario(
                 "soak",

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Annotated
 
 from runner.config.rules import (
+    Container,
     Derived,
     Flat,
     Named,
@@ -27,11 +28,13 @@ from runner.config.rules import (
     list_of,
     number,
     path,
+    pattern,
     table_of,
     text,
     url,
 )
 from runner.sources.cloudwatch_catalog import CloudWatchTarget
+from runner.sources.custom import ServerMetric
 
 # Every section rejects keys it does not know, and a duration field x_s is written x in TOML.
 SECTION: dict[str, object] = {"extra": "forbid", "alias_generator": lambda name: name.removesuffix("_s")}
@@ -44,6 +47,10 @@ _URL = Annotated[str | None, url()]
 _BOOL = Annotated[bool, boolean()]
 _COUNT = Annotated[int, integer(ge=1)]
 STATUS = Annotated[int, integer(ge=100, le=599, expected="an HTTP status code from 100 to 599")]
+SERVER_METRICS_EXPECTED = (
+    'a list of tables like {name = "Redis CPU", namespace = "AWS/ElastiCache", '
+    'metric = "CPUUtilization", max = 75}'
+)
 STATUSES = Annotated[frozenset[STATUS], list_of("a list of HTTP status codes")]
 NAMES = Annotated[tuple[Annotated[str, text()], ...], list_of("a list of strings")]
 # "METHOD name" as Locust reports an endpoint: an upper-case request type, one space, the name.
@@ -53,6 +60,11 @@ ENDPOINT = Annotated[
         r"[A-Z][A-Z0-9_]* \S.*",
         'an endpoint must be written "METHOD name" with METHOD in upper case, e.g. "GET /health"',
     ),
+]
+
+GROUP = Annotated[
+    str,
+    Named(r"[A-Za-z0-9][A-Za-z0-9_.-]*", 'a group name may only use letters, digits, "-", "_" and "."'),
 ]
 
 
@@ -75,6 +87,7 @@ class RunConfig:
     max_endpoints: _COUNT = 500  # distinct request names kept; more fold into "(other)"
     interval_s: Annotated[float, duration(positive=True)] = 5.0  # timeline resolution
     progress_s: Annotated[float, duration(positive=False)] = 5.0  # console progress line; 0: off
+    lean: _BOOL = True  # one request listener for Locust's statistics and loadlens's (runner.locust.lean)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +104,23 @@ class Limits:
     min_rps: Annotated[float | None, number(ge=0)] = None
     # Fewer requests than this make a percentile INCONCLUSIVE; None: the default of 20, not required.
     min_samples: Annotated[int | None, integer(ge=1)] = None
+    p90_ms: _MS = None
+    p999_ms: _MS = None
+    avg_ms: _MS = None
+    max_ms: _MS = None
+    # Statuses that must have answered at least once (a rate limiter proven by its 429s).
+    require_statuses: STATUSES | None = None
+    # Stop the run once one of this table's criteria has failed continuously this long, live.
+    abort_after_s: Annotated[float | None, duration(positive=True)] = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLimits(Limits):
+    """[thresholds.groups.NAME]: limits judged on the merged requests of the endpoints whose
+    "METHOD name" the ``match`` regex finds; ``per_endpoint = false`` drops their own rows."""
+
+    match: Annotated[str | None, pattern()] = None
+    per_endpoint: _BOOL = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +138,23 @@ class Thresholds:
     warn_ratio: Annotated[float, number(gt=0, le=1)] = 0.9
     per_endpoint: _BOOL = True
     include_expected: _BOOL = False  # expected-status responses count in latency percentiles and rps
+    groups: Annotated[Mapping[GROUP, GroupLimits], table_of("a table of endpoint groups")] = field(
+        default_factory=_no_entries  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioThresholds(Limits):
+    """[scenarios.NAME.thresholds]: what overrides [thresholds] when that scenario runs, key by key
+    (an endpoint's or a group's table key by key over the top-level one of that name)."""
+
+    endpoints: Annotated[Mapping[ENDPOINT, Limits], table_of("a table of endpoints")] = field(
+        default_factory=_no_entries  # type: ignore[arg-type]
+    )
+    groups: Annotated[Mapping[GROUP, GroupLimits], table_of("a table of endpoint groups")] = field(
+        default_factory=_no_entries  # type: ignore[arg-type]
+    )
+    per_endpoint: Annotated[bool | None, boolean()] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +177,14 @@ class ServerCriteriaLimits:
     process_cpu_percent: Annotated[float | None, Derived()] = None
     process_memory_percent: Annotated[float | None, Derived()] = None
     warn_ratio: Annotated[float, Derived()] = 0.9
+    alb_p95_ms: _MS = None  # ALB TargetResponseTime p95 of every whole period (CloudWatch: seconds)
+    alb_p99_ms: _MS = None
+    unhealthy_hosts: Annotated[float | None, number(ge=0)] = 0.0  # UnHealthyHostCount in any period
+    # [[server.metrics]]: any CloudWatch metric or PromQL query, with its max and/or min.
+    metrics: Annotated[
+        tuple[ServerMetric, ...],
+        Container(SERVER_METRICS_EXPECTED, (list, tuple), non_empty=False, env=False),
+    ] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +218,15 @@ class CloudWatchConfig:
     settle_s: Annotated[float, duration(positive=False)] = 300.0  # wait for the last datapoints
     require: _BOOL = False  # missing CloudWatch data makes the run inconclusive
     correlate: _BOOL = False  # pull CloudWatch for the run (also: --correlate-cloudwatch)
+    # Application logs (runner.sources.logs): events matching error_pattern in the judged window.
+    log_group: _TEXT = None
+    error_pattern: Annotated[str, text()] = "?ERROR ?Exception ?Traceback"
+    max_log_errors: Annotated[int | None, integer(ge=0)] = None  # None: counted and listed, not judged
+    max_log_events: _COUNT = 1000  # the read stops here (the count is then a lower bound)
+    # Alarms that entered ALARM during the run (runner.sources.alarms); on with any of these keys.
+    alarms: _BOOL = False
+    alarm_prefix: _TEXT = None
+    max_alarms: Annotated[int | None, integer(ge=0)] = None  # None: listed, not judged
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +330,19 @@ class GrafanaConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CompareEndpoint:
+    """A [compare.endpoints."METHOD name"] table: the tolerances of that endpoint's figures where
+    its latency, error rate or throughput varies more (or must vary less) than the others'; a key
+    not given keeps [compare]'s."""
+
+    __pydantic_config__ = SECTION
+
+    latency_percent: Annotated[float | None, number(ge=0)] = None
+    error_rate_points: Annotated[float | None, number(ge=0, le=100)] = None
+    rps_percent: Annotated[float | None, number(ge=0, le=100)] = None
+
+
+@dataclass(frozen=True, slots=True)
 class CompareConfig:
     """[compare]: how much worse a figure may get against a baseline before it counts as a
     regression (`loadlens compare`, --baseline; docs/compare.md). Latency and server figures in
@@ -277,6 +354,10 @@ class CompareConfig:
     error_rate_points: Annotated[float, number(ge=0, le=100)] = 0.5
     rps_percent: Annotated[float, number(ge=0, le=100)] = 10.0
     server_percent: Annotated[float, number(ge=0)] = 10.0
+    # [compare.endpoints."METHOD name"]: one endpoint's own tolerances, over the ones above.
+    endpoints: Annotated[Mapping[ENDPOINT, CompareEndpoint], table_of("a table of endpoints")] = field(
+        default_factory=_no_entries  # type: ignore[arg-type]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +370,23 @@ class StageTable:
     duration_s: Annotated[float | None, duration(positive=True)] = None
     users: Annotated[int | None, integer(ge=0)] = None
     spawn_rate: Annotated[float | None, number(gt=0)] = None
+    recovery: _BOOL = False  # the service must recover in this stage from the spike before it
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryConfig:
+    """[recovery]: how a spike's recovery is judged (runner.judge.recovery) in a staged scenario
+    with a stage marked ``recovery = true`` (the built-in spike's last stage is): p95 and the error
+    rate must come back within a tolerance of the pre-spike stage within ``recover_within``."""
+
+    __pydantic_config__ = SECTION
+
+    enabled: Annotated[bool, boolean()] = True
+    recover_within_s: Annotated[float, duration(positive=True)] = 60.0
+    p95_tolerance: Annotated[float, number(ge=0)] = 0.5  # p95 up to 1.5 x the pre-spike p95
+    error_rate_tolerance: Annotated[float, number(ge=0, le=1)] = 0.01  # + 1 point over pre-spike
+    # With ECS Container Insights read: RunningTaskCount must rise during the spike and come back.
+    expect_scale_out: Annotated[bool, boolean()] = False
 
 
 STAGES_EXPECTED = 'a non-empty list of tables like {duration = "1m", users = 10, spawn_rate = 5}'
@@ -309,6 +407,7 @@ class ScenarioTable:
     exclude_tags: NAMES | None = None
     expected_statuses: STATUSES | None = None
     stages: Annotated[tuple[StageTable, ...] | None, list_of(STAGES_EXPECTED, non_empty=True)] = None
+    thresholds: ScenarioThresholds | None = None
 
 
 SCENARIO_NAME = Annotated[

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from runner.judge.soak import report_unit, theil_sen
-from runner.model import CPU_METRICS, MEMORY_METRICS, EndpointStats, Interval, Series
+from runner.model import CPU_METRICS, MEMORY_METRICS, EndpointStats, Interval, Series, custom_metric_name
 from runner.sources.base import align_down, align_up, window_points
 from runner.sources.cloudwatch_catalog import ECS, RDS_CLUSTER, RDS_INSTANCE
 from runner.units import format_value
@@ -53,6 +53,8 @@ class SeriesRef:
     @property
     def label(self) -> str:
         """How a sentence names it: "ECS CPU", "RDS CPU", "process memory", "ECS CPU (Maximum)"."""
+        if (named := custom_metric_name(self.resource)) is not None:
+            return named  # a [[server.metrics]]: the user's own name for it
         kind = {"CPUUtilization": "CPU", "MemoryUtilization": "memory", "cpu_percent": "CPU"}
         kind |= {"memory_percent": "memory", "rss_bytes": "RSS"}
         what = kind.get(self.metric, self.metric)
@@ -77,12 +79,16 @@ class SeriesRef:
 
 def resource_series(series: Sequence[Series]) -> tuple[Series, ...]:
     """The CPU and memory series among ``series`` (CloudWatch ECS and RDS Average, the local process,
-    Prometheus ``cpu_percent`` / ``memory_percent``): what ``periods`` and ``first_breach`` report."""
+    Prometheus ``cpu_percent`` / ``memory_percent``) and the user's ``[[server.metrics]]``: what
+    ``periods`` and ``first_breach`` report."""
     return tuple(
         s
         for s in series
-        if (s.source, s.metric) in CPU_METRICS | MEMORY_METRICS
-        and (s.source != "cloudwatch" or s.stat == "Average")
+        if custom_metric_name(s.resource) is not None
+        or (
+            (s.source, s.metric) in CPU_METRICS | MEMORY_METRICS
+            and (s.source != "cloudwatch" or s.stat == "Average")
+        )
     )
 
 
@@ -118,6 +124,7 @@ def _find(series: Sequence[Series], kinds: frozenset[tuple[str, str]]) -> Series
         for s in series
         if (s.source, s.metric) in kinds
         and s.points
+        and custom_metric_name(s.resource) is None  # another service's CPU is not this one's
         and (s.source != "cloudwatch" or (s.resource.startswith(ECS) and s.stat == "Average"))
     ]
     return min(found, key=rank) if found else None

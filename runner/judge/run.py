@@ -18,19 +18,27 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from runner.compare.regression import BaselineCheck, baseline_rows
-from runner.config.types import ServerCriteriaLimits
+from runner.config.types import RecoveryConfig, ServerCriteriaLimits
+from runner.judge.alarms import judge_alarms
 from runner.judge.analysis import Analysis, LeakLimits, analyse
 from runner.judge.client import ThresholdSet, expected_note, judge_client, with_defaults
+from runner.judge.logs import judge_logs
+from runner.judge.recovery import NAME as RECOVERY
+from runner.judge.recovery import judge_recovery, judge_scale_out
 from runner.judge.server import judge_readings, source_failed
+from runner.judge.sustained import stop_row
 from runner.judge.verdict import decide
 from runner.logs import get_logger
 from runner.model import (
     EndpointStats,
     Interval,
+    PhaseMarks,
     Result,
     Series,
     ServerReadings,
     Snapshot,
+    SpikeMarks,
+    Status,
     Verdict,
 )
 from runner.stats.window import JudgedWindow, choose_window
@@ -50,6 +58,7 @@ class WindowMarks:
     final: Snapshot
     steady_start: Snapshot | None = None
     steady_end: Snapshot | None = None
+    phases: PhaseMarks | None = None  # the other phase changes, for the reports (not judged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +68,8 @@ class Measurements:
     ``window`` is the marks of a live run (the window is chosen here) or, for a run read back from
     its summary, the window it judged. ``server`` is None when no server side was configured.
     ``incomplete``: why the run is incomplete (interrupted, a worker lost); ``notes``: what the
-    measuring has to say (a cool-down before the steady state, names over the cap)."""
+    measuring has to say (a cool-down before the steady state, names over the cap);
+    ``client_stop``: the reason runner.judge.sustained stopped the run, a FAIL row."""
 
     run_start: float
     run_end: float
@@ -69,6 +79,8 @@ class Measurements:
     interrupted: bool = False
     incomplete: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    client_stop: str | None = None  # why a sustained client breach ended the run (abort_after)
+    spike: SpikeMarks | None = None  # a staged run with a recovery stage (runner.judge.recovery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +95,9 @@ class RunCriteria:
     baseline: BaselineCheck | None = (
         None  # --baseline, read by the caller (runner.compare.criteria.read_baseline)
     )
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
+    max_log_errors: int | None = None  # [cloudwatch] max_log_errors
+    max_alarms: int | None = None  # [cloudwatch] max_alarms
 
     @staticmethod
     def of(thresholds: ThresholdSet, plan: ServerPlan) -> RunCriteria:
@@ -96,6 +111,9 @@ class RunCriteria:
                 fail_per_h=plan.leak_fail_per_hour,
                 min_duration_s=plan.leak_min_duration_s,
             ),
+            recovery=plan.recovery,
+            max_log_errors=plan.max_log_errors,
+            max_alarms=plan.max_alarms,
         )
 
 
@@ -126,6 +144,8 @@ def judge_run(measured: Measurements, criteria: RunCriteria) -> Judgement:
     if default_note is not None:
         notes.append(default_note)
     results: list[Result] = judge_client(judged, thresholds, window=window.label)
+    if measured.client_stop is not None:
+        results.append(stop_row(measured.client_stop))
     if (note := expected_note(judged, thresholds)) is not None:
         notes.append(note)
     readings = measured.server or ServerReadings()
@@ -143,8 +163,15 @@ def judge_run(measured: Measurements, criteria: RunCriteria) -> Judgement:
             reason = f"loadlens could not judge server metrics: {type(exc).__name__}: {exc}"
             log.error("server metrics could not be judged", error=reason)
             results.append(source_failed("server", reason, required=criteria.required))
-            readings = ServerReadings()
+            readings = ServerReadings(logs=readings.logs, alarms=readings.alarms)
         notes += [n for n in readings.notes if n not in notes]  # a re-pull repeats the run's own
+        results += _events(readings, judged, criteria, notes)
+    try:
+        results += _recovery(measured, readings, criteria)
+    except Exception as exc:  # a bug here must not cost the verdict, nor pass it
+        reason = f"loadlens could not judge recovery: {type(exc).__name__}: {exc}"
+        log.error("recovery could not be judged", error=reason, exc_info=True)
+        results.append(Result(RECOVERY, "recovery judged", None, None, Status.INCONCLUSIVE, reason))
     found = _analyse(measured, judged, readings, criteria, notes)
     results += found.results
     results += baseline_rows(  # --baseline: runner.compare.regression (read beforehand)
@@ -185,6 +212,14 @@ def at_report_precision(measured: Measurements) -> Measurements:
             replace(iv, start=quantize_s(iv.start), end=quantize_s(iv.end)) for iv in measured.timeline
         ),
         server=server,
+        spike=None
+        if measured.spike is None
+        else replace(
+            measured.spike,
+            pre_start=quantize_s(measured.spike.pre_start),
+            spike_start=quantize_s(measured.spike.spike_start),
+            spike_end=quantize_s(measured.spike.spike_end),
+        ),
     )
 
 
@@ -231,6 +266,34 @@ def _window(measured: Measurements) -> JudgedWindow:
         steady_start=marks.steady_start,
         steady_end=marks.steady_end,
     )
+
+
+def _recovery(measured: Measurements, readings: ServerReadings, criteria: RunCriteria) -> list[Result]:
+    """The recovery row and, when expected, the ECS scale-out rows of a run with a spike."""
+    limits = criteria.recovery
+    warn = criteria.thresholds.warn_ratio
+    row = judge_recovery(
+        measured.spike, measured.timeline, run_end=measured.run_end, limits=limits, warn_ratio=warn
+    )
+    scaled = judge_scale_out(measured.spike, readings.series, run_end=measured.run_end, limits=limits)
+    return [*([row] if row is not None else []), *scaled]
+
+
+def _events(
+    readings: ServerReadings, judged: Snapshot, criteria: RunCriteria, notes: list[str]
+) -> list[Result]:
+    """Application log errors and alarms in the judged window: rows when limited, notes always.
+    Notes a re-judge finds again in the run's own are not repeated."""
+    rows, said = judge_logs(
+        readings.logs,
+        start=judged.start,
+        end=judged.end,
+        limit=criteria.max_log_errors,
+        warn_ratio=criteria.thresholds.warn_ratio,
+    )
+    more, fired = judge_alarms(readings.alarms, start=judged.start, end=judged.end, limit=criteria.max_alarms)
+    notes += [n for n in (*said, *fired) if n not in notes]
+    return [*rows, *more]
 
 
 def _analyse(

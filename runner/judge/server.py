@@ -11,6 +11,8 @@ What is judged, and on what:
 - ALB 5xx (``HTTPCode_Target_5XX_Count`` + ``HTTPCode_ELB_5XX_Count``, Sum over the window),
   default limit 0. CloudWatch publishes 5xx counts only when non-zero: none while RequestCount
   has datapoints means zero; none at all is INCONCLUSIVE.
+- ALB TargetResponseTime p95/p99, unhealthy hosts and the user's ``[[server.metrics]]``: whole
+  periods against a max and/or min, in runner.judge.server_metrics.
 - Prometheus queries named ``cpu_percent`` / ``memory_percent`` against the same CPU and memory
   limits; the local process's cpu_percent (100 = one core) and memory_percent (of total RAM).
 
@@ -30,8 +32,9 @@ from collections.abc import Sequence
 
 # The limits judged here are the [server] table's own type (re-exported for the judge's callers).
 from runner.config.types import ServerCriteriaLimits as ServerCriteriaLimits
+from runner.judge.server_metrics import judge_bounds
 from runner.judge.verdict import in_warn_band
-from runner.model import Result, Series, ServerReadings, Status
+from runner.model import CUSTOM_RESOURCE, Result, Series, ServerReadings, Status
 from runner.sources.base import Missing, SourceResult, describe_series, no_whole_period, window_points
 from runner.sources.cloudwatch_catalog import ALB, ECS, RDS_CLUSTER, RDS_INSTANCE
 from runner.timefmt import clock_z, iso_seconds
@@ -81,6 +84,9 @@ def judge_server(
         )
     if lim.alb_5xx is not None:
         rows += judge.alb_5xx(lim.alb_5xx)
+    # ALB p95/p99, unhealthy hosts and the [[server.metrics]]: runner.judge.server_metrics
+    window = (window_start, window_end)
+    rows += judge_bounds(result, window=window, limits=lim, required=required, run_s=run_s)
     rows += judge.peaks(
         "server Prometheus CPU", "prometheus", "", "cpu_percent", "value", lim.cpu_percent, PERCENT
     )
@@ -176,12 +182,12 @@ class _Judge:
         series = [
             s
             for s in self.result.find(metric=metric, stat=stat)
-            if s.source == source and s.resource.startswith(prefixes)
+            if s.source == source and s.resource.startswith(prefixes) and not _custom(s.resource)
         ]
         missing = [
             m
             for m in self.result.find_missing(metric=metric, stat=stat)
-            if m.source == source and m.resource.startswith(prefixes)
+            if m.source == source and m.resource.startswith(prefixes) and not _custom(m.resource)
         ]
         return series, missing
 
@@ -400,6 +406,11 @@ def _criterion(metric: str, source: str, unit: str, limit: float, period_s: floa
     if source == "prometheus":
         return f"max of values every {every} <= {_num(limit)}{sym}"
     return f"max of {every} averages <= {_num(limit)}{sym}"
+
+
+def _custom(resource: str) -> bool:
+    # A [[server.metrics]] series (its own row) is never the service's CPU or memory.
+    return resource.startswith(CUSTOM_RESOURCE)
 
 
 def _num(x: float) -> str:

@@ -30,29 +30,28 @@ from runner import __version__
 from runner.config.options import add_loadlens_arguments
 from runner.config.plan import RunPlan, plan_from_options
 from runner.errors import LoadlensError
-from runner.judge.client import judge_client
-from runner.judge.run import Measurements, RunCriteria, judge_run
-from runner.locust.baseline import shape_and_baseline
 from runner.locust.finish import (
-    closing_text,
     gather_server,
-    measurement_notes,
+    judge_and_write,
+    measure,
+    print_closing,
     redact_locust_report,
-    run_record,
     stop_outputs,
     stop_users,
     wait_outputs,
 )
+from runner.locust.lean import listen_requests
 from runner.locust.lifecycle import InterruptShield, WorkerWatch, interrupted_reason
+from runner.locust.loops import poll_server, tick_forever
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases, log_progress
 from runner.locust.prune import LocustPruner
-from runner.locust.shape import apply_scenario, apply_tags
+from runner.locust.shape import apply_scenario, apply_tags, spike_of
 from runner.locust.startup import check_targets, exit_on_error, merged_exit_code, verdict_stream
+from runner.locust.webui import is_web_ui, judge_later, next_test, restart_phases, worst_exit
 from runner.locust.workers import WorkerLink, check_workers, watch_workers
 from runner.logs import get_logger, redact_handlers, redact_text
-from runner.model import LiveState, Result, RunInfo, RunRecord
-from runner.reports import write_reports
+from runner.model import LiveState, RunInfo, RunRecord
 from runner.reports.html.live import add_web_ui_report
 from runner.sources.server import ServerSide
 from runner.stats.store import StatsStore, Timeline
@@ -85,7 +84,6 @@ class Bridge:
         self.info: RunInfo | None = None
         self.phases = Phases(clock=clock, snapshot=lambda: self.store.snapshot(users=self._users()))
         self.planned_s: float | None = None
-        self._live_results: tuple[Result, ...] = ()
         self._ticker: gevent.Greenlet | None = None
         self._timers: list[gevent.Greenlet] = []
         self._last_progress = 0.0
@@ -99,6 +97,9 @@ class Bridge:
         self._workers = WorkerWatch()
         self._link = WorkerLink(lambda: self.store)
         self._ended: Event | None = None  # set once the end of the run is written
+        self._web = False  # tests come from Locust's web UI: each is judged when it stops
+        self._judging: Any = None  # the greenlet judging a web UI test that just stopped
+        self._codes: list[int] = []  # every judged test's exit code (several from the web UI)
 
     # -- wiring -----------------------------------------------------------------------------------
     def attach(self, events: Any) -> None:
@@ -122,16 +123,17 @@ class Bridge:
             self.plan = self.plan or plan_from_options(options, env=self._env, role=self.role)
             check_targets(environment.host, environment.user_classes)
         plan = self.plan
+        self._web = is_web_ui(options, self.role)
         self.store = StatsStore(expected_statuses=plan.expected_statuses, max_endpoints=plan.max_endpoints)
         if self.role == "worker":
-            events.request.add_listener(self._on_request)
+            listen_requests(events, runner, self, lean=plan.lean)  # lean: one listener, not two
             events.report_to_master.add_listener(self._link.on_report_to_master)
             apply_tags(options, plan.scenario)
             return
         if self.role == "master":
             events.worker_report.add_listener(self._link.on_worker_report)
         else:
-            events.request.add_listener(self._on_request)
+            listen_requests(events, runner, self, lean=plan.lean)
         self.planned_s = apply_scenario(environment, options, plan.scenario)
         self.info = RunInfo(
             run_id=plan.run_id,
@@ -146,6 +148,7 @@ class Bridge:
         events.test_start.add_listener(self._on_test_start)
         events.spawning_complete.add_listener(self._on_spawning_complete)
         events.test_stop.add_listener(self._on_test_stop)
+        events.reset_stats.add_listener(self._on_reset_stats)
         events.quitting.add_listener(self._on_quitting)
         events.quit.add_listener(self._on_quit)
         try:
@@ -166,29 +169,17 @@ class Bridge:
                 plan.run_dir.rmdir()  # nothing ran: leave no empty run directory behind
             raise SystemExit(exc.exit_code) from None  # before any user starts
 
-    # -- the request path: one dict lookup and a few integer bumps -----------------------------------
-    def _on_request(
-        self,
-        request_type: str,
-        name: str,
-        response_time: float,
-        response_length: int,
-        response: Any = None,
-        exception: Any = None,
-        **_kw: Any,
-    ) -> None:
-        status = getattr(response, "status_code", 0) or 0
-        self.store.record(
-            request_type, name, response_time or 0.0, status, exception is not None, response_length
-        )
-
     # -- lifecycle --------------------------------------------------------------------------------
     def _on_test_start(self, **_kw: Any) -> None:
-        plan = self.plan
-        assert plan is not None
+        assert self.plan is not None and self.info is not None
+        if self._judging is not None:
+            self._judging.join()  # the test before is still being judged (a master waits for reports)
         now = self._clock()
-        self.store = StatsStore(expected_statuses=plan.expected_statuses, max_endpoints=plan.max_endpoints)
-        self.timeline = Timeline(max_points=plan.max_timeline_points)
+        if self._web and self.record is not None:  # the web UI's next test: its own run directory
+            self.plan, self.info = next_test(self.plan, self.info, now=now)
+            self.record, self._printed = None, False
+        plan = self.plan
+        self._fresh_stats()
         self.phases.begin(now)
         if self.annotator is not None and self.info is not None:
             self.annotator.start(replace(self.info, started_at=now), self.live_state)
@@ -225,30 +216,34 @@ class Bridge:
         self.phases.stopped()
         if self.phases.run_start is not None:
             self._kill_timers()
+            if self._web and self.record is None:  # judged now, off the web request's greenlet
+                self._judging = judge_later(self.role, lambda: self._end_run(self.environment, last=False))
+
+    def _on_reset_stats(self, **_kw: Any) -> None:
+        """The web UI's Reset Stats: loadlens's statistics restart with Locust's (the test is then
+        judged from here; with every user running, the steady state starts now)."""
+        self._fresh_stats()
+        restart_phases(self.phases, now=self._clock())
+
+    def _fresh_stats(self) -> None:
+        assert self.plan is not None
+        self.store = StatsStore(
+            expected_statuses=self.plan.expected_statuses, max_endpoints=self.plan.max_endpoints
+        )
+        self.timeline = Timeline(max_points=self.plan.max_timeline_points)
 
     def _kill_timers(self) -> None:
-        for timer in self._timers:
-            timer.kill(block=False)
-        self._timers = []
-        if self._ticker is not None:
-            self._ticker.kill(block=False)
-            self._ticker = None
-        if self._server_poller is not None:
-            self._server_poller.kill(block=False)
-            self._server_poller = None
+        for greenlet in (*self._timers, self._ticker, self._server_poller):
+            if greenlet is not None:
+                greenlet.kill(block=False)
+        self._timers, self._ticker, self._server_poller = [], None, None
 
     def _users(self) -> int:
         return int(getattr(self._runner(), "user_count", 0) or 0)
 
     def _tick_loop(self) -> None:
-        plan = self.plan
-        assert plan is not None
-        while True:
-            gevent.sleep(plan.interval_s)
-            try:
-                self._tick()
-            except Exception as exc:  # the load must never stop because a report line failed
-                log.warning("loadlens tick failed", error=str(exc))
+        assert self.plan is not None
+        tick_forever(self.plan.interval_s, self._tick)
 
     def _tick(self) -> None:
         plan = self.plan
@@ -257,9 +252,8 @@ class Bridge:
         cumulative = self.store.snapshot(users=self._users())
         interval = self.timeline.tick(cumulative)
         self.phases.track_load_changes(cumulative.users)
-        self._live_results = tuple(
-            judge_client(self.phases.running_window(cumulative), plan.thresholds, window="run so far")
-        )
+        if self.phases.judge_live(cumulative, plan.thresholds, now=now) and (runner := self._runner()):
+            gevent.spawn(runner.stop if self._web else runner.quit)  # abort_after: ends the test early
         if interval is None or not plan.progress_s or now - self._last_progress < plan.progress_s - 0.01:
             return
         self._last_progress = now
@@ -269,21 +263,8 @@ class Bridge:
         log_progress(self.phases, now=now, planned_s=self.planned_s, users=cumulative.users, last=interval)
 
     def _server_loop(self) -> None:
-        """Poll the server side every period: live gauges, and the optional safety stop."""
         assert self.server is not None and self.plan is not None
-        while True:
-            gevent.sleep(self.plan.server.poll_s)
-            try:
-                reason = self.server.poll(self.phases.run_start or self._clock())
-            except Exception as exc:  # a broken poll must never stop the load
-                log.warning("server poll failed", error=str(exc))
-                continue
-            if reason is not None and self.phases.run_end is None:
-                log.warning(reason)
-                self.phases.set("safety stop", detail=reason)
-                if (runner := self._runner()) is not None:
-                    gevent.spawn(runner.quit)
-                return
+        poll_server(self.server, self.plan.server.poll_s, self.phases, self._runner, self._clock)
 
     def live_state(self) -> LiveState:
         """What exporters read; only call on the load loop's thread."""
@@ -293,7 +274,7 @@ class Bridge:
             cumulative=self.store.snapshot(users=self._users()),
             users=self._users(),
             phase=self.phases.phase,
-            results=self._live_results,
+            results=self.phases.live.results,
             server=self.server.live_series() if self.server is not None else (),
             server_missing=self.server.live_missing() if self.server is not None else (),
             overflowed_requests=self.store.overflowed_requests,
@@ -303,6 +284,12 @@ class Bridge:
     # -- the end ----------------------------------------------------------------------------------
     def _on_quitting(self, environment: Any, **_kw: Any) -> None:
         self._shield.protect()  # from here a Ctrl-C only cuts waits short, never the writing
+        if self._judging is not None:
+            self._judging.join()  # a web UI test stopped just before: its verdict first
+        if self._web and (self.record is not None or self.phases.run_start is None):
+            # Every test from the web UI is judged already (or none ran): nothing more to judge.
+            stop_outputs(self.annotator, self.exporters, self.live_state(), self.record)
+            return
         if self._ended is not None:
             # A second shutdown (Locust runs one per SIGTERM): let the first finish writing first.
             self._ended.wait()
@@ -313,15 +300,12 @@ class Bridge:
         finally:
             self._ended.set()
 
-    def _end_run(self, environment: Any) -> None:
+    def _end_run(self, environment: Any, *, last: bool = True) -> None:
         redact_locust_report(environment)
         runner = environment.runner
         phases = self.phases
-        interrupted = (
-            phases.run_start is not None
-            and runner is not None
-            and runner.state in (STATE_RUNNING, STATE_SPAWNING)
-        )
+        running = getattr(runner, "state", None) in (STATE_RUNNING, STATE_SPAWNING)
+        interrupted = phases.run_start is not None and running
         incomplete: list[str] = []
         if phases.run_start is None:
             phases.run_start = self.info.started_at if self.info else self._clock()
@@ -344,44 +328,43 @@ class Bridge:
             environment.process_exit_code = 2
             stop_outputs(self.annotator, self.exporters, self.live_state(), None)
             return
-        environment.process_exit_code = merged_exit_code(environment.process_exit_code, self.record.verdict)
-        stop_outputs(self.annotator, self.exporters, self.live_state(), self.record)
+        self._codes.append(self.record.verdict.exit_code)
+        if self._web:
+            environment.process_exit_code = worst_exit(self._codes)
+        else:
+            environment.process_exit_code = merged_exit_code(
+                environment.process_exit_code, self.record.verdict
+            )
+        if last:
+            stop_outputs(self.annotator, self.exporters, self.live_state(), self.record)
+        else:
+            self._print_verdict(environment.process_exit_code)
 
     def _finish(self, *, interrupted: bool, incomplete: list[str]) -> RunRecord:
         """Gather what the run measured, judge it (``runner.judge.run``), write the run directory."""
-        plan, phases = self.plan, self.phases
-        assert plan is not None and self.info is not None
-        assert phases.run_start is not None and phases.run_end is not None
+        assert self.plan is not None and self.info is not None
         final = self.store.snapshot(users=self._users())
-        run = (phases.run_start, phases.run_end)
-        server = gather_server(self.server, run, interrupted=interrupted, shield=self._shield)
+        server = gather_server(self.server, self.phases.span(), interrupted=interrupted, shield=self._shield)
         self.timeline.tick(final)
-        measured = Measurements(
-            run_start=phases.run_start,
-            run_end=phases.run_end,
-            window=phases.marks(final),
-            timeline=self.timeline.points,
-            server=server,
-            interrupted=interrupted,
-            incomplete=tuple(incomplete),
-            notes=measurement_notes(phases, self.store, max_endpoints=plan.max_endpoints),
-        )
-        shape, baseline = shape_and_baseline(self.environment, plan, self.info, planned_s=self.planned_s)
-        judged = judge_run(measured, replace(RunCriteria.of(plan.thresholds, plan.server), baseline=baseline))
+        measured = measure(
+            self.phases, final, self.store, self.timeline, server, self.plan,
+            incomplete=incomplete, interrupted=interrupted, spike=spike_of(self.environment),
+        )  # fmt: skip
         versions = {"loadlens": __version__, "locust": locust.__version__}
-        record = replace(run_record(plan, self.info, measured, judged, versions=versions), shape=shape)
-        if plan.run_dir is not None:
-            write_reports(record, plan.run_dir, env=self._env)
-        return record
+        return judge_and_write(
+            self.environment, self.plan, self.info, measured,
+            planned_s=self.planned_s, versions=versions, env=self._env,
+        )  # fmt: skip
 
     def _on_quit(self, exit_code: int = 0, **_kw: Any) -> None:
-        if self.record is None or self._printed:
-            return
-        self._printed = True
-        color = self._out.isatty() and "NO_COLOR" not in self._env
-        self._out.write(closing_text(self.record, self.plan, color=bool(color), exit_code=exit_code))
-        self._out.flush()
-        wait_outputs(self.annotator, self.exporters, self._shield)
+        if self.record is not None:
+            self._print_verdict(exit_code)
+            wait_outputs(self.annotator, self.exporters, self._shield)
+
+    def _print_verdict(self, exit_code: int) -> None:
+        if self.record is not None and not self._printed:
+            self._printed = True
+            print_closing(self._out, self.record, self.plan, env=self._env, exit_code=exit_code)
 
 
 def install(events: Any = None, *, plan: RunPlan | None = None) -> Bridge:

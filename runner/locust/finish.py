@@ -10,20 +10,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from runner.config.plan import RunPlan
-from runner.judge.run import Judgement, Measurements
+from runner.judge.run import Judgement, Measurements, RunCriteria, WindowMarks, judge_run
+from runner.locust.baseline import shape_and_baseline
 from runner.locust.lifecycle import USER_STOP_GRACE_S, InterruptShield, stop_users_gracefully
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases
 from runner.locust.startup import exit_code_note
 from runner.logs import get_logger, redact_text
-from runner.model import LiveState, RunInfo, RunRecord, ServerReadings, SourceFailure
+from runner.model import LiveState, RunInfo, RunRecord, ServerReadings, Snapshot, SourceFailure, SpikeMarks
+from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.reports.redact import redact_html_report
 from runner.sources.server import ServerSide
-from runner.stats.store import StatsStore
+from runner.stats.store import StatsStore, Timeline
 
 if TYPE_CHECKING:
     from exporters.base import Exporter
@@ -109,7 +111,7 @@ def gather_server(
     """The server side's readings of the run (its start and end, epoch s), or None when no source
     was configured. A bug while reading becomes a failed "server" source (an INCONCLUSIVE row),
     never a lost verdict."""
-    if server is None or not (server.sources or server.failures):
+    if server is None or not (server.sources or server.failures or server.plan.events):
         return None
     run_start, run_end = run
     try:
@@ -167,19 +169,25 @@ def run_record(
         versions=dict(versions),
         analysis=judged.analysis.section(),
         server_missing=judged.server.missing,
+        phases=measured.window.phases if isinstance(measured.window, WindowMarks) else None,
+        spike=measured.spike,
+        logs=judged.server.logs,
+        alarms=judged.server.alarms,
     )
 
 
 def closing_text(
     record: RunRecord, plan: RunPlan | None, *, color: bool, exit_code: int | None = None
 ) -> str:
-    """The verdict table, the analysis's findings, the run directory, where an exit code other than
-    the verdict's came from, and the dashboard's link."""
+    """The verdict table, the analysis's findings, the run directory and its report.html, where an
+    exit code other than the verdict's came from, and the dashboard's link."""
     text = render_table(record.verdict, color=color, verbose=bool(plan and plan.verbose))
     findings = record.analysis.get("findings") or []
     if findings:
         text = text.rstrip("\n") + "\n" + "".join(f"analysis: {line}\n" for line in findings)
     where = f"\nrun directory: {plan.run_dir}\n" if plan and plan.run_dir else "\n"
+    if plan and plan.run_dir and (page := Path(plan.run_dir) / "report.html").is_file():
+        where += f"report: {page}\n"  # the page to open first (runner.reports.html)
     if exit_code is not None and exit_code not in (0, record.verdict.exit_code):
         where += exit_code_note(exit_code, record.verdict)
     grafana = plan.config.grafana if plan else None
@@ -195,3 +203,60 @@ def closing_text(
         )
         where += f"grafana: {link}\n"
     return "\n" + text.rstrip("\n") + where
+
+
+def measure(
+    phases: Phases,
+    final: Snapshot,
+    store: StatsStore,
+    timeline: Timeline,
+    server: ServerReadings | None,
+    plan: RunPlan,
+    *,
+    incomplete: Sequence[str],
+    interrupted: bool,
+    spike: SpikeMarks | None = None,
+) -> Measurements:
+    """What a run measured, ready for ``judge_run``."""
+    assert phases.run_start is not None and phases.run_end is not None
+    return Measurements(
+        run_start=phases.run_start,
+        run_end=phases.run_end,
+        window=phases.marks(final),
+        timeline=timeline.points,
+        server=server,
+        interrupted=interrupted,
+        incomplete=tuple(incomplete),
+        notes=measurement_notes(phases, store, max_endpoints=plan.max_endpoints),
+        client_stop=phases.live.stop,
+        spike=spike,
+    )
+
+
+def judge_and_write(
+    environment: Any,
+    plan: RunPlan,
+    info: RunInfo,
+    measured: Measurements,
+    *,
+    planned_s: float | None,
+    versions: Mapping[str, str],
+    env: Mapping[str, str],
+) -> RunRecord:
+    """Judge the run (``runner.judge.run``) and its ``--baseline``, write its run directory, return
+    its record."""
+    shape, baseline = shape_and_baseline(environment, plan, info, planned_s=planned_s)
+    judged = judge_run(measured, replace(RunCriteria.of(plan.thresholds, plan.server), baseline=baseline))
+    record = replace(run_record(plan, info, measured, judged, versions=versions), shape=shape)
+    if plan.run_dir is not None:
+        write_reports(record, plan.run_dir, env=env)
+    return record
+
+
+def print_closing(
+    out: TextIO, record: RunRecord, plan: RunPlan | None, *, env: Mapping[str, str], exit_code: int
+) -> None:
+    """The verdict table and closing lines, coloured on a terminal unless NO_COLOR is set."""
+    color = out.isatty() and "NO_COLOR" not in env
+    out.write(closing_text(record, plan, color=bool(color), exit_code=exit_code))
+    out.flush()

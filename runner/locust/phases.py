@@ -11,15 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from runner.config.scenarios import format_duration
+from runner.judge.client import ThresholdSet
 from runner.judge.run import WindowMarks
+from runner.judge.sustained import LiveCriteria
 from runner.locust.outputs import PhaseMarker
 from runner.logs import get_logger
-from runner.model import Interval, Snapshot
+from runner.model import Interval, PhaseMarks, Snapshot
 
 log = get_logger("loadlens")
 
 # After the ramp-up, these phases see user counts fall (a ramp-down) and rise (a new load step).
 _LOADED = ("steady", "ramp-down", "warm-up", "cool-down")
+MAX_LOAD_STEPS = 1_000  # load steps kept for the report (a shape changing users every second: bounded)
 
 
 class Phases:
@@ -37,6 +40,8 @@ class Phases:
         self.window_end: Snapshot | None = None
         self.cooldown_early: str | None = None  # why there was no steady state, when so
         self._last_users: int | None = None
+        self._steps: list[tuple[float, int, int]] = []  # load steps: (at, users before, after)
+        self.live = LiveCriteria()  # the live client rows, and the abort_after stop
 
     def begin(self, now: float) -> None:
         """A new test starts (Locust's ``test_start``): forget any earlier one."""
@@ -44,6 +49,8 @@ class Phases:
         self.window_start = self.window_end = None
         self.cooldown_early = None
         self._last_users = None
+        self._steps = []
+        self.live = LiveCriteria()
         self.phase = "starting"
 
     def set(self, phase: str, *, detail: str = "") -> None:
@@ -90,6 +97,11 @@ class Phases:
         self.run_end = self._clock()
         self.phase = "stopped"
 
+    def span(self) -> tuple[float, float]:
+        """The run's start and end (epoch s), once it has ended."""
+        assert self.run_start is not None and self.run_end is not None
+        return self.run_start, self.run_end
+
     def track_load_changes(self, users: int) -> None:
         """After the ramp-up, falling user counts are a ramp-down (a shape's last stage, a spike's
         drop) and a rise back is marked as a new load step; both go on Grafana's timeline."""
@@ -100,6 +112,8 @@ class Phases:
             self.set("ramp-down")
         elif users > previous:
             self.set("steady")
+            if len(self._steps) < MAX_LOAD_STEPS:
+                self._steps.append((self._clock(), previous, users))
             if self.marker is not None:
                 self.marker.mark("load step", at=self._clock(), detail=f"{previous} → {users} users")
 
@@ -109,8 +123,23 @@ class Phases:
             return cumulative.since(self.window_start)
         return cumulative
 
+    def judge_live(self, cumulative: Snapshot, thresholds: ThresholdSet, *, now: float) -> str | None:
+        """Judge the live window (the rows exporters show); the reason to stop the run now when a
+        criterion with ``abort_after`` stayed FAIL that long (runner.judge.sustained), else None."""
+        stop = self.live.judge(self.running_window(cumulative), thresholds, now=now, run_start=self.run_start)
+        if stop is not None and self.run_end is None:
+            log.warning(stop)
+            self.set("early stop", detail=stop)
+            return stop
+        return None
+
     def marks(self, final: Snapshot) -> WindowMarks:
-        return WindowMarks(final=final, steady_start=self.window_start, steady_end=self.window_end)
+        return WindowMarks(
+            final=final,
+            steady_start=self.window_start,
+            steady_end=self.window_end,
+            phases=PhaseMarks(ramp_end=self.ramp_end, load_steps=tuple(self._steps)),
+        )
 
 
 def log_progress(phases: Phases, *, now: float, planned_s: float | None, users: int, last: Interval) -> None:

@@ -3,12 +3,15 @@ or its stages installed as Locust's load shape."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from locust import LoadTestShape
 
 from runner.config.scenarios import Scenario, resolve_scenario
+from runner.judge.recovery import spike_marks
 from runner.logs import get_logger
+from runner.model import SpikeMarks
 
 log = get_logger("loadlens")
 
@@ -70,3 +73,12 @@ def apply_scenario(environment: Any, options: Any, scenario: Scenario | None) ->
     if options.run_time is None and resolved.run_time_s is not None:
         options.run_time = int(resolved.run_time_s)
     return options.run_time
+
+
+def spike_of(environment: Any) -> SpikeMarks | None:
+    """When the spike of the run's staged scenario happened, on the epoch clock (None without a
+    stage marked ``recovery = true``, or when a locustfile's own shape drove the load)."""
+    shape = getattr(environment, "shape_class", None)
+    if not isinstance(shape, StagesShape):
+        return None
+    return spike_marks(shape.scenario, start=time.time() - shape.get_run_time())

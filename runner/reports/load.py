@@ -15,7 +15,7 @@ from typing import Any
 from runner.errors import RunDirError
 from runner.model import RunRecord
 from runner.reports.fields import FieldError
-from runner.reports.summary_json import FILE_NAME, SCHEMA_VERSION, document_record
+from runner.reports.summary_json import FILE_NAME, READ_VERSIONS, SCHEMA_VERSION, document_record
 
 
 def load_summary(run_dir_or_file: Path) -> RunRecord:
@@ -49,11 +49,11 @@ def record_from_dict(doc: Any, *, source: str = "summary") -> RunRecord:
     if not isinstance(doc, dict) or "schema_version" not in doc or "run_id" not in doc:
         raise RunDirError(f"{source} is not a loadlens summary (no schema_version and run_id)")
     version = doc["schema_version"]
-    if version != SCHEMA_VERSION or isinstance(version, bool):
+    if version not in READ_VERSIONS or isinstance(version, bool):
         newer = isinstance(version, int) and version > SCHEMA_VERSION
         raise RunDirError(
             f"{source} has schema_version {version!r}{' (written by a newer loadlens)' if newer else ''};"
-            f" this loadlens reads schema_version {SCHEMA_VERSION}"
+            f" this loadlens reads schema_version {', '.join(map(str, sorted(READ_VERSIONS)))}"
         )
     try:
         return document_record(doc)

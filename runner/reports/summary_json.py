@@ -11,17 +11,22 @@ fields are one table (``runner/reports/fields.py``) that both directions walk.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from runner.judge.sustained import ROW_NAME as STOP_ROW
 from runner.judge.verdict import incomplete_reasons
 from runner.model import (
+    PhaseMarks,
+    Result,
     RunInfo,
     RunRecord,
     Verdict,
 )
 from runner.reports.atomic import write_atomic
+from runner.reports.events_json import dump_alarms, dump_logs, dump_spike, load_alarms, load_logs, load_spike
 from runner.reports.fields import (
     OPT_STR,
     FieldError,
@@ -44,9 +49,20 @@ from runner.reports.summary_tables import (
 )
 from runner.timefmt import iso_utc
 
-SCHEMA_VERSION = 1
+# 2: client criteria per scenario and per group, more statistics, require_statuses rows and the
+# early stop (``early_stop``). Version 1 summaries are still read (nothing they hold changed).
+SCHEMA_VERSION = 2
+READ_VERSIONS = frozenset({1, 2})
+# The rows of a run a stop ended early, and who stopped it (runner.judge.sustained, runner.judge.server).
+_STOP_ROWS = {STOP_ROW: "client", "server safety stop": "server"}
 FILE_NAME = "summary.json"
 _INLINE_MAX_CHARS = 160  # a timeline point's endpoint digest row (~110 characters) stays on one line
+
+
+def _early_stop(rows: Iterable[Result]) -> dict[str, str] | None:
+    """Who ended the run before its planned end, and why: read off its stop row, if any."""
+    found = next((r for r in rows if r.name in _STOP_ROWS), None)
+    return None if found is None else {"scope": _STOP_ROWS[found.name], "reason": found.reason}
 
 
 def summary_dict(record: RunRecord) -> dict[str, Any]:
@@ -81,8 +97,10 @@ def summary_dict(record: RunRecord) -> dict[str, Any]:
             "run_end": iso_utc(record.run_end),
             "kind": record.window_kind,
             "duration_s": window_s,
+            **_phases_dump(record.phases),
         },
         "criteria": [RESULT.dump(r) for r in verdict.results],
+        "early_stop": _early_stop(verdict.results),
         "client": {
             # The statuses the run declared expected: their responses are counted apart, and the
             # criteria leave them out of latency and rps (see status_histograms in each ENDPOINT).
@@ -95,10 +113,15 @@ def summary_dict(record: RunRecord) -> dict[str, Any]:
             "series": [SERIES.dump(s) for s in record.server],
             "summaries": [SERIES_SUMMARY.dump(s) for s in record.server],
             "missing": [MISSING.dump(m) for m in record.server_missing],
+            # Application log errors and alarms ([cloudwatch] log_group, alarms), when read.
+            **({"logs": dump_logs(record.logs)} if record.logs is not None else {}),
+            **({"alarms": dump_alarms(record.alarms)} if record.alarms is not None else {}),
         },
         "analysis": dict(record.analysis),
         # What makes two runs comparable (runner.compare); absent in summaries written before it.
         **({"comparability": SHAPE.dump(record.shape)} if record.shape is not None else {}),
+        # When a staged run's spike happened (a stage marked recovery = true): recovery is judged from it.
+        **({"spike": dump_spike(record.spike)} if record.spike is not None else {}),
     }
 
 
@@ -166,6 +189,43 @@ def document_record(doc: dict[str, Any]) -> RunRecord:
         # The optional analysis section, kept as it was written (absent in older summaries).
         analysis=analysis if isinstance(analysis := doc.get("analysis"), dict) else {},
         shape=SHAPE.load(doc["comparability"], "comparability") if "comparability" in doc else None,
+        phases=_phases_load(window),
+        spike=load_spike(doc["spike"]) if "spike" in doc else None,
+        logs=load_logs(server["logs"]) if "logs" in server else None,
+        alarms=load_alarms(server["alarms"]) if "alarms" in server else None,
+    )
+
+
+def _phases_dump(phases: PhaseMarks | None) -> dict[str, Any]:
+    """window.ramp_end and window.load_steps (the report's phase shading); absent when not known."""
+    if phases is None:
+        return {}
+    return {
+        "ramp_end": None if phases.ramp_end is None else iso_utc(phases.ramp_end),
+        "load_steps": [
+            {"at": iso_utc(at), "from_users": before, "to_users": after}
+            for at, before, after in phases.load_steps
+        ],
+    }
+
+
+def _phases_load(window: dict[str, Any]) -> PhaseMarks | None:
+    """The phase marks of window (absent in summaries written before they were recorded)."""
+    if "load_steps" not in window:
+        return None
+    raw = get(window, "ramp_end", OPT_STR, "window")
+    steps = []
+    for i, step in enumerate(get(window, "load_steps", list, "window")):
+        where = f"window.load_steps[{i}]"
+        steps.append(
+            (
+                read_time(get(step, "at", str, where), f"{where}.at"),
+                get(step, "from_users", int, where),
+                get(step, "to_users", int, where),
+            )
+        )
+    return PhaseMarks(
+        ramp_end=None if raw is None else read_time(raw, "window.ramp_end"), load_steps=tuple(steps)
     )
 
 

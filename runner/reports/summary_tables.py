@@ -146,6 +146,17 @@ MISSING: Table[Missing] = Table(
         # Read as truthiness, absent as False, as older summaries have them.
         Field("sparse", (bool, object), read=lambda value, _where: bool(value), absent=False),
         Field("failed", (bool, object), read=lambda value, _where: bool(value), absent=False),
+        # missing = "zero" metrics only: whether CloudWatch lists it, and the period counted as 0.
+        Field(
+            "exists",
+            (bool, object),
+            dump=lambda m, _c: OMIT if m.exists is None else m.exists,
+            read=lambda value, _where: None if value is None else bool(value),
+            absent=None,
+        ),
+        Field(
+            "period_s", OPT_NUMBER, dump=lambda m, _c: OMIT if m.period_s is None else m.period_s, absent=None
+        ),
     ),
 )
 

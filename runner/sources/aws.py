@@ -38,12 +38,20 @@ IAM_PREFIX: Mapping[str, str] = types.MappingProxyType(
         "cloudwatch": "cloudwatch",
         "ecs": "ecs",
         "elbv2": "elasticloadbalancing",
+        "logs": "logs",
         "rds": "rds",
         "sts": "sts",
     }
 )
 SERVICE_TITLE: Mapping[str, str] = types.MappingProxyType(
-    {"cloudwatch": "CloudWatch", "ecs": "ECS", "elbv2": "Elastic Load Balancing", "rds": "RDS", "sts": "STS"}
+    {
+        "cloudwatch": "CloudWatch",
+        "ecs": "ECS",
+        "elbv2": "Elastic Load Balancing",
+        "logs": "CloudWatch Logs",
+        "rds": "RDS",
+        "sts": "STS",
+    }
 )
 
 _THROTTLING = frozenset(

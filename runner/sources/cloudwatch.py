@@ -1,11 +1,15 @@
-"""The CloudWatch source: ECS, RDS and ALB metrics for a test window, in as few calls as possible.
+"""The CloudWatch source: ECS, RDS and ALB metrics, and the user's [[server.metrics]], for a test
+window, in as few calls as possible.
 
-All queries go into GetMetricData, up to 500 a call, through boto3's paginator. The window is
+All queries go into GetMetricData, up to 500 a call (each with its own period: a
+[[server.metrics]] may set one), through boto3's paginator. The window is
 aligned to the period and starts ``preroll_s`` early (an idle baseline: ``base.baseline_points``
 separates it). Retries are botocore's (see ``aws.AwsApi``). The one thing botocore cannot do: a
 call that still fails on the AWS side (moto answers HTTP 500 for any percentile statistic,
 failing the whole batch) is split: the basic statistics again in one call, then each extended
 statistic alone; what still fails becomes a ``Missing`` with the reason, and the rest is kept.
+A ``missing = "zero"`` metric without datapoints is looked up once with ListMetrics: whether
+CloudWatch lists it is the ``Missing``'s ``exists`` (the judge counts it as 0 only then).
 
 CloudWatch publishes a period's datapoint a minute or more after the period ends:
 ``wait_settled`` re-fetches until the last period has arrived for every metric that is published
@@ -23,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from runner.errors import SourceError
 from runner.model import Series
 from runner.sources.aws import AwsApi, AwsServerError
 from runner.sources.base import Missing, SourceResult, align_down, align_up
@@ -94,6 +99,7 @@ class CloudWatchSource:
         self._clock = clock
         self._sleep = sleep
         self._per_call = max(1, min(max_queries_per_call, MAX_QUERIES_PER_CALL))
+        self._listed: dict[str, bool | str] = {}  # ListMetrics' answer per metric, once per run
 
     @property
     def target(self) -> CloudWatchTarget:
@@ -111,8 +117,9 @@ class CloudWatchSource:
         return build_queries(self._target, self.discover())
 
     def window(self, start: float, end: float) -> tuple[float, float]:
-        """The span actually queried for ``[start, end]``: pre-roll added, aligned to the period."""
-        period = self._target.period_s
+        """The span actually queried for ``[start, end]``: pre-roll added, aligned to the longest
+        period read (a [[server.metrics]] may read a longer one than the target's)."""
+        period = max([self._target.period_s, *(m.period_s or 0.0 for m in self._target.metrics)])
         q_start = align_down(start - self._target.preroll_s, period)
         q_end = max(align_up(end, period), q_start + period)
         return q_start, q_end
@@ -138,7 +145,6 @@ class CloudWatchSource:
         """
         began = self._clock()
         deadline = began + settle_s
-        last_period = align_up(end, self._target.period_s) - self._target.period_s
         attempt = 0
         while True:
             attempt += 1
@@ -146,7 +152,10 @@ class CloudWatchSource:
             pending = tuple(
                 q.label
                 for q, o in zip(queries, outcomes, strict=True)
-                if not q.sparse and not o.failure and not any(t >= last_period for t, _ in o.points)
+                if not q.sparse
+                and not q.zero_when_missing
+                and not o.failure
+                and not any(t >= self._last_period(q, end) for t, _ in o.points)
             )
             now = self._clock()
             remaining = deadline - now
@@ -166,6 +175,13 @@ class CloudWatchSource:
             self._sleep(min(poll_s, remaining))
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _period_s(self, q: MetricQuery) -> float:
+        return q.period_s or self._target.period_s
+
+    def _last_period(self, q: MetricQuery, end: float) -> float:
+        period = self._period_s(q)
+        return align_up(end, period) - period
 
     def _collect(self, start: float, end: float) -> tuple[tuple[MetricQuery, ...], list[_Outcome]]:
         queries = self.queries()
@@ -207,7 +223,9 @@ class CloudWatchSource:
         self, queries: Sequence[MetricQuery], batch: list[int], q_start: float, q_end: float
     ) -> dict[int, _Outcome]:
         params = {
-            "MetricDataQueries": [_query(f"q{i}", queries[i], int(self._target.period_s)) for i in batch],
+            "MetricDataQueries": [
+                _query(f"q{i}", queries[i], int(self._period_s(queries[i]))) for i in batch
+            ],
             "StartTime": dt.datetime.fromtimestamp(q_start, dt.UTC),
             "EndTime": dt.datetime.fromtimestamp(q_end, dt.UTC),
             "ScanBy": "TimestampAscending",
@@ -245,7 +263,7 @@ class CloudWatchSource:
                         stat=q.stat,
                         unit=q.unit,
                         points=o.points,
-                        period_s=float(self._target.period_s),
+                        period_s=float(self._period_s(q)),
                     )
                 )
                 continue
@@ -259,6 +277,9 @@ class CloudWatchSource:
                 )
             else:
                 reason = f"no datapoints for {q.what}: check the names and the region"
+            exists: bool | None = None
+            if q.zero_when_missing and not o.failure:
+                exists, reason = self._exists(q)
             missing.append(
                 Missing(
                     source=self.name,
@@ -267,11 +288,51 @@ class CloudWatchSource:
                     stat=q.stat,
                     what=q.what,
                     reason=reason,
-                    sparse=q.sparse and not o.failure,
+                    sparse=(q.sparse or bool(exists)) and not o.failure,
                     failed=bool(o.failure),
+                    exists=exists,
+                    period_s=float(self._period_s(q)) if exists else None,
                 )
             )
         return SourceResult(series=tuple(series), missing=tuple(missing))
+
+    def _exists(self, q: MetricQuery) -> tuple[bool | None, str]:
+        """Whether CloudWatch lists ``q``'s metric with exactly its dimensions, and the reason to
+        show. Asked once per source (per run): the answer, or why ListMetrics failed, is kept."""
+        if q.what not in self._listed:
+            try:
+                self._listed[q.what] = metric_listed(self._api, q)
+            except SourceError as exc:
+                self._listed[q.what] = str(exc)
+        listed = self._listed[q.what]
+        if listed is True:
+            return True, f'no datapoints for {q.what}: counted as 0 (missing = "zero"), metric exists'
+        if listed is False:
+            return False, (
+                f"{q.what} not found in CloudWatch: check the namespace, metric name and dimensions "
+                '(missing = "zero" counts no data as 0 only for a metric CloudWatch lists)'
+            )
+        return None, (
+            f'no datapoints for {q.what}, and cannot check that it exists (missing = "zero"): {listed}'
+        )
+
+
+def metric_listed(api: AwsApi, q: MetricQuery) -> bool:
+    """Whether ListMetrics lists the metric with exactly ``q``'s dimensions (CloudWatch keeps a
+    metric listed about two weeks after its last datapoint). ListMetrics' Dimensions filter also
+    matches metrics with more dimensions, which GetMetricData would not read: compared here."""
+    params = {
+        "Namespace": q.namespace,
+        "MetricName": q.metric,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in q.dimensions],
+    }
+    want = set(q.dimensions)
+    for page in api.pages("cloudwatch", "list_metrics", params, max_pages=20):
+        for m in page.get("Metrics", []):
+            dims = {(str(d.get("Name")), str(d.get("Value"))) for d in m.get("Dimensions", [])}
+            if dims == want:
+                return True
+    return False
 
 
 def _query(query_id: str, q: MetricQuery, period_s: int) -> dict[str, Any]:

@@ -12,8 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from runner.config.rules import boolean, cloudwatch_period, duration, is_cloudwatch_period, list_of, text
+from runner.config.rules import (
+    Derived,
+    boolean,
+    cloudwatch_period,
+    duration,
+    is_cloudwatch_period,
+    list_of,
+    text,
+)
 from runner.errors import ConfigError
+from runner.sources.custom import ServerMetric
 
 ECS = "ecs:"
 RDS_INSTANCE = "rds:"
@@ -54,6 +63,9 @@ class CloudWatchTarget:
     period_s: Annotated[float, cloudwatch_period()] = 60.0
     preroll_s: Annotated[float, duration(positive=False)] = 300.0
     container_insights: Annotated[bool | None, boolean()] = None
+    # The CloudWatch [[server.metrics]] of [server], set by runner.config.load: read in the same
+    # batched GetMetricData as the rest.
+    metrics: Annotated[tuple[ServerMetric, ...], Derived()] = ()
 
     def __post_init__(self) -> None:
         if bool(self.ecs_cluster) != bool(self.ecs_service):
@@ -73,6 +85,7 @@ class CloudWatchTarget:
             or self.rds_cluster
             or self.load_balancer
             or self.target_groups
+            or self.metrics
         )
 
     @property
@@ -131,6 +144,8 @@ class MetricQuery:
     resource: str
     sparse: bool = False
     needs_traffic: bool = False
+    period_s: float | None = None  # None: the target's period
+    zero_when_missing: bool = False  # [[server.metrics]] missing = "zero": listed -> no data is 0
 
     @property
     def what(self) -> str:
@@ -208,6 +223,20 @@ def build_queries(target: CloudWatchTarget, discovery: Discovery) -> tuple[Metri
     for tg in discovery.target_groups:
         d = (("TargetGroup", tg.dimension), ("LoadBalancer", tg.load_balancer))
         out += _q(elb, "UnHealthyHostCount", d, ("Maximum",), "Count", f"{TARGET_GROUP}{tg.dimension}")
+    for m in target.metrics:
+        assert m.namespace and m.metric  # a CloudWatch [[server.metrics]] (ServerMetric checks)
+        out.append(
+            MetricQuery(
+                m.namespace,
+                m.metric,
+                m.dimensions,
+                m.statistic,
+                "",
+                m.resource,
+                period_s=m.period_s,
+                zero_when_missing=m.zero_when_missing,
+            )
+        )
     return tuple(out)
 
 

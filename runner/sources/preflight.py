@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from runner.errors import SourceError
+from runner.model import Missing
 from runner.sources.aws import AwsApi
 from runner.sources.cloudwatch import CloudWatchSource
 from runner.sources.cloudwatch_catalog import CloudWatchTarget, Discovery, MetricQuery
@@ -170,6 +171,8 @@ def _metric_checks(
             )
         elif have:
             out.append(CheckResult(f"metric {what}", CheckStatus.OK, seen))
+        elif queries[0].zero_when_missing and gone:
+            out.append(_zero_check(what, gone[0][1], span))
         elif queries[0].sparse:
             out.append(
                 CheckResult(
@@ -183,6 +186,15 @@ def _metric_checks(
             detail = f"no datapoints in {span}: check the names and the region"
             out.append(CheckResult(f"metric {what}", CheckStatus.FAIL, detail))
     return out
+
+
+def _zero_check(what: str, gone: Missing, span: str) -> CheckResult:
+    """A ``missing = "zero"`` metric without recent datapoints: fine when CloudWatch lists it."""
+    if gone.exists:
+        return CheckResult(
+            f"metric {what}", CheckStatus.OK, f"exists, no recent datapoints (counted as 0): none in {span}"
+        )
+    return CheckResult(f"metric {what}", CheckStatus.FAIL, gone.reason)
 
 
 def _key(q: MetricQuery) -> tuple[str, str, str]:

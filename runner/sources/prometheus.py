@@ -4,7 +4,9 @@ For teams on Kubernetes, or anything with node-exporter / cAdvisor: each configu
 (``name = PromQL``) becomes one ``Series`` per result series, ``metric`` = the query's name,
 ``resource`` = the result's labels (``{instance="…",job="…"}``), ``stat`` = "value", ``period_s`` =
 the step. Queries named ``cpu_percent`` and ``memory_percent`` are judged against the ``[server]``
-limits by ``runner.judge.server``.
+limits by ``runner.judge.server``. The ``query`` of each ``[[server.metrics]]`` is read the same way,
+its series' resource prefixed ``metric:<name>`` (``metric:<name>{job="api"}``) so that it is judged
+as that criterion and nothing else.
 
 HTTP through the standard library (urllib); under Locust its sockets are gevent-patched, so a
 fetch from a greenlet does not stall the users.
@@ -17,12 +19,13 @@ import math
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runner.errors import SourceError, SourcePermissionError, SourceUnavailableError
 from runner.model import Series
 from runner.sources.base import Missing, SourceResult, align_down
+from runner.sources.custom import ServerMetric
 
 MAX_POINTS = 11_000  # Prometheus refuses a range query with more points per series than this
 _UNITS = (("_percent", "Percent"), ("_bytes", "Bytes"), ("_seconds", "Seconds"))
@@ -49,11 +52,13 @@ class PrometheusSource:
         timeout_s: float = 10.0,
         max_series: int = 50,
         headers: Mapping[str, str] | None = None,
+        metrics: Sequence[ServerMetric] = (),
     ) -> None:
         if step_s <= 0:
             raise SourceError(f"Prometheus step {step_s}s must be positive")
-        if not queries:
+        if not queries and not metrics:
             raise SourceError("the Prometheus source has no queries: add [prometheus_source.queries]")
+        self._metrics = tuple(m for m in metrics if m.query)
         self._url = url.rstrip("/")
         self._queries = dict(queries)
         self._step_s = float(step_s)
@@ -70,9 +75,11 @@ class PrometheusSource:
         series: list[Series] = []
         missing: list[Missing] = []
         notes: list[str] = []
-        for name, promql in self._queries.items():
+        asked = [(name, promql, "") for name, promql in self._queries.items()]
+        asked += [(m.name or "", m.query or "", m.resource) for m in self._metrics]
+        for name, promql, custom in asked:
             result = self._query_range(name, promql, q_start, end, step)
-            found = [s for s in (self._series(name, r, step) for r in result) if s is not None]
+            found = [s for s in (self._series(name, r, step, custom) for r in result) if s is not None]
             if len(found) > self._max_series:
                 notes.append(
                     f"Prometheus query {name!r} returned {len(found)} series; kept {self._max_series}: "
@@ -83,7 +90,7 @@ class PrometheusSource:
                 missing.append(
                     Missing(
                         source=self.name,
-                        resource=self._url,
+                        resource=custom or self._url,
                         metric=name,
                         stat="value",
                         what=f"Prometheus query {name!r} ({promql})",
@@ -125,9 +132,9 @@ class PrometheusSource:
             )
         return list(data.get("result", []))
 
-    def _series(self, name: str, result: Mapping[str, Any], step: float) -> Series | None:
+    def _series(self, name: str, result: Mapping[str, Any], step: float, custom: str) -> Series | None:
         labels = {k: v for k, v in result.get("metric", {}).items() if k != "__name__"}
-        resource = "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+        resource = custom + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
         points = []
         for ts, raw in result.get("values", []):
             value = float(raw)

@@ -16,20 +16,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from runner.config.load import Config
-from runner.config.types import ServerCriteriaLimits
+from runner.config.types import RecoveryConfig, ServerCriteriaLimits
 from runner.errors import SourceError, UsageError
 from runner.logs import get_logger
 from runner.model import (
+    AlarmReading,
+    LogReading,
     Missing,
     Series,
     ServerReadings,
     SourceFailure,
     metric_kind,
 )
+from runner.sources.alarms import AlarmsPlan
 from runner.sources.base import MetricSource, SettlingSource, SourceResult
 from runner.sources.cloudwatch_catalog import CloudWatchTarget
+from runner.sources.logs import LogsPlan
 
 if TYPE_CHECKING:
+    from runner.sources.aws import AwsApi
     from runner.sources.process import GeventSampler
 
 log = get_logger("loadlens.server")
@@ -58,10 +63,23 @@ class ServerPlan:
     abort_periods: int = 3
     required: bool = False
     poll_s: float = 60.0
+    # Application log errors and alarms ([cloudwatch] log_group, alarms): read at the end of the run.
+    logs: LogsPlan | None = None
+    alarms: AlarmsPlan | None = None
+    max_log_errors: int | None = None
+    max_alarms: int | None = None
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)  # not a source: carried to the judge
 
     @property
     def any(self) -> bool:
-        return bool(self.cloudwatch or self.prometheus_url or self.process_pid or self.process_name)
+        return bool(
+            self.cloudwatch or self.prometheus_url or self.process_pid or self.process_name or self.events
+        )
+
+    @property
+    def events(self) -> bool:
+        """True when log errors or alarms are to be read at the end of the run."""
+        return self.logs is not None or self.alarms is not None
 
 
 def server_plan(cfg: Config) -> ServerPlan:
@@ -71,11 +89,17 @@ def server_plan(cfg: Config) -> ServerPlan:
 
     cw = cfg.cloudwatch
     target = None
-    if cw.correlate:
+    logs = None
+    if cw.log_group is not None:
+        logs = LogsPlan(log_group=cw.log_group, pattern=cw.error_pattern, max_events=cw.max_log_events)
+    alarms = None
+    if cw.alarms or cw.alarm_prefix is not None or cw.max_alarms is not None:
+        alarms = AlarmsPlan(prefix=cw.alarm_prefix)
+    if cw.correlate and (cw.target.configured or (logs is None and alarms is None)):
         if not cw.target.configured:
             raise UsageError(
                 "--correlate-cloudwatch needs [cloudwatch] ecs_cluster and ecs_service, rds_instance, "
-                "rds_cluster or load_balancer in loadlens.toml"
+                "rds_cluster or load_balancer, or a CloudWatch [[server.metrics]], in loadlens.toml"
             )
         target = cw.target
     proc = cfg.process
@@ -104,6 +128,11 @@ def server_plan(cfg: Config) -> ServerPlan:
         abort_periods=server.abort_periods,
         required=cw.require,
         poll_s=min(polls) if polls else 60.0,
+        logs=logs,
+        alarms=alarms,
+        max_log_errors=cw.max_log_errors,
+        max_alarms=cw.max_alarms,
+        recovery=cfg.recovery,
     )
 
 
@@ -133,6 +162,17 @@ class ServerSide:
             self._open("prometheus", self._open_prometheus)
         if plan.cloudwatch is not None:
             self._open("cloudwatch", self._open_cloudwatch)
+        unread = [m.name for m in plan.limits.metrics if m.source == "cloudwatch" and plan.cloudwatch is None]
+        if unread and not self.sources and not self.failures:
+            # Nothing else is read: without this, no server row at all and the user's criterion would
+            # vanish. With another source its row is judged (INCONCLUSIVE, "not read") anyway.
+            self.failures.append(
+                SourceFailure(
+                    "cloudwatch",
+                    f"[[server.metrics]] {', '.join(map(repr, unread))} read CloudWatch, which this run "
+                    "does not read: --correlate-cloudwatch or [cloudwatch] correlate = true",
+                )
+            )
 
     def _open(self, name: str, opener: Callable[[], MetricSource]) -> None:
         try:
@@ -160,7 +200,10 @@ class ServerSide:
 
         assert self.plan.prometheus_url is not None
         source = PrometheusSource(
-            self.plan.prometheus_url, self.plan.prometheus_queries, step_s=self.plan.prometheus_step_s
+            self.plan.prometheus_url,
+            self.plan.prometheus_queries,
+            step_s=self.plan.prometheus_step_s,
+            metrics=self.plan.limits.metrics,
         )
         log.info(
             "reading Prometheus", url=self.plan.prometheus_url, queries=",".join(self.plan.prometheus_queries)
@@ -283,10 +326,79 @@ class ServerSide:
                 failures.append(SourceFailure(source.name, reason))
                 continue
             results = results.merge(got)
+        logs, alarms = self.read_events(run_start=run_start, run_end=run_end)
         return ServerReadings(
             series=results.series,
             missing=results.missing,
             failures=tuple(failures),
             notes=results.notes,
             safety_stop=self.safety_stop,
+            logs=logs,
+            alarms=alarms,
         )
+
+    def read_events(
+        self, *, run_start: float, run_end: float
+    ) -> tuple[LogReading | None, AlarmReading | None]:
+        """The run's application log errors and alarms, when planned. They are read after the
+        metrics (CloudWatch Logs and the alarm history answer for the past at once); a failure is
+        the reading's ``failure``, judged INCONCLUSIVE, never raised."""
+        plan = self.plan
+        if not plan.events:
+            return None, None
+        api: AwsApi | None = None
+        failure = None
+        try:
+            api = self._events_api()
+        except SourceError as exc:
+            failure = str(exc)
+        except Exception as exc:  # a bug here must cost neither the metrics nor the verdict
+            failure = f"loadlens could not open AWS: {type(exc).__name__}: {exc}"
+        logs = alarms = None
+        if (logs_plan := plan.logs) is not None:
+            found = self._read(lambda: _logs(api, logs_plan, run_start, run_end), failure, logs_plan)
+            logs = found if isinstance(found, LogReading) else None
+        if (alarms_plan := plan.alarms) is not None:
+            got = self._read(lambda: _alarms(api, alarms_plan, run_start, run_end), failure, alarms_plan)
+            alarms = got if isinstance(got, AlarmReading) else None
+        return logs, alarms
+
+    def _events_api(self) -> AwsApi:
+        from runner import installed
+
+        if installed.missing_module(installed.AWS) is not None:
+            try:
+                installed.require(installed.AWS, used_by="CloudWatch Logs and alarms")
+            except UsageError as exc:
+                raise SourceError(str(exc)) from None
+        from runner.sources.aws import AwsApi, make_session
+
+        return AwsApi(make_session(profile=self.plan.aws_profile, region=self.plan.aws_region))
+
+    @staticmethod
+    def _read(
+        read: Callable[[], LogReading | AlarmReading], failure: str | None, plan: LogsPlan | AlarmsPlan
+    ) -> LogReading | AlarmReading:
+        if failure is None:
+            try:
+                return read()
+            except Exception as exc:  # the readers translate AWS errors; this is a bug, said as one
+                failure = f"loadlens could not read it: {type(exc).__name__}: {exc}"
+                log.error("log errors or alarms could not be read", error=failure)
+        if isinstance(plan, LogsPlan):
+            return LogReading(log_group=plan.log_group, pattern=plan.pattern, failure=failure)
+        return AlarmReading(prefix=plan.prefix, failure=failure)
+
+
+def _logs(api: AwsApi | None, plan: LogsPlan, start: float, end: float) -> LogReading:
+    from runner.sources.logs import read_log_errors
+
+    assert api is not None
+    return read_log_errors(api, plan, start=start, end=end)
+
+
+def _alarms(api: AwsApi | None, plan: AlarmsPlan, start: float, end: float) -> AlarmReading:
+    from runner.sources.alarms import read_alarms
+
+    assert api is not None
+    return read_alarms(api, plan, start=start, end=end)

@@ -22,6 +22,9 @@ __all__ = ["OVERFLOW_NAME", "StatsStore", "Timeline", "from_wire", "to_wire"]
 OVERFLOW_NAME = "(other)"
 WIRE_VERSION = 2  # 2: rows carry the per-status histograms of non-2xx responses
 _WIRE_READ = frozenset({1, 2})
+# Bound once: the request path then looks up one global per function instead of two names.
+_log = math.log
+_ceil = math.ceil
 
 
 class _Recorder:
@@ -136,7 +139,7 @@ class StatsStore:
             fs = rec.failed
             fs[status] = fs.get(status, 0) + 1
         if response_time_ms > MIN_MS:
-            i = math.ceil(math.log(response_time_ms) * INV_LOG_GAMMA) + OFFSET
+            i = _ceil(_log(response_time_ms) * INV_LOG_GAMMA) + OFFSET
             if i > _LAST:
                 i = _LAST
         else:

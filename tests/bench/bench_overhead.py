@@ -45,9 +45,10 @@ if str(ROOT) not in sys.path:  # run as a script (`make bench`): make `tests` im
 from tests.bench.measure import (  # noqa: E402
     ALL_MODES,
     CONTROL,
-    EXPORT,
-    GOAL,
+    EXPORT_MODES,
+    GOALS,
     MODES,
+    NO_LEAN_MODES,
     PLAIN,
     RunResult,
     Steady,
@@ -57,7 +58,7 @@ from tests.bench.measure import (  # noqa: E402
 from tests.bench.nginx import nginx_target  # noqa: E402
 from tests.bench.peers import OtlpSink, Scraper  # noqa: E402
 from tests.bench.proc_cpu import CpuSampler  # noqa: E402
-from tests.bench.report import fmt, render, summarise  # noqa: E402
+from tests.bench.report import fmt, markdown_summary, render, summarise  # noqa: E402
 from tests.support.procs import free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -123,10 +124,12 @@ class Bench:
         env.pop("LOADLENS_CONFIG", None)
         if mode in (PLAIN, CONTROL):
             return [str(BIN / "locust"), *args], env, None
-        toml = "loadlens-export.toml" if mode == EXPORT else "loadlens.toml"
+        toml = "loadlens-export.toml" if mode in EXPORT_MODES else "loadlens.toml"
         cmd = [str(BIN / "loadlens"), "run", *args]
         cmd += ["--loadlens-config", str(self.work / toml), "--out", str(d / "out")]
-        if mode != EXPORT:
+        if mode in NO_LEAN_MODES:
+            cmd.append("--no-lean")
+        if mode not in EXPORT_MODES:
             return cmd, env, None
         assert self.sink is not None
         prom_port = free_port()
@@ -377,11 +380,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
     modes: list[str] = opts.modes
-    if EXPORT in modes:
+    if EXPORT_MODES & set(modes):
         ok, why = export_available()
         if not ok:
-            print(f"mode {EXPORT} unavailable, skipped: {why}", flush=True)
-            modes = [m for m in modes if m != EXPORT]
+            print(f"modes {', '.join(sorted(EXPORT_MODES))} unavailable, skipped: {why}", flush=True)
+            modes = [m for m in modes if m not in EXPORT_MODES]
     info = machine()
     print(
         f"machine: {info['nproc']} cpus, {info['cpu']}, Python {info['python']}, {info['locust']}, "
@@ -399,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         with nginx_target(work / "nginx", free_port()) as host, OtlpSink(free_port()) as sink:
-            bench = Bench(opts, work, host, sink if EXPORT in modes else None)
+            bench = Bench(opts, work, host, sink if EXPORT_MODES & set(modes) else None)
             for cls in opts.classes:
                 if not opts.sequential:
                     results += run_pairs(bench, cls, modes, opts.rounds)
@@ -417,6 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     info["loadavg_end"] = os.getloadavg()
     summary = summarise(results, opts.classes, modes)
     print(render(summary, modes, {c: p.name for c, p in CLASSES.items()}))
+    print("\nFor docs/benchmarks.md (medians of pairs; min-max in brackets):\n")
+    print(markdown_summary(summary, modes, opts, info))
     print(f"\ntotal {time.monotonic() - started:.0f}s, load average now {info['loadavg_end'][0]:.2f}")
     if opts.json:
         Path(opts.json).write_text(
@@ -425,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "machine": info,
                     "options": {k: v for k, v in vars(opts).items() if k != "json"},
                     "modes": modes,
-                    "goal": GOAL,
+                    "goals": GOALS,
                     "runs": [asdict(r) for r in results],
                     "summary": summary,
                 },

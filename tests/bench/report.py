@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 from collections.abc import Mapping, Sequence
 
-from tests.bench.measure import CONTROL, GOAL, PLAIN, RunResult
+from tests.bench.measure import CONTROL, GOALS, PLAIN, RunResult
 
 
 def fmt(x: float | None, spec: str = ".0f") -> str:
@@ -103,9 +104,36 @@ def render(summary: dict, modes: Sequence[str], labels: Mapping[str, str]) -> st
                     f"n={r['n']}): the noise of this run, plain Locust against itself{per_cpu}"
                 )
                 continue
-            status = "meets" if r["median"] >= GOAL else "MISSES"
+            goal = GOALS.get(m, 1.0)
+            status = "meets" if r["median"] >= goal else "MISSES"
             lines.append(
                 f"{cls}: {m}/plain median {r['median']:.3f} (min {r['min']:.3f}, n={r['n']}) "
-                f"(goal >= {GOAL}): {status} the goal{per_cpu}"
+                f"(goal >= {goal}): {status} the goal{per_cpu}"
             )
+    return "\n".join(lines)
+
+
+def _cell(r: dict) -> str:
+    if r["median"] is None:
+        return "no data"
+    return f"**{r['median']:.3f}** ({r['min']:.3f}-{r['max']:.3f})"
+
+
+def markdown_summary(summary: dict, modes: Sequence[str], opts: argparse.Namespace, machine: dict) -> str:
+    """The table docs/benchmarks.md shows: per user class and mode, the median of the pairs' ratios
+    to plain Locust for requests/s and for requests per CPU second, with their range and the goal."""
+    how = "sequential rounds" if getattr(opts, "sequential", False) else "simultaneous pinned pairs"
+    lines = [
+        f"{opts.rounds} {how} per class and mode, {opts.duration} s each, -u {opts.users}; "
+        f"{machine.get('locust', 'locust ?')}, Python {machine.get('python', '?')}, load average "
+        f"{machine.get('loadavg_start', (0.0,))[0]:.2f} at the start",
+        "",
+        "| user class | mode | requests/s ratio | per CPU second ratio | pairs | goal |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for cls, s in summary.items():
+        for m in (m for m in modes if m != PLAIN):
+            r, c = s["rps_ratio"][m], s["per_cpu_s_ratio"][m]
+            goal = "noise" if m == CONTROL else f">= {GOALS.get(m, 1.0)}"
+            lines.append(f"| {cls} | {m} | {_cell(r)} | {_cell(c)} | {r['n']} | {goal} |")
     return "\n".join(lines)

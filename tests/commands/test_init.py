@@ -7,6 +7,7 @@ The end-to-end tests run Locust for real against the demo service on 127.0.0.1 (
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -49,6 +50,46 @@ class TestTemplate:
         doc = tomllib.loads(path.read_text())
         assert doc["server"] == {"cpu_percent": 70, "memory_percent": 80}
         assert "cloudwatch" not in doc and '# region = "eu-west-1"' in path.read_text()
+
+    def test_the_template_shows_the_criteria_keys_and_they_load(self, tmp_path: Path) -> None:
+        """The new client criteria (more statistics, require_statuses, abort_after, groups, a
+        scenario's own thresholds) are in the template, and uncommented they load as written."""
+        text = template(env={})
+        for key in ("p90_ms", "p999_ms", "avg_ms", "max_ms", "require_statuses", "abort_after"):
+            assert key in text, key
+        lines, block = [], ""
+        for line in text.splitlines():
+            if header := re.match(r"(?:# )?\[([a-z_.]+)", line):
+                block = header[1]
+            criteria = block.startswith(("thresholds", "scenarios"))
+            if criteria and re.match(r"# (\[|[a-z_0-9]+ = )", line):
+                line = line[2:]
+            lines.append(line)
+        path = tmp_path / "loadlens.toml"
+        path.write_text("\n".join(lines))
+        cfg = load_config(path, env={})
+        assert cfg.thresholds.default.require_statuses == frozenset({429})
+        assert cfg.thresholds.default.abort_after_s == 30
+        assert cfg.thresholds.groups["auth"].match == "^POST /auth/"
+        assert cfg.thresholds_for("smoke").default.p95_ms == 200
+        assert cfg.thresholds_for("load").default.p95_ms == 500
+
+    def test_the_template_knows_recovery_logs_and_alarms(self, tmp_path: Path) -> None:
+        """[cloudwatch] log_group ... max_alarms and [recovery] are in the template, commented; with
+        the comment marks removed the blocks load with the documented defaults."""
+        text = template(env={})
+        for key in ("log_group", "error_pattern", "max_log_errors", "alarms", "alarm_prefix", "max_alarms"):
+            assert f"# {key} = " in text, key
+        for key in ("recover_within", "p95_tolerance", "error_rate_tolerance", "expect_scale_out"):
+            assert f"# {key} = " in text, key
+        blocks = [ln[2:] for ln in text.splitlines() if re.match(r"# (\[[a-z_.]+\]$|[a-z_]+ = )", ln)]
+        start = blocks.index("[cloudwatch]")
+        path = tmp_path / "loadlens.toml"
+        path.write_text("\n".join(blocks[start : blocks.index("[exporters.prometheus]")]) + "\n")
+        cfg = load_config(path, env={})
+        assert cfg.cloudwatch.error_pattern == "?ERROR ?Exception ?Traceback"
+        assert (cfg.cloudwatch.max_log_errors, cfg.cloudwatch.max_alarms) == (0, 0)
+        assert cfg.recovery.recover_within_s == 60
 
     def test_never_overwrites_without_force(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """An existing file is exit 2 with one line; --force replaces it."""

@@ -13,6 +13,7 @@ from runner.config.load import Config, Limits, ServerCriteriaLimits, load_config
 from runner.config.options import OPTIONS, FlagValue, flag_values, pre_parser
 from runner.config.scenarios import BUILTIN, Stage
 from runner.errors import ConfigError, UsageError
+from runner.sources.custom import ServerMetric
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -28,6 +29,7 @@ cooldown = "15s"
 max_endpoints = 300
 interval = "2s"
 progress = 0
+lean = false
 
 [scenarios.checkout-peak]
 description = "Black Friday checkout"
@@ -54,10 +56,22 @@ expected_statuses = [404, 429]
 warn_ratio = 0.8
 per_endpoint = false
 include_expected = true
+p90_ms = 400
+p999_ms = 2000
+avg_ms = 250
+max_ms = 5000
+require_statuses = [429]
+abort_after = "45s"
 
 [thresholds.endpoints."GET /health"]
 p95_ms = 50
 error_rate = 0
+
+[thresholds.groups.auth]
+match = "^POST /auth/"
+per_endpoint = false
+p99_ms = 300
+abort_after = "30s"
 
 [thresholds.endpoints."POST /jobs [create]"]
 p50_ms = 100
@@ -72,6 +86,10 @@ memory_percent = 85.5
 rds_cpu_percent = 60
 rds_connections = 180
 alb_5xx = 3
+alb_p95_ms = 400
+alb_p99_ms = 900
+unhealthy_hosts = 1
+metrics = [{ name = "Redis CPU", namespace = "AWS/ElastiCache", metric = "CPUUtilization", max = 75 }]
 leak_warn_percent_per_hour = 2
 leak_fail_percent_per_hour = 5
 leak_min_duration = "20m"
@@ -94,6 +112,13 @@ preroll = 120
 container_insights = true
 require = true
 correlate = true
+log_group = "/ecs/video-gen"
+error_pattern = "?ERROR ?FATAL"
+max_log_errors = 3
+max_log_events = 500
+alarms = true
+alarm_prefix = "video-gen-"
+max_alarms = 0
 
 [prometheus_source]
 url = "http://127.0.0.1:9090"
@@ -135,6 +160,13 @@ latency_percent = 20
 error_rate_points = 1
 rps_percent = 15
 server_percent = 25
+
+[recovery]
+enabled = false
+recover_within = "90s"
+p95_tolerance = 0.25
+error_rate_tolerance = 0.02
+expect_scale_out = true
 """
 
 
@@ -208,7 +240,17 @@ class TestFullFile:
             0,
         )
         assert cfg.run.max_endpoints == 300
-        assert cfg.thresholds.default == Limits(200, 500, 1000, 0.01, 0.99, 10, min_samples=30)
+        assert cfg.run.lean is False
+        assert cfg.thresholds.default == Limits(
+            200, 500, 1000, 0.01, 0.99, 10, 30, 400, 2000, 250, 5000, frozenset({429}), 45
+        )
+        auth = cfg.thresholds.groups["auth"]
+        assert (auth.match, auth.per_endpoint, auth.p99_ms, auth.abort_after_s) == (
+            "^POST /auth/",
+            False,
+            300,
+            30,
+        )
         assert cfg.thresholds.endpoints["GET /health"] == Limits(p95_ms=50, error_rate=0)
         assert cfg.thresholds.endpoints["POST /jobs [create]"].min_rps == 1.5
         assert cfg.thresholds.endpoints["POST /jobs [create]"].min_samples == 5
@@ -216,7 +258,11 @@ class TestFullFile:
         assert (cfg.thresholds.warn_ratio, cfg.thresholds.per_endpoint) == (0.8, False)
         assert cfg.thresholds.include_expected is True
         # The judged server limits: [server]'s keys, [process]'s own limits and the WARN band.
-        assert cfg.server.criteria == ServerCriteriaLimits(75, 85.5, 60, 180, 3, 250, 50, 0.8)
+        redis = ServerMetric(name="Redis CPU", namespace="AWS/ElastiCache", metric="CPUUtilization", max=75)
+        assert cfg.server.criteria == ServerCriteriaLimits(
+            75, 85.5, 60, 180, 3, 250, 50, 0.8, 400, 900, 1, (redis,)
+        )
+        assert cfg.cloudwatch.target.metrics == (redis,)  # read by the CloudWatch source with the rest
         assert dataclasses.astuple(cfg.server)[1:] == (2, 5, 1200, 95, 97, 2)
         assert cfg.cloudwatch.region == "eu-west-1" and cfg.cloudwatch.target.target_groups == (
             "targetgroup/video-gen/456",
@@ -250,6 +296,22 @@ class TestFullFile:
         c = cfg.compare
         assert (c.latency_percent, c.error_rate_points, c.rps_percent, c.server_percent) == (20, 1, 15, 25)
         assert cfg.selected_scenario() == cfg.scenario("checkout-peak")
+        cw = cfg.cloudwatch
+        assert (cw.log_group, cw.error_pattern, cw.max_log_errors, cw.max_log_events) == (
+            "/ecs/video-gen",
+            "?ERROR ?FATAL",
+            3,
+            500,
+        )
+        assert (cw.alarms, cw.alarm_prefix, cw.max_alarms) == (True, "video-gen-", 0)
+        r = cfg.recovery
+        assert r.expect_scale_out is True
+        assert (r.enabled, r.recover_within_s, r.p95_tolerance, r.error_rate_tolerance) == (
+            False,
+            90,
+            0.25,
+            0.02,
+        )
 
     def test_every_key_is_exercised(self) -> None:
         """FULL above holds every key the schema accepts, so none escapes the test above."""

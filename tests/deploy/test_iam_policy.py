@@ -20,10 +20,13 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
+from runner.sources.alarms import AlarmsPlan, read_alarms
 from runner.sources.aws import IAM_PREFIX, AwsApi
 from runner.sources.cloudwatch import CloudWatchSource
 from runner.sources.cloudwatch_catalog import CloudWatchTarget
+from runner.sources.custom import ServerMetric
 from runner.sources.discovery import discover
+from runner.sources.logs import LogsPlan, log_group_exists, read_log_errors
 from runner.sources.preflight import preflight
 from tests.support.aws_stack import (
     aws_env,
@@ -128,8 +131,16 @@ def invoked(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> set[str]
 
         session.events.register("before-call", record)
         api = AwsApi(session)
+        # A missing = "zero" metric without datapoints: its existence is checked with ListMetrics.
+        throttles = ServerMetric(
+            name="Polly throttles", namespace="AWS/Polly", metric="ThrottledCount", max=0, missing="zero"
+        )
         full = CloudWatchTarget(
-            ecs_cluster="shop", ecs_service="api", rds_instance="shop-db", rds_cluster="shop-aurora"
+            ecs_cluster="shop",
+            ecs_service="api",
+            rds_instance="shop-db",
+            rds_cluster="shop-aurora",
+            metrics=(throttles,),
         )
         preflight(full, api=api)
         source = CloudWatchSource(full, api=api)
@@ -138,6 +149,12 @@ def invoked(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> set[str]
         discover(CloudWatchTarget(load_balancer="shop-alb"), api=api)
         discover(CloudWatchTarget(load_balancer=stack.load_balancer_arn), api=api)
         discover(CloudWatchTarget(target_groups=("api-tg", stack.target_group_arn)), api=api)
+        # Application logs and alarms ([cloudwatch] log_group, alarms); moto refuses
+        # DescribeAlarmHistory (not implemented), but the call is made and recorded all the same.
+        seed.client("logs").create_log_group(logGroupName="/ecs/api")
+        assert log_group_exists(api, "/ecs/api")
+        assert read_log_errors(api, LogsPlan("/ecs/api"), start=t0, end=t0 + 600).failure is None
+        read_alarms(api, AlarmsPlan(), start=t0, end=t0 + 600)
     return calls
 
 
@@ -180,7 +197,14 @@ class TestRecordedCalls:
         """Every operation botocore sent during preflight, fetch, settle and discovery is allowed by
         the policy."""
         policy = load_policy()
-        assert invoked >= {"sts:GetCallerIdentity", "cloudwatch:GetMetricData", "ecs:DescribeServices"}
+        assert invoked >= {
+            "sts:GetCallerIdentity",
+            "cloudwatch:GetMetricData",
+            "cloudwatch:ListMetrics",
+            "ecs:DescribeServices",
+            "logs:FilterLogEvents",
+            "cloudwatch:DescribeAlarmHistory",
+        }
         assert sorted(a for a in invoked if not allowed(policy, a)) == []
 
     def test_static_scan_covers_every_operation_sent(self, invoked: set[str]) -> None:

@@ -176,7 +176,9 @@ class TestCompare:
         found = rows(doc)
         jobs = found["GET /api/v1/jobs p95_ms"]
         assert jobs["status"] == "regressed", jobs
-        assert jobs["change_ratio"] > 0.3 and jobs["ci_low"] > 0.1
+        # +25 ms on 50 ms: ~+50 % on a quiet machine; a loaded one adds the same queueing to both runs,
+        # which shrinks the ratio, so the test asks for what "regressed" means: beyond the 10 % tolerance.
+        assert jobs["change_ratio"] > 0.1 and jobs["ci_low"] > 0
         assert "GET /api/v1/jobs p95" in doc["regressed"]
         for name in ("GET /health", "GET /api/v1/assets"):
             assert found[f"{name} p95_ms"]["status"] == "unchanged", found[f"{name} p95_ms"]

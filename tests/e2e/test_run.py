@@ -62,7 +62,7 @@ class TestVerdicts:
             assert (rd / name).is_file(), name
         doc = done.summary
         assert doc["verdict"] == "pass" and doc["exit_code"] == 0 and doc["interrupted"] is False
-        assert doc["schema_version"] == 1 and doc["run_id"] == rd.name
+        assert doc["schema_version"] == 2 and doc["run_id"] == rd.name
         assert doc["window"]["kind"] == "steady_state"
         # Our whole-run count is exactly the number of requests the locustfile saw.
         assert doc["client"]["whole_run"]["total"]["requests"] == raw_count(raw) > 0
@@ -260,7 +260,8 @@ class TestLocustCompatibility:
     ) -> None:
         """--scenario spike with -u 6 -t 6s runs the spike shape scaled to a peak of 6 users in 6 s."""
         spike = LoadlensRun(
-            tmp_path, target, config='[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[run]\ninterval = "1s"\n',
+            tmp_path, target, config='[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n[run]\ninterval = "1s"\n'
+            '[recovery]\nenabled = false\n',  # 1.5 s after the spike cannot show a 60 s recovery
             users=6, spawn_rate=None, run_time="6s", flags=("--scenario", "spike"),
         )  # fmt: skip
         started = time.monotonic()

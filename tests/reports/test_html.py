@@ -86,6 +86,7 @@ class TestPageData:
         ]
         assert doc["server"][0]["v"] == [12.5, 33.33]  # NaN left out, 4 significant digits
         assert {
+            "kind": "steady",
             "name": "steady state (judged)",
             "start": record.window_start,
             "end": record.window_end,
@@ -145,7 +146,7 @@ class TestPageData:
         doc = page_document(text)
         assert all(len(s["t"]) <= 1602 for s in doc["server"])
         assert len(doc["server"][0]["t"]) < len(record.server[0].points) / 50
-        assert len(doc["endpoint_p95"]["names"]) == MAX_ENDPOINT_LINES
+        assert len(doc["endpoint_latency"]["names"]) == MAX_ENDPOINT_LINES
         assert len(doc["endpoints"]) == 201
         assert len(text.encode()) < 1_000_000
 

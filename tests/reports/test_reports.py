@@ -289,6 +289,24 @@ class TestSummaryDict:
         assert doc["verdict"] == status.value
         assert doc["exit_code"] == EXIT[status]
 
+    def test_phase_marks_are_kept_and_read_back(self, validator, tmp_path: Path) -> None:
+        """The ramp-up's end and the load steps (for the report's phase shading) are written in
+        window, valid against the schema, and read back to the millisecond; a summary without them
+        reads as None."""
+        from runner.model import PhaseMarks
+
+        record = make_record(Status.PASS)
+        marks = PhaseMarks(ramp_end=record.run_start + 1.5, load_steps=((record.run_start + 4.25, 10, 20),))
+        doc = json.loads(summary_text(dataclasses.replace(record, phases=marks)))
+        validator.validate(doc)
+        assert doc["window"]["load_steps"] == [
+            {"at": iso_utc(record.run_start + 4.25), "from_users": 10, "to_users": 20}
+        ]
+        again = record_from_dict(doc).phases
+        assert again is not None and again.ramp_end == pytest.approx(marks.ramp_end, abs=0.001)
+        assert again.load_steps[0][1:] == (10, 20)
+        assert record_from_dict(json.loads(summary_text(record))).phases is None
+
     def test_empty_interrupted_run_is_valid(self, validator) -> None:
         """An interrupted run with no requests at all still gives a valid summary, with nulls."""
         doc = json.loads(summary_text(make_record(Status.INCONCLUSIVE, interrupted=True, empty=True)))
@@ -334,7 +352,7 @@ class TestSummaryDict:
         """Identity, versions, command and window come from the record, times as ISO with ms."""
         record = make_record(Status.WARN)
         doc = summary_dict(record)
-        assert doc["schema_version"] == 1
+        assert doc["schema_version"] == 2
         assert (doc["run_id"], doc["scenario"], doc["host"]) == (
             "load_20261103T120000Z",
             "load",
@@ -537,7 +555,7 @@ class TestLoadSummary:
             (b"\xff\xfe\x00", "not JSON"),
             ("[1, 2]", "not a loadlens summary"),
             ('{"stats": []}', "not a loadlens summary"),
-            ('{"schema_version": 2, "run_id": "x"}', "schema_version 2 (written by a newer loadlens)"),
+            ('{"schema_version": 3, "run_id": "x"}', "schema_version 3 (written by a newer loadlens)"),
             ('{"schema_version": "1", "run_id": "x"}', "schema_version '1'"),
         ],
     )

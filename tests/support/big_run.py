@@ -66,12 +66,12 @@ def big_record(
         total = EndpointStats()
         for s in per.values():
             total = total.merge(s)
-        p95 = {key: s.quantile_ms(0.95) or 0.0 for key, s in per.items()}
+        p50, p95, p99 = ({key: s.quantile_ms(q) or 0.0 for key, s in per.items()} for q in (0.50, 0.95, 0.99))
         counts = {key: (s.count, s.failures) for key, s in per.items()}
-        variants.append((total, p95, counts))
+        variants.append((total, (p50, p95, p99), counts))
     timeline = []
     for k in range(intervals):
-        total, p95, counts = variants[k % len(variants)]
+        total, (p50, p95, p99), counts = variants[k % len(variants)]
         timeline.append(
             Interval(
                 start=T0 + k * step,
@@ -80,6 +80,8 @@ def big_record(
                 total=total,
                 endpoint_p95_ms=p95,
                 endpoint_counts=counts,
+                endpoint_p50_ms=p50,
+                endpoint_p99_ms=p99,
             )
         )
     judged = Snapshot(

@@ -60,11 +60,13 @@ def report_html(
     *,
     run_dir: Path | None = None,
     options: PageOptions = PageOptions(),  # noqa: B008
+    sections: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
-    """The report page of ``records`` (the first in full; several are overlaid). Locust's failures
-    table is read from ``run_dir`` when it is there."""
+    """The report page of ``records`` (the first in full; several are overlaid), with ``sections``
+    (a comparison's rows, a history) when given. Locust's failures table is read from ``run_dir``
+    when it is there."""
     failures = read_failures_csv(run_dir / FAILURES_CSV) if run_dir is not None else []
-    return render_page(page_data(records, failures=failures, options=options))
+    return render_page(page_data(records, failures=failures, options=options, sections=sections))
 
 
 def write_html_report(record: RunRecord, run_dir: Path) -> Path:

@@ -11,7 +11,7 @@ from runner.reports.html.downsample import downsample
 from runner.reports.html.numbers import sig, sig_all
 from runner.stats.histogram import bucket_value_ms
 
-MAX_ENDPOINT_LINES = 40  # endpoints with a p95 line of their own (the busiest ones)
+MAX_ENDPOINT_LINES = 20  # endpoints with p50/p95/p99 lines of their own (the busiest ones)
 MAX_ENDPOINT_ROWS = 500  # rows of the per-endpoint table and distributions
 DISTRIBUTION_BINS = 40
 
@@ -45,9 +45,10 @@ def client_series(timeline: Sequence[Interval], *, buckets: int) -> dict[str, An
     return {"t": t, **{name: sig_all(c) for name, c in zip(names, cols, strict=True)}}
 
 
-def endpoint_p95_series(timeline: Sequence[Interval], *, buckets: int) -> dict[str, Any]:
-    """p95 per interval of the busiest ``MAX_ENDPOINT_LINES`` endpoints (the timeline keeps no more
-    than p95 per endpoint, so p50/p99 are for all requests only)."""
+def endpoint_series(timeline: Sequence[Interval], *, buckets: int) -> dict[str, Any]:
+    """p50, p95 and p99 per interval of the busiest ``MAX_ENDPOINT_LINES`` endpoints, for the page's
+    endpoint chooser: ``values[i]`` is endpoint i's p95, ``p50[i]``/``p99[i]`` its p50 and p99 (empty
+    in a timeline stored before it kept them), all downsampled on one shared time axis."""
     counts: dict[EndpointKey, int] = {}
     for iv in timeline:
         for key, (n, _f) in iv.endpoint_counts.items():
@@ -55,9 +56,28 @@ def endpoint_p95_series(timeline: Sequence[Interval], *, buckets: int) -> dict[s
     keys = sorted(counts, key=lambda k: (-counts[k], k))[:MAX_ENDPOINT_LINES]
     steps = [iv for iv in timeline if iv.end > iv.start]
     t = [iv.end for iv in steps]
-    cols: list[list[float | None]] = [[iv.endpoint_p95_ms.get(k) for iv in steps] for k in keys]
+    cols: list[list[float | None]] = []
+    for k in keys:
+        for per in (
+            lambda iv: iv.endpoint_p50_ms,
+            lambda iv: iv.endpoint_p95_ms,
+            lambda iv: iv.endpoint_p99_ms,
+        ):
+            cols.append([per(iv).get(k) for iv in steps])
     t, cols = downsample(t, cols, buckets=buckets)
-    return {"t": t, "names": [str(k) for k in keys], "values": [sig_all(c) for c in cols]}
+    out = [sig_all(c) for c in cols]
+    return {
+        "t": t,
+        "names": [str(k) for k in keys],
+        "p50": [_or_empty(c) for c in out[0::3]],
+        "values": out[1::3],
+        "p99": [_or_empty(c) for c in out[2::3]],
+    }
+
+
+def _or_empty(column: list[float | None]) -> list[float | None]:
+    """A column with no value at all as [] (an older summary's timeline kept p95 only): smaller."""
+    return column if any(v is not None for v in column) else []
 
 
 def endpoint_rows(record: RunRecord) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from runner.model import Result, RunRecord
 from runner.reports.html.analysis import correlation, trends
-from runner.reports.html.client import client_series, endpoint_p95_series, endpoint_rows
+from runner.reports.html.client import client_series, endpoint_rows, endpoint_series
 from runner.reports.html.downsample import DEFAULT_BUCKETS
 from runner.reports.html.numbers import add, sig
 from runner.reports.html.server import server_chart
@@ -45,14 +45,19 @@ def page_data(
     *,
     failures: Sequence[Mapping[str, str]] = (),
     options: PageOptions = PageOptions(),
+    sections: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The page's document: the first record in full, and an overlay of all when there are several."""
+    """The page's document: the first record in full, and an overlay of all when there are several.
+    ``sections``: JSON-ready parts made elsewhere, drawn when present ("comparison" by ``loadlens
+    compare --html``, "history" by ``loadlens history --html``: runner.compare.render)."""
     if not records:
         raise ValueError("a report needs at least one run")
     first = redacted_record(records[0])
     doc = run_data(first, failures=failures, buckets=options.buckets)
     if len(records) > 1:
         doc["overlay"] = [overlay_run(redacted_record(r), buckets=options.buckets) for r in records]
+    for name, section in (sections or {}).items():
+        doc[name] = dict(section)
     if options.live_url is not None:
         doc["live"] = {"url": options.live_url, "every_s": options.live_every_s}
     return doc
@@ -74,7 +79,7 @@ def run_data(
         "phases": phases(record),
         "marks": marks(record),
         "client": client_series(record.timeline, buckets=buckets),
-        "endpoint_p95": endpoint_p95_series(record.timeline, buckets=buckets),
+        "endpoint_latency": endpoint_series(record.timeline, buckets=buckets),
         "server": [server_chart(s, record.verdict.results, buckets=buckets) for s in record.server],
         "server_missing": [m.reason for m in record.server_missing],
         "correlation": correlation(record),
@@ -122,29 +127,60 @@ def _criterion(result: Result) -> dict[str, Any]:
 
 
 def phases(record: RunRecord) -> list[dict[str, Any]]:
-    """Shaded spans: before the judged window (ramp-up / warm-up), the window, after it (cool-down)."""
-    out = []
-    if record.window_start > record.run_start:
-        out.append({"name": "ramp-up / warm-up", "start": record.run_start, "end": record.window_start})
-    kind = "steady state (judged)" if record.window_kind == "steady_state" else "judged window"
-    out.append({"name": kind, "start": record.window_start, "end": record.window_end})
-    if record.run_end > record.window_end:
-        out.append({"name": "cool-down", "start": record.window_end, "end": record.run_end})
+    """Shaded spans, each phase apart: ramp-up, warm-up, the judged window (steady state) cut at
+    each load step inside it, cool-down. ``kind`` picks the shade. A summary written before the
+    phases were recorded shades ramp-up and warm-up as one span, and its load steps are marks only."""
+    out: list[dict[str, Any]] = []
+    start, end = record.window_start, record.window_end
+    marks = record.phases
+    ramp_end = marks.ramp_end if marks is not None else None
+    steady = record.window_kind == "steady_state"
+    if steady and ramp_end is not None:
+        ramp_end = min(max(ramp_end, record.run_start), start)
+        if ramp_end > record.run_start:
+            out.append(_span("ramp", "ramp-up", record.run_start, ramp_end))
+        if start > ramp_end:
+            out.append(_span("warm", "warm-up", ramp_end, start))
+    elif start > record.run_start:
+        name = "ramp-up" if marks is not None else "ramp-up / warm-up"
+        out.append(_span("ramp", name, record.run_start, start))
+    # Load steps as recorded (a summary written before has them only as marks, from the timeline).
+    recorded = marks.load_steps if marks is not None else ()
+    steps = [(at, a, b) for at, a, b in recorded if start < at < end]
+    edges = [start, *(at for at, _a, _b in steps), end]
+    out.append(_span("steady", "steady state (judged)" if steady else "judged window", start, edges[1]))
+    for i, (at, before, after) in enumerate(steps):
+        name = f"load step {i + 2}: {before} → {after} users (judged)"
+        out.append(_span("step" if i % 2 == 0 else "steady", name, at, edges[i + 2]))
+    if record.run_end > end:
+        out.append(_span("cool", "cool-down", end, record.run_end))
+    return out
+
+
+def _span(kind: str, name: str, start: float, end: float) -> dict[str, Any]:
+    return {"kind": kind, "name": name, "start": start, "end": end}
+
+
+def _load_steps(record: RunRecord) -> list[tuple[float, int, int]]:
+    """The load steps as the run recorded them (at the moment the user count rose) or, in a summary
+    written before that, as the timeline shows them (the user count changing between intervals)."""
+    if record.phases is not None:
+        return list(record.phases.load_steps)
+    out, previous = [], None
+    for iv in record.timeline:
+        if previous is not None and iv.users != previous:
+            out.append((iv.start, previous, iv.users))
+        previous = iv.users
     return out
 
 
 def marks(record: RunRecord) -> list[dict[str, Any]]:
-    """Vertical marks: load steps (the user count changing inside the window) and the first breach."""
-    out: list[dict[str, Any]] = []
-    previous: int | None = None
-    for iv in record.timeline:
-        if (
-            previous is not None
-            and iv.users != previous
-            and record.window_start <= iv.start <= record.window_end
-        ):
-            out.append({"kind": "step", "at": iv.start, "text": f"load step: {previous} → {iv.users} users"})
-        previous = iv.users
+    """Vertical marks: load steps inside the judged window and the first breach."""
+    out: list[dict[str, Any]] = [
+        {"kind": "step", "at": at, "text": f"load step: {before} → {after} users"}
+        for at, before, after in _load_steps(record)
+        if record.window_start <= at <= record.window_end
+    ]
     breach = record.analysis.get("first_breach")
     if isinstance(breach, Mapping) and isinstance(breach.get("at"), int | float):
         out.append(

@@ -47,7 +47,7 @@
           var ctx = u.ctx, top = u.bbox.top, h = u.bbox.height;
           (doc.phases || []).forEach(function (p) {
             var x0 = u.valToPos(p.start, "x", true), x1 = u.valToPos(p.end, "x", true);
-            ctx.fillStyle = cssVar(p.name.indexOf("ramp") === 0 ? "--phase-ramp" : p.name.indexOf("cool") === 0 ? "--phase-cool" : "--phase-steady");
+            ctx.fillStyle = cssVar("--phase-" + (p.kind || "steady"));
             ctx.fillRect(Math.min(x0, x1), top, Math.abs(x1 - x0), h);
           });
         }],
@@ -173,7 +173,8 @@
 
   function phaseLegend(root) {
     var p = el("p", { class: "phase-legend" });
-    [["--phase-ramp", "ramp-up / warm-up"], ["--phase-steady", "judged window (dashed edges)"], ["--phase-cool", "cool-down"],
+    [["--phase-ramp", "ramp-up"], ["--phase-warm", "warm-up"], ["--phase-steady", "steady state, judged (dashed edges)"],
+     ["--phase-step", "load step (judged)"], ["--phase-cool", "cool-down"],
      ["--breach", "first breach"], ["--limit", "limit"]].forEach(function (x) {
       var i = el("i"); i.style.background = cssVar(x[0]);
       p.append(el("span", null, i, x[1]));
@@ -211,9 +212,10 @@
     }
   }
 
+  // The chosen endpoint's p50/p95/p99 on the shared time axis (a <select> of the busiest endpoints).
   function endpointChart(grid, doc) {
-    var e = doc.endpoint_p95;
-    if (!e.names.length) return;
+    var e = doc.endpoint_latency;
+    if (!e || !e.names.length) return;
     if (chosen == null || e.names.indexOf(chosen) < 0) chosen = e.names[0];
     var holder = el("div", { id: "endpoint-chart" });
     var select = el("select", { id: "endpoint-select", "aria-label": "endpoint" });
@@ -224,8 +226,13 @@
     function draw() {
       if (u) { timeCharts.splice(timeCharts.indexOf(u), 1); u.destroy(); }
       holder.replaceChildren();
-      var i = e.names.indexOf(chosen);
-      u = timeChart(holder, doc, "p95 of " + chosen, "ms", e.t, [{ label: "p95", values: e.values[i] }]);
+      var i = e.names.indexOf(chosen), lines = [];
+      if ((e.p50[i] || []).length) lines.push({ label: "p50", values: e.p50[i] });
+      lines.push({ label: "p95", values: e.values[i] });
+      if ((e.p99[i] || []).length) lines.push({ label: "p99", values: e.p99[i] });
+      u = timeChart(holder, doc, "latency of " + chosen, "ms", e.t, lines);
+      if (zoom) u.setScale("x", zoom);  // the shared axis: a new choice keeps the others' zoom
+      expose();
     }
     select.addEventListener("change", function () { chosen = select.value; draw(); });
     draw();
@@ -399,6 +406,76 @@
     });
   }
 
+  // `loadlens compare --html`: the comparison's rows, as the console shows them, changed ones first.
+  function comparisonTable(root, doc) {
+    var c = doc.comparison;
+    if (!c) return;
+    root.append(el("h2", { text: "Compared with baseline " + c.baseline }));
+    c.warnings.forEach(function (w) { root.append(el("p", { class: "status fail", text: "not comparable: " + w })); });
+    root.append(el("p", { id: "comparison-outcome", text: c.outcome }));
+    var table = el("table", { id: "comparison" });
+    table.append(el("thead", null, row("th", c.header, [2, 3, 4, 5])));
+    var body = el("tbody");
+    c.rows.forEach(function (r) {
+      var tr = row("td", r.cells, [2, 3, 4, 5]);
+      tr.setAttribute("data-status", r.status);
+      tr.title = r.reason;
+      tr.lastChild.className = "status " + r.status.replace(" ", "-");
+      body.append(tr);
+    });
+    table.append(body);
+    root.append(el("div", { class: "scroll" }, table));
+    if (c.left_out) root.append(el("p", { class: "muted", text: c.left_out + " unchanged rows left out (see compare --json)" }));
+  }
+
+  // `loadlens history --html`: one row per run, p95 per run with the change point, and the trend.
+  function historySection(root, doc) {
+    var h = doc.history;
+    if (!h) return;
+    root.append(el("h2", { text: "History (" + h.runs.length + " runs, oldest first)" }));
+    var cp = h.change_point;
+    var table = el("table", { id: "history" });
+    var numeric = h.table[0].map(function (_x, i) { return i; }).filter(function (i) { return i >= 3; });
+    table.append(el("thead", null, row("th", h.table[0], numeric)));
+    var body = el("tbody");
+    h.table.slice(1).forEach(function (cells, i) {
+      var tr = row("td", cells, numeric);
+      tr.setAttribute("data-verdict", h.runs[i].verdict);
+      if (cp && h.runs[i].run_id === cp.run_id) { tr.setAttribute("data-change", "1"); tr.className = "change"; }
+      body.append(tr);
+    });
+    table.append(body);
+    root.append(el("div", { class: "scroll" }, table));
+    var trend = h.trend_per_run == null ? "trend: too few runs for a trend"
+      : "trend: p95 " + (h.trend_per_run >= 0 ? "+" : "") + (h.trend_per_run * 100).toFixed(1) + " % per run (Theil–Sen)";
+    var change = cp ? "change point: " + cp.run_id + ": p95 " + num(cp.before_p95_ms, "ms") + " → " + num(cp.after_p95_ms, "ms") + " (" + cp.reason + ")"
+      : "change point: none (no lasting change of p95 beyond 10 %)";
+    root.append(el("p", { id: "history-trend", text: trend }), el("p", { id: "history-change", text: change }));
+    var box = el("div", { class: "chart", "data-chart": "history p95" });
+    root.append(box);
+    var x = h.runs.map(function (_r, i) { return i + 1; }), p95 = h.runs.map(function (r) { return r.p95_ms; });
+    var fg = cssVar("--fg"), gridc = cssVar("--line"), at = cp ? cp.index + 1 : null;
+    var u = new uPlot({
+      title: "p95 per run (all requests)", width: chartWidth(box), height: 220,
+      scales: { x: { time: false }, y: { range: yRange([]) } },
+      axes: [{ stroke: fg, grid: { stroke: gridc }, label: "run (oldest first)",
+        values: function (u, vals) { return vals.map(function (v) { return Number.isInteger(v) ? String(v) : ""; }); } },
+        { stroke: fg, grid: { stroke: gridc }, size: 60, label: "ms" }],
+      series: [{ label: "run", value: function (u, v) { return v == null ? "—" : (h.runs[v - 1] || {}).run_id || String(v); } },
+        { label: "p95 ms", stroke: colour(0), width: 1.5, points: { show: true, size: 7, fill: colour(0) } }],
+      hooks: { draw: [function (u) {
+        if (at == null) return;
+        var px = u.valToPos(at - 0.5, "x", true), ctx = u.ctx, dpr = devicePixelRatio || 1;
+        ctx.save(); ctx.strokeStyle = cssVar("--breach"); ctx.lineWidth = 2 * dpr;
+        ctx.beginPath(); ctx.moveTo(px, u.bbox.top); ctx.lineTo(px, u.bbox.top + u.bbox.height); ctx.stroke();
+        ctx.fillStyle = cssVar("--breach"); ctx.font = (11 * dpr) + "px system-ui, sans-serif";
+        ctx.fillText("change point", px + 4 * dpr, u.bbox.top + 12 * dpr); ctx.restore();
+      }] },
+    }, [x, p95], box);
+    counted(box, [x, p95]);
+    otherCharts.push(u);
+  }
+
   function notes(root, doc) {
     if (doc.verdict.findings.length) {
       root.append(el("h2", { text: "Analysis" }));
@@ -418,6 +495,10 @@
     rendering = true;
     try { draw(doc); } finally { rendering = false; }
     if (zoom && timeCharts.length) timeCharts[0].setScale("x", zoom);  // the others follow
+    expose();
+  }
+
+  function expose() {
     window.loadlens = { charts: timeCharts.concat(otherCharts), zoom: zoom };  // for automation and tests
   }
 
@@ -429,6 +510,8 @@
     root.replaceChildren();
     header(root, doc);
     criteria(root, doc);
+    comparisonTable(root, doc);
+    historySection(root, doc);
     overlayCharts(root, doc);
     clientCharts(root, doc);
     correlationChart(root, doc);
@@ -464,7 +547,13 @@
   var doc = JSON.parse(document.getElementById("loadlens-data").textContent);
   render(doc);
   window.addEventListener("resize", resize);
-  window.addEventListener("beforeprint", resize);
-  if (window.matchMedia) window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () { render(current); });
+  // Charts take their colours when drawn: redraw them when the scheme changes, and for print (its
+  // light palette, one chart per page width), and again after it.
+  window.addEventListener("beforeprint", function () { render(current); });
+  window.addEventListener("afterprint", function () { render(current); });
+  if (window.matchMedia) {
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () { render(current); });
+    window.matchMedia("print").addEventListener("change", function () { render(current); });
+  }
   if (doc.live) poll(doc);
 })();

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from runner.judge.correlate import SeriesRef
-from runner.model import Result, Series
+from runner.model import Result, Series, custom_metric_name
 from runner.reports.html.downsample import downsample
 from runner.reports.html.numbers import sig_all
 from runner.units import format_value
@@ -38,10 +38,14 @@ _KINDS = (("cpu", "cpu"), ("memory", "mem"), ("rss", "rss"), ("connection", "con
 
 def limit_lines(series: Series, results: Sequence[Result]) -> list[dict[str, Any]]:
     """The limits of the server criteria judged on this series' resource and kind (ECS CPU 70 %,
-    memory 80 %...), in the series' unit."""
+    memory 80 %...), in the series' unit; a [[server.metrics]] series gets its own row's limit."""
     metric = series.metric.lower()
+    named = custom_metric_name(series.resource)
     out = []
     for r in results:
+        if named is not None and r.scope == "server" and r.limit is not None and r.name == f"server {named}":
+            out.append({"value": r.limit, "text": f"limit {format_value(r.limit, r.unit)}"})
+            continue
         if r.scope != "server" or r.limit is None or r.details.get("resource") != series.resource:
             continue
         name = r.name.lower()

@@ -1,0 +1,74 @@
+"""[scenarios.NAME.thresholds] laid over [thresholds]: one merge, key by key.
+
+Users' guides set different targets per scenario (a smoke test stricter on errors, a peak test
+looser on latency): a scenario's table replaces only the keys it gives, an endpoint's or a group's
+table of the same name likewise, and a new endpoint or group is added. Everything else
+([thresholds] warn_ratio, expected_statuses, include_expected) stays the top level's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import TypeVar
+
+from runner.config.types import GroupLimits, Limits, ScenarioTable, ScenarioThresholds, Thresholds
+
+_L = TypeVar("_L", bound=Limits)
+_LIMIT_FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
+
+
+def override(base: Thresholds, own: ScenarioThresholds) -> Thresholds:
+    """``base`` with the scenario's ``own`` keys over it."""
+    default = _over(base.default, own, Limits)
+    return dataclasses.replace(
+        base,
+        default=default,
+        endpoints=_tables(base.endpoints, own.endpoints, Limits),
+        groups=_tables(base.groups, own.groups, GroupLimits),
+        per_endpoint=base.per_endpoint if own.per_endpoint is None else own.per_endpoint,
+    )
+
+
+def groups_without_match(
+    top: Thresholds, scenarios: Mapping[str, ScenarioTable]
+) -> Iterator[tuple[str, ...]]:
+    """The key path of every group that has no ``match`` once merged (a scenario's table may leave
+    it to the top level's group of the same name): such a group would judge nothing."""
+    for name, group in top.groups.items():
+        if group.match is None:
+            yield ("thresholds", "groups", name)
+    for scenario, table in scenarios.items():
+        if table.thresholds is not None:
+            merged = override(top, table.thresholds).groups
+            for name in table.thresholds.groups:
+                if merged[name].match is None:
+                    yield ("scenarios", scenario, "thresholds", "groups", name)
+
+
+def _tables(base: Mapping[str, _L], own: Mapping[str, _L], kind: type[_L]) -> Mapping[str, _L]:
+    merged = dict(base)
+    for name, table in own.items():
+        merged[name] = _over(base[name], table, kind) if name in base else table
+    return MappingProxyType(merged)
+
+
+def _over(base: Limits, own: Limits, kind: type[_L]) -> _L:
+    """A ``kind`` table holding ``own``'s given keys, else ``base``'s (a group also keeps its
+    match and per_endpoint unless the scenario's table gives them)."""
+    names = [f.name for f in dataclasses.fields(kind)]
+    values = {}
+    for name in names:
+        mine = getattr(own, name, None)
+        values[name] = mine if mine is not None and _given(own, name) else getattr(base, name, None)
+    return kind(**values)
+
+
+def _given(table: Limits, name: str) -> bool:
+    """Whether ``table`` set ``name`` itself: a bool like per_endpoint counts only when it differs
+    from its default (TOML cannot say "unset" for it)."""
+    if name in _LIMIT_FIELDS or name == "match":
+        return True
+    default = next(f.default for f in dataclasses.fields(table) if f.name == name)
+    return getattr(table, name) != default

@@ -35,7 +35,7 @@ from runner.config.types import ServerCriteriaLimits as ServerCriteriaLimits
 from runner.judge.server_metrics import judge_bounds
 from runner.judge.verdict import in_warn_band
 from runner.model import CUSTOM_RESOURCE, Result, Series, ServerReadings, Status
-from runner.sources.base import Missing, SourceResult, describe_series, no_whole_period, window_points
+from runner.sources.base import Missing, SourceResult, describe_series, first_no_whole_period, window_points
 from runner.sources.cloudwatch_catalog import ALB, ECS, RDS_CLUSTER, RDS_INSTANCE
 from runner.timefmt import clock_z, iso_seconds
 
@@ -290,11 +290,7 @@ class _Judge:
         )
 
     def _no_whole_period(self, series: Sequence[Series]) -> str | None:
-        for s in series:
-            why = no_whole_period(s, self.start, self.end, run_s=self.run_s)
-            if why is not None:
-                return why
-        return None
+        return first_no_whole_period(series, self.start, self.end, run_s=self.run_s)
 
     def _companion_max(self, series: Series) -> float | None:
         # CloudWatch also reads the Maximum statistic of CPU and memory: show its peak beside the average's.

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from runner.config.types import ServerCriteriaLimits
 from runner.judge.verdict import in_warn_band
 from runner.model import Missing, Result, Series, Status, custom_metric_name
-from runner.sources.base import SourceResult, align_down, no_whole_period, overlaps, window_points
+from runner.sources.base import SourceResult, align_down, first_no_whole_period, overlaps, window_points
 from runner.sources.cloudwatch_catalog import ALB, TARGET_GROUP
 from runner.sources.custom import ServerMetric
 from runner.timefmt import clock_z, iso_seconds
@@ -218,11 +218,7 @@ class _Bounds:
         return Status.WARN if in_warn_band(limit, value, self.warn_ratio) else Status.PASS
 
     def _no_whole_period(self, series: Sequence[Series]) -> str | None:
-        for s in series:
-            why = no_whole_period(s, self.start, self.end, run_s=self.run_s)
-            if why is not None:
-                return why
-        return None
+        return first_no_whole_period(series, self.start, self.end, run_s=self.run_s)
 
     def _result(
         self, bound: Bound, observed: float | None, limit: float | None, status: Status, reason: str,

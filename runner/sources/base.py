@@ -135,6 +135,13 @@ def partial_points(series: Series, start: float, end: float) -> tuple[tuple[floa
     )
 
 
+def first_no_whole_period(
+    series: Iterable[Series], start: float, end: float, *, run_s: float | None = None
+) -> str | None:
+    """``no_whole_period`` of the first of ``series`` that has one (the reason a row has nothing)."""
+    return next((why for s in series if (why := no_whole_period(s, start, end, run_s=run_s))), None)
+
+
 def no_whole_period(series: Series, start: float, end: float, *, run_s: float | None = None) -> str | None:
     """Why ``series`` has nothing to judge in ``[start, end]`` although it has points there: the
     window holds no whole period. The reason names the window, the period and the remedy (a run

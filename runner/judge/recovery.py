@@ -17,7 +17,10 @@ the run's timeline (per-interval histograms), so ``loadlens verdict RUN_DIR`` gi
 
 INCONCLUSIVE (never a pass) when the pre-spike stage has no requests, or when the run ended before
 ``recover_within`` had elapsed after the spike (less one timeline interval of slack: the timeline
-cannot say anything finer, and a shape's last stage ends on its own clock).
+cannot say anything finer, and a shape's last stage ends on its own clock) without a recovery. A
+recovery seen before such an early end, with every request after it within the tolerance up to the
+end of the load, passes: it did recover within ``recover_within`` (a compressed `--scenario spike
+-t 2m` has a 30 s recovery stage).
 """
 
 from __future__ import annotations
@@ -121,14 +124,15 @@ def judge_recovery(
         "spike_end": spike.spike_end,
     }
     levels = f"pre-spike p95 {pre_p95:.1f} ms, error rate {pre.error_rate or 0.0:.2%}"
-    if run_end < deadline - slack_s - _EDGE_S:
-        seen = f"; it looked recovered {recovered_s:g} s after" if recovered_s is not None else ""
+    ended_early = run_end < deadline - slack_s - _EDGE_S
+    after_end_s = max(0.0, run_end - spike.spike_end)
+    if recovered_s is None and ended_early:
         return row(
             Status.INCONCLUSIVE,
-            f"the run ended {max(0.0, run_end - spike.spike_end):.0f} s after the spike, before "
-            f"recover_within ({within_s:g} s) had elapsed{seen}: lengthen the recovery stage or "
-            "shorten [recovery] recover_within",
-            recovered_s,
+            f"not recovered when the run ended {after_end_s:.0f} s after the spike, before "
+            f"recover_within ({within_s:g} s) had elapsed: lengthen the recovery stage or shorten "
+            "[recovery] recover_within",
+            None,
             **details,
         )
     if recovered_s is None:
@@ -146,10 +150,15 @@ def judge_recovery(
             None,
             **details,
         )
+    # Recovered, and every request from then to the end of the load stayed within the tolerance:
+    # a run that ended before recover_within still shows a recovery inside it (no load, no relapse).
+    ended = (
+        f"; stayed recovered until the run ended {after_end_s:.0f} s after the spike" if ended_early else ""
+    )
     status = Status.WARN if recovered_s >= warn_ratio * within_s else Status.PASS
     return row(
         status,
-        f"recovered {recovered_s:g} s after the spike ended ({levels})",
+        f"recovered {recovered_s:g} s after the spike ended ({levels}){ended}",
         recovered_s,
         **details,
     )

@@ -25,14 +25,17 @@ from tests.support.runs import LOCUSTFILES, criteria, summary
 
 BASE_S = 0.02  # one request alone
 PER_REQUEST_S = 0.015  # each other request in flight adds this
+LINGER_CROWD = 6  # a sticky target: this many requests at once leave it slow for its linger
+LINGER_EXTRA_S = 0.2
 
 
 class Crowded:
     """A target whose answer takes longer the more requests it is serving at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, linger_s: float = 0.0) -> None:
         self.lock = threading.Lock()
         self.in_flight = 0
+        self.slow_until = 0.0  # with linger_s: a crowd leaves it slow this long (a queue draining)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,8 +43,12 @@ class Crowded:
                 with outer.lock:
                     outer.in_flight += 1
                     crowd = outer.in_flight
+                    now = time.monotonic()
+                    if linger_s and crowd >= LINGER_CROWD:
+                        outer.slow_until = now + linger_s
+                    lingering = now < outer.slow_until
                 try:
-                    time.sleep(BASE_S + PER_REQUEST_S * (crowd - 1))
+                    time.sleep(BASE_S + PER_REQUEST_S * (crowd - 1) + (LINGER_EXTRA_S if lingering else 0.0))
                     body = b"ok"
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(body)))
@@ -65,13 +72,23 @@ class Crowded:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
-@pytest.fixture
-def crowded() -> Iterator[str]:
-    target = Crowded()
+def _serve(target: Crowded) -> Iterator[str]:
     target.thread.start()
     yield target.url
     target.server.shutdown()
     target.server.server_close()
+
+
+@pytest.fixture
+def crowded() -> Iterator[str]:
+    yield from _serve(Crowded())
+
+
+@pytest.fixture
+def sticky() -> Iterator[str]:
+    """A crowded target that stays slow for a minute after a crowd: it has not recovered when a
+    short run ends."""
+    yield from _serve(Crowded(linger_s=60.0))
 
 
 def spike_config(*, pre_s: int, spike_s: int, after_s: int, recover_within: str | None) -> str:
@@ -130,13 +147,23 @@ class TestRecoveryEndToEnd:
         rejudged = criteria(summary(done.run_dir))[NAME]
         assert (rejudged["status"], rejudged["observed"]) == (row["status"], row["observed"])
 
-    def test_a_run_cut_before_recover_within_is_inconclusive(self, tmp_path: Path, crowded: str) -> None:
-        """recover_within longer than what follows the spike: the row is INCONCLUSIVE and the run
-        exits 3, never a pass."""
-        run = spike_run(tmp_path, crowded, spike_config(pre_s=4, spike_s=3, after_s=3, recover_within="30s"))
+    def test_a_run_cut_before_recover_within_is_inconclusive(self, tmp_path: Path, sticky: str) -> None:
+        """recover_within longer than what follows the spike, and the target still slow when the run
+        ends: the row is INCONCLUSIVE and the run exits 3, never a pass (nor a guessed FAIL)."""
+        run = spike_run(tmp_path, sticky, spike_config(pre_s=4, spike_s=3, after_s=3, recover_within="30s"))
         done = run.run(timeout_s=120)
         assert done.returncode == 3, done.tail()
         assert done.criteria[NAME]["status"] == "inconclusive"
+        assert "not recovered when the run ended" in done.criteria[NAME]["reason"]
+
+    def test_a_recovery_inside_a_short_run_passes(self, tmp_path: Path, crowded: str) -> None:
+        """The same short run against a target that recovers as soon as the crowd leaves: it recovered
+        within recover_within before the run ended, PASS, and the row says the run ended early."""
+        run = spike_run(tmp_path, crowded, spike_config(pre_s=4, spike_s=3, after_s=3, recover_within="30s"))
+        done = run.run(timeout_s=120)
+        assert done.returncode == 0, done.tail()
+        row = done.criteria[NAME]
+        assert row["status"] == "pass" and "stayed recovered until the run ended" in row["reason"]
 
     @pytest.mark.slow
     def test_the_default_recover_within_end_to_end(self, tmp_path: Path, crowded: str) -> None:

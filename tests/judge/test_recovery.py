@@ -81,12 +81,25 @@ class TestRecoveryRow:
         row = judge(spike_run(slow_after_s=0, after_s=60, fail_after=True))
         assert row is not None and row.status is Status.FAIL
 
-    def test_a_run_ending_before_recover_within_is_inconclusive(self) -> None:
-        """The run ended 20 s after the spike, before recover_within: INCONCLUSIVE, even though it
-        looked recovered (the time seen is kept)."""
+    def test_a_run_ending_before_recover_within_unrecovered_is_inconclusive(self) -> None:
+        """The run ended 20 s after the spike, before recover_within, still slow: INCONCLUSIVE (it
+        might have recovered by 60 s; a FAIL would be a guess)."""
+        row = judge(spike_run(slow_after_s=30, after_s=20))
+        assert row is not None and row.status is Status.INCONCLUSIVE and row.observed is None
+        assert "not recovered when the run ended 20 s after the spike" in row.reason
+        assert "before recover_within (60 s)" in row.reason
+
+    def test_a_recovery_before_an_early_end_passes_and_says_so(self) -> None:
+        """The run ended 20 s after the spike (a compressed built-in spike), recovered after 5 s and
+        within the tolerance to the end: it did recover within recover_within, PASS, with the note."""
         row = judge(spike_run(slow_after_s=0, after_s=20))
+        assert row is not None and row.status is Status.PASS and row.observed == 5.0
+        assert "stayed recovered until the run ended 20 s after the spike" in row.reason
+
+    def test_a_relapse_before_an_early_end_is_not_a_recovery(self) -> None:
+        """Recovered, then slow again before the run ended early: not recovered, INCONCLUSIVE."""
+        row = judge(spike_run(slow_after_s=0, after_s=20, slow_again=(10, 20)))
         assert row is not None and row.status is Status.INCONCLUSIVE
-        assert "before recover_within (60 s)" in row.reason and row.observed == 5.0
 
     def test_no_pre_spike_requests_is_inconclusive(self) -> None:
         """Without requests in the stage before the spike there is nothing to recover to."""
@@ -164,8 +177,8 @@ class TestJudgeRun:
         """Through judge_run (what `loadlens run` and `loadlens verdict` both call): the recovery row
         is in the verdict; an INCONCLUSIVE recovery is required, so the run exits 3."""
         thresholds = Thresholds(default=Limits(error_rate=0.5), per_endpoint=False)
-        for after_s, status in ((60, Status.PASS), (20, Status.INCONCLUSIVE)):
-            timeline = spike_run(slow_after_s=5, after_s=after_s)
+        for after_s, slow_after_s, status in ((60, 5, Status.PASS), (20, 30, Status.INCONCLUSIVE)):
+            timeline = spike_run(slow_after_s=slow_after_s, after_s=after_s)
             whole = _snapshot(timeline)
             measured = Measurements(
                 run_start=T0,

@@ -21,7 +21,8 @@ from prometheus_client.utils import floatToGoString
 
 from exporters.buckets import CoarseBuckets
 from exporters.cardinality import LabelFolder
-from runner.model import LiveState, Status, custom_metric_name
+from runner.model import LiveState, Status
+from runner.readings import custom_metric_name
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATUS_VALUES = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2, Status.INCONCLUSIVE: 3}

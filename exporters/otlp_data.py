@@ -42,7 +42,8 @@ from exporters.buckets import CoarseBuckets
 from exporters.cardinality import FAILURE, LabelFolder
 from exporters.exposition import STATUS_VALUES
 from runner import __version__
-from runner.model import LiveState, RunInfo, custom_metric_name
+from runner.model import LiveState, RunInfo
+from runner.readings import custom_metric_name
 
 DURATION = "http.client.request.duration"
 REQUESTS = "loadlens.client.requests"

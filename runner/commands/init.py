@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from runner.errors import UsageError
-from runner.model import EndpointStats, Result, RunRecord, Series, Status
+from runner.model import EndpointStats, Result, RunRecord, Status
+from runner.readings import Series
 from runner.units import format_value
 
 DEFAULT_FILE = "loadlens.toml"

@@ -26,16 +26,8 @@ from runner.judge.logs import LOG_NOTE_PREFIX
 from runner.judge.run import Measurements, RunCriteria, judge_run
 from runner.judge.sustained import ROW_NAME as STOP_ROW
 from runner.judge.verdict import INCOMPLETE_NOTE, incomplete_reasons
-from runner.model import (
-    AlarmReading,
-    LogReading,
-    Missing,
-    RunRecord,
-    Series,
-    ServerReadings,
-    SourceFailure,
-    Status,
-)
+from runner.model import RunRecord, Status
+from runner.readings import AlarmReading, LogReading, Missing, Series, ServerReadings, SourceFailure
 from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.reports.load import load_summary

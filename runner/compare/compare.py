@@ -20,16 +20,8 @@ from runner.compare.model import Change, Comparison, Row, Tolerance
 from runner.compare.shape import shape_differences
 from runner.compare.stats import MIN_PERIODS, Shift, shift
 from runner.config.types import CompareConfig
-from runner.model import (
-    TOTAL_NAME,
-    EndpointKey,
-    EndpointStats,
-    Interval,
-    RunRecord,
-    RunShape,
-    Series,
-    Snapshot,
-)
+from runner.model import TOTAL_NAME, EndpointKey, EndpointStats, Interval, RunRecord, RunShape, Snapshot
+from runner.readings import Series
 from runner.sources.base import window_points
 
 MIN_PERIOD_REQUESTS = 10  # a period's percentile from fewer requests is just its slowest one

@@ -21,7 +21,8 @@ from runner.compare.compare import RunView, Tolerances, compare_runs
 from runner.compare.model import Change, Row
 from runner.compare.render import change_text, interval_text
 from runner.logs import get_logger
-from runner.model import TOTAL_NAME, Interval, Result, RunRecord, RunShape, Series, Snapshot, Status
+from runner.model import TOTAL_NAME, Interval, Result, RunRecord, RunShape, Snapshot, Status
+from runner.readings import Series
 
 log = get_logger("loadlens")
 

@@ -8,7 +8,8 @@ never pass it.
 
 from __future__ import annotations
 
-from runner.model import AlarmReading, Result, Status
+from runner.model import Result, Status
+from runner.readings import AlarmReading
 from runner.timefmt import iso_utc
 
 MAX_NOTES = 10  # alarm notes listed; summary.json server.alarms keeps them all

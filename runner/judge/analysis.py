@@ -27,7 +27,8 @@ from runner.judge.correlate import (
     resource_series,
 )
 from runner.judge.soak import Trend, client_p95_trend, describe_trend, leak_criterion, series_trend
-from runner.model import Interval, Result, Series
+from runner.model import Interval, Result
+from runner.readings import Series
 
 DEFAULT_LEAK_WARN_PER_H = 2.0
 DEFAULT_LEAK_FAIL_PER_H = 5.0

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from runner.judge.client import ThresholdSet, by_endpoint
 from runner.judge.correlate import SeriesRef
 from runner.judge.soak import MIN_REQUESTS
-from runner.model import TOTAL_NAME, EndpointKey, Interval, Series
+from runner.model import TOTAL_NAME, EndpointKey, Interval
+from runner.readings import Series
 from runner.timefmt import clock_utc
 from runner.units import format_value
 

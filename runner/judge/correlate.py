@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from runner.judge.soak import report_unit, theil_sen
-from runner.model import CPU_METRICS, MEMORY_METRICS, EndpointStats, Interval, Series, custom_metric_name
+from runner.model import EndpointStats, Interval
+from runner.readings import CPU_METRICS, MEMORY_METRICS, Series, custom_metric_name
 from runner.sources.base import align_down, align_up, window_points
 from runner.sources.cloudwatch_catalog import ECS, RDS_CLUSTER, RDS_INSTANCE
 from runner.units import format_value

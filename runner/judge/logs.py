@@ -10,7 +10,8 @@ can still fail the limit but never pass it.
 from __future__ import annotations
 
 from runner.judge.verdict import in_warn_band
-from runner.model import LogReading, Result, Status
+from runner.model import Result, Status
+from runner.readings import LogReading
 
 TOP_MESSAGES = 5
 LOG_NOTE_PREFIX = "log errors"  # every note this module writes starts so (a re-judge redoes them)

@@ -29,7 +29,8 @@ from collections.abc import Sequence
 
 from runner.config.scenarios import Scenario
 from runner.config.types import RecoveryConfig
-from runner.model import EndpointStats, Interval, Result, Series, SpikeMarks, Status
+from runner.model import EndpointStats, Interval, Result, SpikeMarks, Status
+from runner.readings import Series
 
 NAME = "recovery after spike"
 _EDGE_S = 1e-3  # timeline and stage times are stored to the millisecond

@@ -29,18 +29,8 @@ from runner.judge.server import judge_readings, source_failed
 from runner.judge.sustained import stop_row
 from runner.judge.verdict import decide
 from runner.logs import get_logger
-from runner.model import (
-    EndpointStats,
-    Interval,
-    PhaseMarks,
-    Result,
-    Series,
-    ServerReadings,
-    Snapshot,
-    SpikeMarks,
-    Status,
-    Verdict,
-)
+from runner.model import EndpointStats, Interval, PhaseMarks, Result, Snapshot, SpikeMarks, Status, Verdict
+from runner.readings import Series, ServerReadings
 from runner.stats.window import JudgedWindow, choose_window
 from runner.timefmt import quantize_s
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 
 from runner.config.types import ServerCriteriaLimits
 from runner.judge.verdict import in_warn_band
-from runner.model import Missing, Result, Series, Status, custom_metric_name
+from runner.model import Result, Status
+from runner.readings import Missing, Series, custom_metric_name
 from runner.sources.base import SourceResult, align_down, first_no_whole_period, overlaps, window_points
 from runner.sources.cloudwatch_catalog import ALB, TARGET_GROUP
 from runner.sources.custom import ServerMetric

@@ -25,7 +25,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from runner.model import Interval, Result, Series, Status
+from runner.model import Interval, Result, Status
+from runner.readings import Series
 from runner.sources.base import window_points
 from runner.timefmt import format_rough as format_duration
 from runner.units import format_value

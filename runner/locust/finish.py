@@ -20,7 +20,8 @@ from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases
 from runner.locust.startup import exit_code_note
 from runner.logs import get_logger, redact_text
-from runner.model import LiveState, RunInfo, RunRecord, ServerReadings, Snapshot, SourceFailure, SpikeMarks
+from runner.model import LiveState, RunInfo, RunRecord, Snapshot, SpikeMarks
+from runner.readings import ServerReadings, SourceFailure
 from runner.reports import write_reports
 from runner.reports.console import render_table
 from runner.reports.redact import redact_html_report

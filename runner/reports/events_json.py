@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.model import AlarmEntry, AlarmReading, LogGroup, LogReading, SpikeMarks
+from runner.model import SpikeMarks
+from runner.readings import AlarmEntry, AlarmReading, LogGroup, LogReading
 from runner.reports.fields import FieldError, read_time
 from runner.timefmt import iso_utc
 

@@ -12,17 +12,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from runner.model import (
-    EndpointKey,
-    EndpointStats,
-    Interval,
-    Missing,
-    Result,
-    RunShape,
-    Series,
-    Snapshot,
-    Status,
-)
+from runner.model import EndpointKey, EndpointStats, Interval, Result, RunShape, Snapshot, Status
+from runner.readings import Missing, Series
 from runner.reports.fields import (
     OMIT,
     OPT_NUMBER,

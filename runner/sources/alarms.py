@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import SourceError
-from runner.model import AlarmEntry, AlarmReading
+from runner.readings import AlarmEntry, AlarmReading
 
 if TYPE_CHECKING:
     from runner.sources.aws import AwsApi

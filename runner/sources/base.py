@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from runner.model import Missing, Series
+from runner.readings import Missing, Series
 from runner.timefmt import format_span
 
 

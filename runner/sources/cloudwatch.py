@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.errors import SourceError
-from runner.model import Series
+from runner.readings import Series
 from runner.sources.aws import AwsApi, AwsServerError
 from runner.sources.base import Missing, SourceResult, align_down, align_up
 from runner.sources.cloudwatch_catalog import CloudWatchTarget, Discovery, MetricQuery, build_queries

@@ -19,7 +19,7 @@ from typing import Annotated
 
 from runner.config.rules import Rule, choice, cloudwatch_period, number, text
 from runner.errors import ConfigError
-from runner.model import CUSTOM_RESOURCE
+from runner.readings import CUSTOM_RESOURCE
 
 BASIC_STATS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount")
 _PERCENTILE = re.compile(r"p(\d{1,2}(\.\d+)?|100)")

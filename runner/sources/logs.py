@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from runner.errors import SourceError
-from runner.model import LogGroup, LogReading
+from runner.readings import LogGroup, LogReading
 
 if TYPE_CHECKING:
     from runner.sources.aws import AwsApi

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from runner.errors import SourceError
-from runner.model import Missing
+from runner.readings import Missing
 from runner.sources.aws import AwsApi
 from runner.sources.cloudwatch import CloudWatchSource
 from runner.sources.cloudwatch_catalog import CloudWatchTarget, Discovery, MetricQuery

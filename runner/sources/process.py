@@ -35,7 +35,7 @@ from typing import Any
 import psutil
 
 from runner.errors import SourceError, SourceUnavailableError
-from runner.model import Series
+from runner.readings import Series
 from runner.sources.base import Missing, SourceResult
 from runner.timefmt import clock_z
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runner.errors import SourceError, SourcePermissionError, SourceUnavailableError
-from runner.model import Series
+from runner.readings import Series
 from runner.sources.base import Missing, SourceResult, align_down
 from runner.sources.custom import ServerMetric
 

@@ -19,7 +19,7 @@ from runner.config.load import Config
 from runner.config.types import RecoveryConfig, ServerCriteriaLimits
 from runner.errors import SourceError, UsageError
 from runner.logs import get_logger
-from runner.model import (
+from runner.readings import (
     AlarmReading,
     LogReading,
     Missing,

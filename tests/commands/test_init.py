@@ -180,7 +180,7 @@ class TestCloudWatchBlock:
     def test_filled_from_the_environment_and_the_runs_series(self) -> None:
         """Region and profile from AWS_*, cluster/service/instance from the run's CloudWatch series."""
         from runner.commands.init import _cloudwatch_lines, _cloudwatch_resources
-        from runner.model import Series
+        from runner.readings import Series
 
         series = (
             Series(

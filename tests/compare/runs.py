@@ -9,7 +9,8 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from runner.model import RunInfo, RunRecord, RunShape, Series, Status, Verdict
+from runner.model import RunInfo, RunRecord, RunShape, Status, Verdict
+from runner.readings import Series
 from runner.stats.store import StatsStore, Timeline
 from tests.support.timelines import FakeClock
 

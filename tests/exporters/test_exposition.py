@@ -11,7 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporters.buckets import LATENCY_BOUNDS_S
 from exporters.cardinality import LabelFolder
 from exporters.exposition import FAMILIES, ScrapeHealth, TextExposition
-from runner.model import LiveState, Missing, RunInfo, Series, Status
+from runner.model import LiveState, RunInfo, Status
+from runner.readings import Missing, Series
 from runner.stats.store import OVERFLOW_NAME, StatsStore
 from tests.support.live_states import INFO, fed_store, live_state, result
 from tests.support.procs import require

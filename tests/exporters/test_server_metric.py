@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporters.cardinality import LabelFolder
 from exporters.exposition import TextExposition
 from exporters.otlp_data import MetricsDataBuilder, build_resource
-from runner.model import Missing, Series
+from runner.readings import Missing, Series
 from tests.support.live_states import INFO, fed_store, live_state
 
 REDIS = Series("cloudwatch", "metric:Redis CPU", "CPUUtilization", "Maximum", "", ((1.0, 80.0), (2.0, 90.0)))

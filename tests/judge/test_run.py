@@ -7,7 +7,8 @@ from runner.config.load import Limits, Thresholds
 from runner.config.types import ServerCriteriaLimits
 from runner.judge.analysis import LeakLimits
 from runner.judge.run import Measurements, RunCriteria, WindowMarks, judge_run
-from runner.model import Series, ServerReadings, Snapshot, SourceFailure, Status
+from runner.model import Snapshot, Status
+from runner.readings import Series, ServerReadings, SourceFailure
 from runner.stats.store import StatsStore
 from runner.stats.window import JudgedWindow
 from tests.support.timelines import FakeClock

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import pytest
 
 from runner.judge.server import ServerCriteriaLimits, judge_server, source_failed, status_for
-from runner.model import Result, Series, Status
+from runner.model import Result, Status
+from runner.readings import Series
 from runner.sources.base import Missing, SourceResult
 
 T0 = 1_700_000_040.0  # on a minute boundary

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from runner.judge.server import ServerCriteriaLimits
-from runner.model import Missing, Series, ServerReadings, SourceFailure, Status
+from runner.model import Status
+from runner.readings import Missing, Series, ServerReadings, SourceFailure
 from runner.sources.custom import ServerMetric
 from tests.judge.test_server import END, LB_RES, START, T0, judge, missing, series
 

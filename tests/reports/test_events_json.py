@@ -8,7 +8,8 @@ import json
 
 import jsonschema
 
-from runner.model import AlarmEntry, AlarmReading, LogGroup, LogReading, SpikeMarks
+from runner.model import SpikeMarks
+from runner.readings import AlarmEntry, AlarmReading, LogGroup, LogReading
 from runner.reports.load import record_from_dict
 from runner.reports.summary_json import summary_dict, summary_schema
 from tests.reports.test_reports import make_record

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from runner.cli import main
-from runner.model import EndpointKey, Result, RunInfo, Series, Status
+from runner.model import EndpointKey, Result, RunInfo, Status
+from runner.readings import Series
 from runner.reports import write_reports
 from runner.reports.html import FILE_NAME, render_page, report_html, write_html_report
 from runner.reports.html.client import DISTRIBUTION_BINS, MAX_ENDPOINT_LINES, distribution

@@ -19,7 +19,8 @@ import jsonschema
 import pytest
 
 from runner.errors import RunDirError
-from runner.model import EndpointKey, Result, RunInfo, RunRecord, Series, Snapshot, Status, Verdict
+from runner.model import EndpointKey, Result, RunInfo, RunRecord, Snapshot, Status, Verdict
+from runner.readings import Series
 from runner.reports import write_reports
 from runner.reports.atomic import write_atomic
 from runner.reports.console import render_endpoints, render_table

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from runner.model import EndpointKey, EndpointStats, Missing, Result, Series, Status
+from runner.model import EndpointKey, EndpointStats, Result, Status
+from runner.readings import Missing, Series
 from runner.reports import summary_tables as tables
 from runner.reports.fields import Field, FieldError, Table
 from runner.reports.summary_json import summary_schema

@@ -20,7 +20,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from runner.judge.alarms import judge_alarms
-from runner.model import AlarmEntry, AlarmReading, Status
+from runner.model import Status
+from runner.readings import AlarmEntry, AlarmReading
 from runner.sources.alarms import AlarmsPlan, read_alarms
 from runner.sources.aws import AwsApi
 from runner.sources.server import ServerPlan, ServerSide

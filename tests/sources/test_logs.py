@@ -19,7 +19,8 @@ from botocore.stub import Stubber
 
 from runner.config.types import RecoveryConfig
 from runner.judge.logs import judge_logs
-from runner.model import LogGroup, LogReading, Status
+from runner.model import Status
+from runner.readings import LogGroup, LogReading
 from runner.sources.aws import AwsApi
 from runner.sources.logs import DEFAULT_PATTERN, LogsPlan, log_group_check, normalise, read_log_errors
 from runner.sources.preflight import CheckStatus

@@ -9,7 +9,8 @@ import pytest
 
 from runner.config.types import ServerCriteriaLimits
 from runner.judge.server import judge_readings
-from runner.model import Missing, Series, Status
+from runner.model import Status
+from runner.readings import Missing, Series
 from runner.sources.base import SourceResult
 from runner.sources.process import ProcessSource
 from runner.sources.server import ServerPlan, ServerSide

@@ -12,17 +12,8 @@ import math
 import random
 
 from runner.judge.verdict import decide
-from runner.model import (
-    EndpointKey,
-    EndpointStats,
-    Interval,
-    Result,
-    RunInfo,
-    RunRecord,
-    Series,
-    Snapshot,
-    Status,
-)
+from runner.model import EndpointKey, EndpointStats, Interval, Result, RunInfo, RunRecord, Snapshot, Status
+from runner.readings import Series
 from runner.stats.histogram import Histogram, bucket_index
 
 T0 = 1_790_000_000.0

@@ -35,7 +35,8 @@ from gevent import monkey
 from exporters.base import Exporter
 from exporters.build import build_exporters
 from exporters.settings import OtlpSettings, PrometheusSettings, PushgatewaySettings
-from runner.model import LiveState, Result, RunInfo, Series, Status
+from runner.model import LiveState, Result, RunInfo, Status
+from runner.readings import Series
 from runner.stats.store import StatsStore
 
 _native_thread_id = monkey.get_original("_thread", "get_ident")

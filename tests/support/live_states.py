@@ -6,7 +6,8 @@ import math
 import random
 from collections.abc import Sequence
 
-from runner.model import LiveState, Result, RunInfo, Series, Status
+from runner.model import LiveState, Result, RunInfo, Status
+from runner.readings import Series
 from runner.stats.store import StatsStore
 
 INFO = RunInfo(

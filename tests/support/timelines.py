@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from runner.model import Interval, Series
+from runner.model import Interval
+from runner.readings import Series
 from runner.stats.store import StatsStore, Timeline
 
 Latency = Callable[[float], float]  # request time (epoch s) -> response time (ms)

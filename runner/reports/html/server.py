@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from runner.judge.correlate import SeriesRef
-from runner.model import Result, Series, custom_metric_name
+from runner.model import Result
+from runner.readings import Series, custom_metric_name
 from runner.reports.html.downsample import downsample
 from runner.reports.html.numbers import sig_all
 from runner.units import format_value

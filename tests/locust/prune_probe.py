@@ -70,7 +70,12 @@ def ui(target: str, port: int) -> dict[str, Any]:
     gevent.sleep(0.2)
     try:
         runner.start(4, spawn_rate=100)
-        gevent.sleep(3.0)  # ~3 minutes of Locust's seconds
+        # Minutes of Locust's seconds: until more than 100 of them saw requests (about 3 s of wall
+        # time on a quiet machine; a busy one needs longer), bounded at 20 s.
+        deadline = time.monotonic() + 20.0
+        gevent.sleep(3.0)
+        while len(env.stats.total.num_reqs_per_sec) <= 100 and time.monotonic() < deadline:
+            gevent.sleep(0.5)
         runner.stop()
         clock.freeze()  # nothing moves between the two reads
         base = f"http://127.0.0.1:{port}"

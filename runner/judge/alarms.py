@@ -8,6 +8,7 @@ never pass it.
 
 from __future__ import annotations
 
+from runner.judge.rows import CountCriterion
 from runner.model import Result, Status
 from runner.readings import AlarmReading
 from runner.timefmt import iso_utc
@@ -26,18 +27,7 @@ def judge_alarms(
     scope = f" starting {reading.prefix!r}" if reading.prefix else ""
     criterion = f"alarms{scope} entering ALARM <= {limit}" if limit is not None else "alarm history answers"
 
-    def row(status: Status, reason: str, observed: float | None = None) -> Result:
-        return Result(
-            name="CloudWatch alarms",
-            criterion=criterion,
-            observed=observed,
-            limit=None if limit is None else float(limit),
-            status=status,
-            reason=reason,
-            unit="alarms",
-            scope="server",
-            required=limit is not None,
-        )
+    row = CountCriterion("CloudWatch alarms", criterion, limit, "alarms").row
 
     if reading.failure is not None:
         return [row(Status.INCONCLUSIVE, f"the alarm history could not be read: {reading.failure}")], []

@@ -9,6 +9,7 @@ can still fail the limit but never pass it.
 
 from __future__ import annotations
 
+from runner.judge.rows import CountCriterion
 from runner.judge.verdict import in_warn_band
 from runner.model import Result, Status
 from runner.readings import LogReading
@@ -29,21 +30,9 @@ def judge_logs(
     messages of the window ``[start, end]``."""
     if reading is None:
         return [], []
-    name = f"log errors ({reading.log_group})"
     criterion = f"log events matching {reading.pattern!r} <= {limit}" if limit is not None else "logs answer"
 
-    def row(status: Status, reason: str, observed: float | None = None) -> Result:
-        return Result(
-            name=name,
-            criterion=criterion,
-            observed=observed,
-            limit=None if limit is None else float(limit),
-            status=status,
-            reason=reason,
-            unit="events",
-            scope="server",
-            required=limit is not None,
-        )
+    row = CountCriterion(f"log errors ({reading.log_group})", criterion, limit, "events").row
 
     if reading.failure is not None:
         return [row(Status.INCONCLUSIVE, f"CloudWatch Logs could not be read: {reading.failure}")], []

@@ -183,3 +183,28 @@ def status_rows(target: str, stats: EndpointStats, codes: frozenset[int], window
         observed = float(seen) if stats.count else None
         rows.append(Result(name, text, observed, 1.0, status, reason, "count", details=details))
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class CountCriterion:
+    """A server-side count limit (alarms entering ALARM, matching log events): one home for its rows,
+    so every source of such a count says its limit, scope and "required" alike. Without a limit the
+    only row is a failed read, which informs and does not gate the run."""
+
+    name: str
+    criterion: str
+    limit: int | None
+    unit: str
+
+    def row(self, status: Status, reason: str, observed: float | None = None) -> Result:
+        return Result(
+            name=self.name,
+            criterion=self.criterion,
+            observed=observed,
+            limit=None if self.limit is None else float(self.limit),
+            status=status,
+            reason=reason,
+            unit=self.unit,
+            scope="server",
+            required=self.limit is not None,
+        )

@@ -11,6 +11,7 @@ import pytest
 from runner.cli import main
 from runner.config.load import load_config
 from runner.errors import ConfigError
+from tests.support.refused import Exited, assert_one_line, assert_one_line_exit_2
 
 BAD = [
     ("[thresholds]\np90_ms = 0\n", "thresholds.p90_ms: ", "expected a number > 0, got 0"),
@@ -62,9 +63,7 @@ class TestBadCriteriaKeys:
         (tmp_path / "loadlens.toml").write_text(text)
         with pytest.raises(ConfigError) as caught:
             load_config(None, env={}, cwd=tmp_path)
-        message = str(caught.value)
-        assert message.startswith("loadlens.toml: " + key), message
-        assert fragment in message and "\n" not in message, message
+        assert_one_line(str(caught.value), fragment, start="loadlens.toml: " + key)
 
     @pytest.mark.parametrize(("text", "key", "fragment"), BAD, ids=[b[1].rstrip(": ") for b in BAD])
     def test_the_command_exits_2_with_that_line(
@@ -73,10 +72,10 @@ class TestBadCriteriaKeys:
         """`loadlens scenarios --loadlens-config FILE` (any command reading the config) exits 2, one line."""
         path = tmp_path / "bad.toml"
         path.write_text(text)
-        assert main(["scenarios", "--loadlens-config", str(path)]) == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "Traceback" not in err, err
-        assert err.startswith(f"loadlens: {path}: {key}") and fragment in err, err
+        code = main(["scenarios", "--loadlens-config", str(path)])
+        assert_one_line_exit_2(
+            Exited(code, capsys.readouterr().err), fragment, start=f"loadlens: {path}: {key}"
+        )
 
     def test_the_variable_sets_a_list_and_a_duration(self, tmp_path: Path) -> None:
         """LOADLENS_THRESHOLDS_REQUIRE_STATUSES and _ABORT_AFTER work like the file's keys."""

@@ -14,6 +14,7 @@ from runner.config.options import OPTIONS, FlagValue, flag_values, pre_parser
 from runner.config.scenarios import BUILTIN, Stage
 from runner.errors import ConfigError, UsageError
 from runner.sources.custom import ServerMetric
+from tests.support.refused import assert_one_line
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -474,10 +475,7 @@ class TestBadFiles:
         """Each bad configuration is one ConfigError line: the file, the dotted key, what is wrong."""
         with pytest.raises(ConfigError) as caught:
             load_text(tmp_path, text)
-        message = str(caught.value)
-        assert message.startswith("loadlens.toml: " + key), message
-        assert fragment in message, message
-        assert "\n" not in message
+        assert_one_line(str(caught.value), fragment, start="loadlens.toml: " + key)
 
     def test_the_exact_message_of_the_documented_example(self, tmp_path: Path) -> None:
         """The example message from the brief is produced word for word."""
@@ -535,10 +533,7 @@ class TestEnvironment:
         """A bad or unknown LOADLENS_ variable is one ConfigError line starting with its name."""
         with pytest.raises(ConfigError) as caught:
             load_config(None, env=env, cwd=tmp_path)
-        message = str(caught.value)
-        assert message.startswith(prefix), message
-        assert fragment in message, message
-        assert "\n" not in message
+        assert_one_line(str(caught.value), fragment, start=prefix)
 
     def test_values_are_read_as_toml_scalars(self, tmp_path: Path) -> None:
         """Numbers, booleans, durations and lists in variables become typed values."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.refused import assert_one_line_exit_2
 from tests.support.runs import LOCUSTFILES, loadlens_cmd, run
 
 BASIC = str(LOCUSTFILES / "basic.py")
@@ -70,9 +71,5 @@ def test_one_line_and_exit_2(tmp_path: Path, key: str, toml: str, needle: str) -
     (tmp_path / "loadlens.toml").write_text(toml)
     base = ["run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--headless", "-t", "1s"]
     proc = run(loadlens_cmd(*base), cwd=tmp_path, timeout_s=60)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert len(lines) == 1 and lines[0].startswith("loadlens: "), proc.stderr
-    assert needle in lines[0], lines[0]
+    assert_one_line_exit_2(proc, needle)
     assert not (tmp_path / "results").exists()

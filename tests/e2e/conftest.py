@@ -20,6 +20,5 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def aws(moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A fresh moto state, dummy credentials for this process (seeding) and for the run's process."""
-    aws_stack.reset(moto)
-    aws_stack.aws_env(monkeypatch, moto, tmp_path)
+    aws_stack.fresh(moto, monkeypatch, tmp_path)
     return aws_stack.child_env(moto, tmp_path)

@@ -48,28 +48,8 @@ def seed(stack: aws_stack.WebStack, *, cpu: float, memory: float = 50.0, seed_me
 
 
 def seed_seconds(stack: aws_stack.WebStack, *, cpu: float, memory: float = 50.0) -> None:
-    """High-resolution (1 s) ECS CPU/memory, ALB requests and unhealthy hosts from 3 minutes ago to
-    3 from now: every 1 s period of a short run is present at once, so the default settle wait ends
-    at its first round."""
-    now = float(int(time.time()))
-    stamps = [now - 180 + i for i in range(360)]
-    cw = aws_stack.plain_session().client("cloudwatch")
-    dims = [("ClusterName", stack.cluster), ("ServiceName", stack.service)]
-    aws_stack.put_series(cw, "AWS/ECS", "CPUUtilization", dims, [(t, cpu) for t in stamps], unit="Percent")
-    aws_stack.put_series(
-        cw, "AWS/ECS", "MemoryUtilization", dims, [(t, memory) for t in stamps], unit="Percent"
-    )
-    lb = [("LoadBalancer", stack.load_balancer)]
-    aws_stack.put_series(
-        cw, "AWS/ApplicationELB", "RequestCount", lb, [(t, 20) for t in stamps], unit="Count"
-    )
-    aws_stack.put_series(
-        cw, "AWS/ApplicationELB", "TargetResponseTime", lb, [(t, 0.05) for t in stamps], unit="Seconds"
-    )
-    tg = [("TargetGroup", stack.target_group), ("LoadBalancer", stack.load_balancer)]
-    aws_stack.put_series(
-        cw, "AWS/ApplicationELB", "UnHealthyHostCount", tg, [(t, 0) for t in stamps], unit="Count"
-    )
+    """1 s ECS, ALB and target-group series around now (tests/support/aws_stack.py)."""
+    aws_stack.seed_web_seconds(stack, cpu=cpu, memory=memory, unhealthy=0)
 
 
 def config_text(stack: aws_stack.WebStack, *, period: str = "", settle: str | None = "0s") -> str:

@@ -100,7 +100,7 @@ class TestRunReports:
             aws_stack.aws_env(monkeypatch, moto, tmp_path)  # for seeding, from this process
             env = aws_stack.child_env(moto, tmp_path)  # for the run's process
             stack = aws_stack.build_web_stack(aws_stack.plain_session())
-            _seed_seconds(stack, cpu=40)
+            aws_stack.seed_web_seconds(stack, cpu=40)
             cfg = tmp_path / "loadlens.toml"
             cfg.write_text(
                 f'[thresholds]\np95_ms = 5000\n[cloudwatch]\nregion = "{aws_stack.REGION}"\n'
@@ -322,23 +322,3 @@ class _Background:
                 self.popen.kill()
                 self.popen.wait(timeout=10)
         self.out.close()
-
-
-def _seed_seconds(stack: aws_stack.WebStack, *, cpu: float) -> None:
-    """1 s ECS CPU/memory and ALB series from 3 minutes ago to 3 from now (a short run's periods
-    are all present at once)."""
-    now = float(int(time.time()))
-    stamps = [now - 180 + i for i in range(360)]
-    cw = aws_stack.plain_session().client("cloudwatch")
-    dims = [("ClusterName", stack.cluster), ("ServiceName", stack.service)]
-    aws_stack.put_series(cw, "AWS/ECS", "CPUUtilization", dims, [(t, cpu) for t in stamps], unit="Percent")
-    aws_stack.put_series(
-        cw, "AWS/ECS", "MemoryUtilization", dims, [(t, 50.0) for t in stamps], unit="Percent"
-    )
-    lb = [("LoadBalancer", stack.load_balancer)]
-    aws_stack.put_series(
-        cw, "AWS/ApplicationELB", "RequestCount", lb, [(t, 20) for t in stamps], unit="Count"
-    )
-    aws_stack.put_series(
-        cw, "AWS/ApplicationELB", "TargetResponseTime", lb, [(t, 0.05) for t in stamps], unit="Seconds"
-    )

@@ -180,22 +180,6 @@ cpu_percent = "rate(process_cpu_seconds_total[1m]) * 100"
         assert "server safety stop" in [c["name"] for c in doc["criteria"]]
 
 
-def seed_seconds(stack: aws_stack.WebStack, *, cpu: float) -> None:
-    """1 s ECS CPU/memory and ALB request counts around now (no 5xx: CloudWatch publishes none)."""
-    now = float(int(time.time()))
-    stamps = [now - 180 + i for i in range(360)]
-    cw = aws_stack.plain_session().client("cloudwatch")
-    dims = [("ClusterName", stack.cluster), ("ServiceName", stack.service)]
-    aws_stack.put_series(cw, "AWS/ECS", "CPUUtilization", dims, [(t, cpu) for t in stamps], unit="Percent")
-    aws_stack.put_series(
-        cw, "AWS/ECS", "MemoryUtilization", dims, [(t, 50.0) for t in stamps], unit="Percent"
-    )
-    lb = [("LoadBalancer", stack.load_balancer)]
-    aws_stack.put_series(
-        cw, "AWS/ApplicationELB", "RequestCount", lb, [(t, 20) for t in stamps], unit="Count"
-    )
-
-
 class TestCloudWatchRuns:
     @pytest.mark.parametrize("how", ["flag", "config"])
     def test_correlated_run(self, tmp_path: Path, target: str, aws, how: str) -> None:
@@ -203,7 +187,7 @@ class TestCloudWatchRuns:
         zero from sparse data. With ``--correlate-cloudwatch`` on the run only, `loadlens verdict`
         judges the stored series; with ``correlate = true`` in the config it pulls them again."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
-        seed_seconds(stack, cpu=65.0)
+        aws_stack.seed_web_seconds(stack, cpu=65.0, response_time_s=None)  # no 5xx: CloudWatch publishes none
         config = (
             THRESHOLDS
             + f"""

@@ -25,7 +25,7 @@ from runner.readings import AlarmEntry, AlarmReading
 from runner.sources.alarms import AlarmsPlan, read_alarms
 from runner.sources.aws import AwsApi
 from runner.sources.server import ServerPlan, ServerSide
-from tests.support.aws_stack import aws_env, reset
+from tests.support.aws_stack import fresh
 from tests.support.procs import moto_server
 
 T0 = 1_700_000_000.0
@@ -56,8 +56,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def api(moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AwsApi:
-    reset(moto)
-    aws_env(monkeypatch, moto, tmp_path)
+    fresh(moto, monkeypatch, tmp_path)
     return AwsApi(boto3.session.Session(), max_attempts=1)
 
 

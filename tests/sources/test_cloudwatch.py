@@ -3,7 +3,6 @@ what moto cannot do: answer percentiles, paginate, deny access, throttle, expire
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 
 from runner.errors import SourceCredentialsError, SourceError, SourcePermissionError, SourceUnavailableError
 from runner.judge.server import judge_server
@@ -20,7 +19,17 @@ from runner.sources.aws import AwsApi, make_session
 from runner.sources.base import MetricSource, baseline_points, partial_points, window_points
 from runner.sources.cloudwatch import CloudWatchSource, SettleProgress
 from runner.sources.cloudwatch_catalog import CloudWatchTarget, Discovery, TargetGroupRef
-from tests.support.aws_stack import REGION, aws_env, minutes, plain_session, put_series, reset
+from tests.support.aws_stack import (
+    METRIC_DATA_PARAMS,
+    REGION,
+    fresh,
+    metric_data,
+    minutes,
+    offline_env,
+    plain_session,
+    put_series,
+    stubbed_cloudwatch,
+)
 from tests.support.procs import free_port, moto_server
 
 ECS_DIMS = (("ClusterName", "shop"), ("ServiceName", "api"))
@@ -36,9 +45,7 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    reset(moto_url)
-    aws_env(monkeypatch, moto_url, tmp_path)
-    return moto_url
+    return fresh(moto_url, monkeypatch, tmp_path)
 
 
 @pytest.fixture
@@ -472,26 +479,19 @@ class TestBotocoreRetries:
 
 @pytest.fixture
 def stub_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    aws_env(monkeypatch, "http://127.0.0.1:9", tmp_path)  # never reached: the Stubber answers
+    offline_env(monkeypatch, tmp_path)
 
 
 def stubbed_source(
     target: CloudWatchTarget, discovery: Discovery = NO_LB
 ) -> tuple[CloudWatchSource, Stubber, list[float]]:
-    api = AwsApi(boto3.session.Session())
-    stubber = Stubber(api.client("cloudwatch"))
-    stubber.activate()
+    api, stubber = stubbed_cloudwatch()
     return CloudWatchSource(target, api=api, discovery=discovery), stubber, []
 
 
 def results(t0: float, n_queries: int, values: list[float], *, first_id: int = 0) -> dict[str, Any]:
-    stamps = [dt.datetime.fromtimestamp(t0 + 60 * i, dt.UTC) for i in range(len(values))]
-    return {
-        "MetricDataResults": [
-            {"Id": f"q{i}", "StatusCode": "Complete", "Timestamps": stamps, "Values": values}
-            for i in range(first_id, first_id + n_queries)
-        ]
-    }
+    stamps = [t0 + 60 * i for i in range(len(values))]
+    return metric_data(stamps, values, n_queries, first_id=first_id)
 
 
 class TestStubbedCloudWatch:
@@ -513,9 +513,8 @@ class TestStubbedCloudWatch:
         first = results(t0, 4, [1.0, 2.0])
         first["NextToken"] = "page-2"
         second = results(t0 + 120, 4, [3.0])
-        base = {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": "TimestampAscending"}
-        stub.add_response("get_metric_data", first, base)
-        stub.add_response("get_metric_data", second, {**base, "NextToken": "page-2"})
+        stub.add_response("get_metric_data", first, METRIC_DATA_PARAMS)
+        stub.add_response("get_metric_data", second, {**METRIC_DATA_PARAMS, "NextToken": "page-2"})
         result = source.fetch(t0 + 300, t0 + 400)
         assert len(result.series) == 4 and result.missing == ()
         assert result.series[0].points == ((t0, 1.0), (t0 + 60, 2.0), (t0 + 120, 3.0))

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
 
 from runner.judge.server import ServerCriteriaLimits, judge_server
 from runner.model import Result, Status
@@ -20,7 +19,16 @@ from runner.sources.cloudwatch import CloudWatchSource
 from runner.sources.cloudwatch_catalog import CloudWatchTarget
 from runner.sources.custom import ServerMetric
 from tests.sources.test_cloudwatch import ECS_TARGET, NO_LB, recording_api, seed_ecs
-from tests.support.aws_stack import aws_env, minutes, plain_session, put_series, reset
+from tests.support.aws_stack import (
+    METRIC_DATA_PARAMS,
+    fresh,
+    metric_data,
+    minutes,
+    offline_env,
+    plain_session,
+    put_series,
+    stubbed_cloudwatch,
+)
 from tests.support.procs import moto_server
 
 
@@ -32,9 +40,7 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    reset(moto_url)
-    aws_env(monkeypatch, moto_url, tmp_path)
-    return moto_url
+    return fresh(moto_url, monkeypatch, tmp_path)
 
 
 @pytest.fixture
@@ -45,7 +51,7 @@ def t0() -> float:
 
 @pytest.fixture
 def stub_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    aws_env(monkeypatch, "http://127.0.0.1:9", tmp_path)  # never reached: the Stubber answers
+    offline_env(monkeypatch, tmp_path)
 
 
 REDIS = ServerMetric(
@@ -116,23 +122,15 @@ class TestStubbedCustomMetrics:
         Stat p99 and its own Period, beside the ECS queries."""
         start = 1_700_000_040.0
         p99 = replace(REDIS, stat="p99", period_s=120.0)
-        api = AwsApi(boto3.session.Session())
-        stub = Stubber(api.client("cloudwatch"))
-        stub.activate()
+        api, stub = stubbed_cloudwatch()
         source = CloudWatchSource(replace(ECS_TARGET, preroll_s=0, metrics=(p99,)), api=api, discovery=NO_LB)
         seen: list[dict[str, object]] = []
         api.client("cloudwatch").meta.events.register(
             "provide-client-params.cloudwatch.GetMetricData", lambda params, **_: seen.append(params)
         )
-        stamps = [start, start + 120]
-        answer = {
-            "MetricDataResults": [
-                {"Id": f"q{i}", "StatusCode": "Complete", "Timestamps": stamps, "Values": [0.5, 0.7]}
-                for i in range(5)
-            ]
-        }
-        stub.add_response("get_metric_data", answer, {"MetricDataQueries": ANY, "StartTime": ANY,
-                          "EndTime": ANY, "ScanBy": "TimestampAscending"})  # fmt: skip
+        stub.add_response(
+            "get_metric_data", metric_data([start, start + 120], [0.5, 0.7], 5), METRIC_DATA_PARAMS
+        )
         result = source.fetch(start, start + 240)
         stub.assert_no_pending_responses()
         queries = seen[0]["MetricDataQueries"]
@@ -263,13 +261,8 @@ class TestStubbedListMetrics:
         """Fake (Stubber: moto does not enforce IAM): ListMetrics denied, so whether the metric
         exists is unknown: INCONCLUSIVE naming the denial, never 0."""
         start = 1_700_000_040.0
-        api = AwsApi(boto3.session.Session())
-        stub = Stubber(api.client("cloudwatch"))
-        stub.activate()
-        answer = {
-            "MetricDataResults": [{"Id": "q0", "StatusCode": "Complete", "Timestamps": [], "Values": []}]
-        }
-        stub.add_response("get_metric_data", answer)
+        api, stub = stubbed_cloudwatch()
+        stub.add_response("get_metric_data", metric_data([], [], 1))
         stub.add_client_error("list_metrics", "AccessDenied", "not authorized to perform cloudwatch:ListMetrics",
                               http_status_code=403)  # fmt: skip
         source = CloudWatchSource(replace(only_custom(POLLY), preroll_s=0), api=api, discovery=NO_LB)

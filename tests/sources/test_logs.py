@@ -25,7 +25,7 @@ from runner.sources.aws import AwsApi
 from runner.sources.logs import DEFAULT_PATTERN, LogsPlan, log_group_check, normalise, read_log_errors
 from runner.sources.preflight import CheckStatus
 from runner.sources.server import ServerPlan, ServerSide
-from tests.support.aws_stack import aws_env, plain_session, reset
+from tests.support.aws_stack import fresh, plain_session
 from tests.support.procs import moto_server
 
 GROUP = "/ecs/video-gen"
@@ -39,9 +39,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def aws(moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    reset(moto)
-    aws_env(monkeypatch, moto, tmp_path)
-    return moto
+    return fresh(moto, monkeypatch, tmp_path)
 
 
 def seed(t0: float, lines: list[tuple[float, str]], *, group: str = GROUP) -> None:

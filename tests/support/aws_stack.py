@@ -7,6 +7,7 @@ reaches moto through ``AWS_ENDPOINT_URL`` exactly as loadlens would reach a stan
 from __future__ import annotations
 
 import datetime as dt
+import time
 import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import ANY, Stubber
+
+from runner.sources.aws import AwsApi
 
 REGION = "us-east-1"
 _CLEARED = (
@@ -177,3 +181,76 @@ def create_rds_cluster(session: Any, ident: str = "shop-aurora") -> None:
 def plain_session() -> Any:
     """A boto3 session for seeding (not the one under test)."""
     return boto3.session.Session(region_name=REGION)
+
+
+def fresh(endpoint_url: str, monkeypatch: pytest.MonkeyPatch, tmp: Path) -> str:
+    """A cleared moto server and this process's dummy credentials pointing at it (a test's start)."""
+    reset(endpoint_url)
+    aws_env(monkeypatch, endpoint_url, tmp)
+    return endpoint_url
+
+
+def seed_web_seconds(
+    stack: WebStack,
+    *,
+    cpu: float,
+    memory: float = 50.0,
+    response_time_s: float | None = 0.05,
+    unhealthy: float | None = None,
+) -> None:
+    """High-resolution (1 s) ECS CPU/memory and ALB request counts from 3 minutes ago to 3 from now,
+    plus the ALB response time and the target group's unhealthy hosts unless None: every 1 s period
+    of a short run is present at once, so the default settle wait ends at its first round."""
+    now = float(int(time.time()))
+    stamps = [now - 180 + i for i in range(360)]
+    cw = plain_session().client("cloudwatch")
+    dims = [("ClusterName", stack.cluster), ("ServiceName", stack.service)]
+    put_series(cw, "AWS/ECS", "CPUUtilization", dims, [(t, cpu) for t in stamps], unit="Percent")
+    put_series(cw, "AWS/ECS", "MemoryUtilization", dims, [(t, memory) for t in stamps], unit="Percent")
+    lb = [("LoadBalancer", stack.load_balancer)]
+    put_series(cw, "AWS/ApplicationELB", "RequestCount", lb, [(t, 20) for t in stamps], unit="Count")
+    if response_time_s is not None:
+        points = [(t, response_time_s) for t in stamps]
+        put_series(cw, "AWS/ApplicationELB", "TargetResponseTime", lb, points, unit="Seconds")
+    if unhealthy is not None:
+        tg = [("TargetGroup", stack.target_group), ("LoadBalancer", stack.load_balancer)]
+        put_series(
+            cw, "AWS/ApplicationELB", "UnHealthyHostCount", tg, [(t, unhealthy) for t in stamps], unit="Count"
+        )
+
+
+# -- botocore Stubber, for what moto cannot do (percentiles, pages, denied calls): moto's gaps ------
+
+# GetMetricData's parameters as loadlens sends them, for a Stubber expecting one call.
+METRIC_DATA_PARAMS = {
+    "MetricDataQueries": ANY,
+    "StartTime": ANY,
+    "EndTime": ANY,
+    "ScanBy": "TimestampAscending",
+}
+
+
+def offline_env(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> None:
+    """Dummy credentials and an endpoint that is never reached: a Stubber answers every call."""
+    aws_env(monkeypatch, "http://127.0.0.1:9", tmp)
+
+
+def stubbed_cloudwatch() -> tuple[AwsApi, Stubber]:
+    """An ``AwsApi`` whose CloudWatch client is answered by an active Stubber (fake, named as such)."""
+    api = AwsApi(boto3.session.Session())
+    stub = Stubber(api.client("cloudwatch"))
+    stub.activate()
+    return api, stub
+
+
+def metric_data(
+    stamps: Sequence[float], values: Sequence[float], n_queries: int, *, first_id: int = 0
+) -> dict[str, Any]:
+    """A GetMetricData answer: queries ``q<first_id>``... each with the same points."""
+    when = [dt.datetime.fromtimestamp(t, dt.UTC) for t in stamps]
+    return {
+        "MetricDataResults": [
+            {"Id": f"q{i}", "StatusCode": "Complete", "Timestamps": when, "Values": list(values)}
+            for i in range(first_id, first_id + n_queries)
+        ]
+    }

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from runner.sources.alarms import AlarmsPlan, read_alarms
 from runner.sources.aws import AwsApi
 from runner.sources.server import ServerPlan, ServerSide
 from tests.support.aws_stack import fresh
-from tests.support.procs import moto_server
 
 T0 = 1_700_000_000.0
 
@@ -48,15 +46,9 @@ def item(name: str, at: float, old: str, new: str, reason: str = "Threshold Cros
     }
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto-alarms")) as url:
-        yield url
-
-
 @pytest.fixture
-def api(moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AwsApi:
-    fresh(moto, monkeypatch, tmp_path)
+def api(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AwsApi:
+    fresh(moto_url, monkeypatch, tmp_path)
     return AwsApi(boto3.session.Session(), max_attempts=1)
 
 

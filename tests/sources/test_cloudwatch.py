@@ -4,8 +4,6 @@ what moto cannot do: answer percentiles, paginate, deny access, throttle, expire
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,36 +20,17 @@ from runner.sources.cloudwatch_catalog import CloudWatchTarget, Discovery, Targe
 from tests.support.aws_stack import (
     METRIC_DATA_PARAMS,
     REGION,
-    fresh,
     metric_data,
     minutes,
-    offline_env,
     plain_session,
     put_series,
     stubbed_cloudwatch,
 )
-from tests.support.procs import free_port, moto_server
+from tests.support.procs import free_port
 
 ECS_DIMS = (("ClusterName", "shop"), ("ServiceName", "api"))
 LB = "app/shop-alb/50dc6c495c0c9188"
 LB_DIMS = (("LoadBalancer", LB),)
-
-
-@pytest.fixture(scope="module")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto-cloudwatch")) as url:
-        yield url
-
-
-@pytest.fixture
-def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    return fresh(moto_url, monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def t0() -> float:
-    """The start of the test's first minute: an hour ago, on a minute boundary."""
-    return (int(time.time()) // 60 - 60) * 60.0
 
 
 def recording_api(calls: list[str], **kwargs: Any) -> AwsApi:
@@ -475,11 +454,6 @@ class TestBotocoreRetries:
 
 
 # -- fakes: botocore Stubber, for what moto cannot do ------------------------------------------------
-
-
-@pytest.fixture
-def stub_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    offline_env(monkeypatch, tmp_path)
 
 
 def stubbed_source(

@@ -5,12 +5,9 @@ metrics, with their own statistic and period, against a real moto server; a perc
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import boto3
-import pytest
 
 from runner.judge.server import ServerCriteriaLimits, judge_server
 from runner.model import Result, Status
@@ -21,38 +18,12 @@ from runner.sources.custom import ServerMetric
 from tests.sources.test_cloudwatch import ECS_TARGET, NO_LB, recording_api, seed_ecs
 from tests.support.aws_stack import (
     METRIC_DATA_PARAMS,
-    fresh,
     metric_data,
     minutes,
-    offline_env,
     plain_session,
     put_series,
     stubbed_cloudwatch,
 )
-from tests.support.procs import moto_server
-
-
-@pytest.fixture(scope="module")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto-custom")) as url:
-        yield url
-
-
-@pytest.fixture
-def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    return fresh(moto_url, monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def t0() -> float:
-    """The start of the test's first minute: an hour ago, on a minute boundary."""
-    return (int(time.time()) // 60 - 60) * 60.0
-
-
-@pytest.fixture
-def stub_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    offline_env(monkeypatch, tmp_path)
-
 
 REDIS = ServerMetric(
     name="Redis CPU",

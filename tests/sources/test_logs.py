@@ -9,8 +9,6 @@ with ``botocore.stub.Stubber`` (named so in that test): moto cannot answer it fa
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -25,21 +23,9 @@ from runner.sources.aws import AwsApi
 from runner.sources.logs import DEFAULT_PATTERN, LogsPlan, log_group_check, normalise, read_log_errors
 from runner.sources.preflight import CheckStatus
 from runner.sources.server import ServerPlan, ServerSide
-from tests.support.aws_stack import fresh, plain_session
-from tests.support.procs import moto_server
+from tests.support.aws_stack import plain_session
 
 GROUP = "/ecs/video-gen"
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto-logs")) as url:
-        yield url
-
-
-@pytest.fixture
-def aws(moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    return fresh(moto, monkeypatch, tmp_path)
 
 
 def seed(t0: float, lines: list[tuple[float, str]], *, group: str = GROUP) -> None:

@@ -4,7 +4,6 @@ one fake (a botocore Stubber, named as such) denies GetMetricData, which moto ca
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,17 +24,10 @@ from tests.support.aws_stack import (
     put_series,
     reset,
 )
-from tests.support.procs import moto_server
 
 TARGET = CloudWatchTarget(
     ecs_cluster="shop", ecs_service="api", rds_instance="shop-db", rds_cluster="shop-aurora"
 )
-
-
-@pytest.fixture(scope="module")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto-preflight")) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

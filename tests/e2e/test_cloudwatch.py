@@ -15,6 +15,7 @@ from tests.support import aws_stack
 from tests.support.cli import BASIC, Finished, LoadlensRun, loadlens_verdict
 from tests.support.procs import free_port, prometheus
 from tests.support.runs import criteria, loadlens_cmd, run, summary
+from tests.support.wait import wait_until
 
 
 def seed(stack: aws_stack.WebStack, *, cpu: float, memory: float = 50.0, seed_metrics: bool = True) -> float:
@@ -77,6 +78,22 @@ def config(tmp_path: Path, stack: aws_stack.WebStack) -> Path:
     return path
 
 
+def correlated(
+    tmp_path: Path,
+    target: str,
+    env: dict[str, str],
+    stack,
+    *extra: str,
+    period: str | None = "1s",
+    settle: str | None = "0s",
+) -> LoadlensRun:
+    """basic.py with 4 users for 4 s, correlated with the CloudWatch stand-in."""
+    return LoadlensRun(
+        tmp_path, target, config=config_text(stack, period=period or "", settle=settle), users=4,
+        only_summary=True, flags=("--correlate-cloudwatch", *extra), env=env,
+    )  # fmt: skip
+
+
 def run_correlated(
     tmp_path: Path,
     target: str,
@@ -86,11 +103,8 @@ def run_correlated(
     period: str | None = "1s",
     settle: str | None = "0s",
 ) -> Finished:
-    """basic.py with 4 users for 4 s, correlated with the CloudWatch stand-in."""
-    return LoadlensRun(
-        tmp_path, target, config=config_text(stack, period=period or "", settle=settle), users=4,
-        only_summary=True, flags=("--correlate-cloudwatch", *extra), env=env,
-    ).run()  # fmt: skip
+    """The correlated run, to its end."""
+    return correlated(tmp_path, target, env, stack, *extra, period=period, settle=settle).run()
 
 
 class TestCorrelatedRun:
@@ -252,13 +266,21 @@ class TestDefaults:
         seed_seconds(stack, cpu=40)
         port = free_port()
         with prometheus(tmp_path, [f"127.0.0.1:{port}"]) as prom:
-            done = run_correlated(
+            job = correlated(
                 tmp_path, target, aws, stack, "--prometheus-port", str(port), "--prometheus-bind", "127.0.0.1"
             )
-            assert done.returncode == 0, done.stderr[-3000:]
+            proc = job.start(log_dir=tmp_path)
             query = urllib.parse.urlencode({"query": "last_over_time(loadlens_server_metric_missing[10m])"})
-            with urllib.request.urlopen(f"{prom}/api/v1/query?{query}", timeout=10) as resp:
-                found = json.load(resp)["data"]["result"]
+
+            def stored() -> list[dict] | None:
+                with urllib.request.urlopen(f"{prom}/api/v1/query?{query}", timeout=10) as resp:
+                    result = json.load(resp)["data"]["result"]
+                return result if any(r["metric"]["metric"] == "TargetResponseTime" for r in result) else None
+
+            # Bounded like the run's default 15 s linger was, which the Ctrl-C below then cuts short.
+            found = wait_until(stored, 90, what="loadlens_server_metric_missing stored by Prometheus")
+            done = job.finish_lingering(proc, log_dir=tmp_path)
+            assert done.returncode == 0, done.stderr[-3000:]
         missing = {(r["metric"]["metric"], r["metric"]["stat"]) for r in found}
         assert ("TargetResponseTime", "p95") in missing, found
         assert all(r["value"][1] == "1" for r in found)

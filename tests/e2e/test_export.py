@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
 import subprocess
 import threading
 import urllib.parse
@@ -183,7 +184,7 @@ class TestCardinality:
                 final_scrape, what=f"the final state on /metrics ({_requests_total(last)} != {want})"
             )
         finally:
-            proc.terminate()
+            proc.send_signal(signal.SIGINT)  # ends the 30 s linger (SIGTERM would wait it out)
             proc.wait(timeout=60)
         names = {
             line.split('endpoint="', 1)[1].split('"', 1)[0]

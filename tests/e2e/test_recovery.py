@@ -3,8 +3,8 @@ a local HTTP target that slows down with the requests it serves at once (as a se
 pool does), then `loadlens verdict RUN_DIR` giving the same row back from summary.json.
 
 Time is compressed: 1 s timeline intervals, stages of a few seconds and recover_within = 6 s. The
-default recover_within (60 s) is judged in tests/judge/test_recovery.py, and end to end in the slow
-test below."""
+default recover_within (60 s) is judged in tests/judge/test_recovery.py, and end to end below: a
+run ending soon after the recovery judges it at its default."""
 
 from __future__ import annotations
 
@@ -165,11 +165,11 @@ class TestRecoveryEndToEnd:
         row = done.criteria[NAME]
         assert row["status"] == "pass" and "stayed recovered until the run ended" in row["reason"]
 
-    @pytest.mark.slow
     def test_the_default_recover_within_end_to_end(self, tmp_path: Path, crowded: str) -> None:
-        """No [recovery] table: recover_within is 60 s, so the recovery stage runs 61 s; the row
-        passes with limit 60."""
-        run = spike_run(tmp_path, crowded, spike_config(pre_s=5, spike_s=4, after_s=61, recover_within=None))
+        """No [recovery] table: the default recover_within (60 s) is what is judged. The run need not
+        last 60 s after the spike: the target recovers as soon as the crowd leaves, and a recovery
+        seen before an early end passes, so the row passes with limit 60."""
+        run = spike_run(tmp_path, crowded, spike_config(pre_s=5, spike_s=4, after_s=5, recover_within=None))
         done = run.run(timeout_s=240)
         assert done.returncode == 0, done.tail()
         row = done.criteria[NAME]

@@ -24,6 +24,7 @@ import pytest
 
 from tests.support import aws_stack
 from tests.support.browser import BLOCK_ALL, CHARTS_DRAWN_JS, Page, chromium
+from tests.support.cli import end_linger
 from tests.support.procs import free_port, local_http, moto_server, wait_http
 from tests.support.runs import LOCUSTFILES, child_env, loadlens_cmd, only_run_dir, run, summary
 from tests.support.wait import wait_until
@@ -242,7 +243,7 @@ class TestLivePage:
                     assert set(page.requests()) == {report, f"{report}/data.json"}
                     assert_charts_drawn(page)
                 later = _get_json(f"{report}/data.json")
-                proc.wait(timeout=60)
+                end_linger(proc, tmp_path / "out")  # the default 15 s linger: nothing left to see
         count = lambda d: d["endpoints"][0]["count"] if d["endpoints"] else 0  # noqa: E731
         assert count(later) > count(first)
         assert len(later["client"]["t"]) > len(first["client"]["t"])

@@ -8,6 +8,7 @@ exit code, output, the run directory and its summary. Runs are real subprocesses
 from __future__ import annotations
 
 import dataclasses
+import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -128,6 +129,17 @@ class LoadlensRun:
         sink = subprocess.DEVNULL if quiet else subprocess.PIPE
         return self._popen(sink, sink)
 
+    def finish_lingering(
+        self, proc: subprocess.Popen[str], *, log_dir: Path, timeout_s: float = 120
+    ) -> Finished:
+        """A run started with ``start(log_dir=...)``, finished without waiting out the exporters' linger
+        (15 s by default): once summary.json is written the verdict and exit code are settled, and a
+        Ctrl-C then ends only the linger (runner.locust.lifecycle), so the default linger stays in
+        force while a test that has what it needs does not wait for it."""
+        end_linger(proc, self.out, timeout_s=timeout_s)
+        stdout, stderr = ((log_dir / name).read_text() for name in ("stdout.txt", "stderr.txt"))
+        return Finished(proc.returncode, stdout, stderr, self.out)
+
     def start_worker(self, master_port: int, *flags: str) -> subprocess.Popen[str]:
         """A worker for this run's master at 127.0.0.1:``master_port``: the same locustfile, config,
         directory and environment, plus ``flags``; its output is dropped."""
@@ -173,3 +185,20 @@ def started_run_dir(out: Path, *, timeout_s: float = 60) -> Path:
         return dirs[0] if dirs and (dirs[0] / "locust_stats_history.csv").exists() else None
 
     return wait_until(started, timeout_s, what=f"a running run directory under {out}")
+
+
+def end_linger(proc: subprocess.Popen[Any], out: Path, *, timeout_s: float = 120) -> int:
+    """Wait for the run under ``out`` to write summary.json, then Ctrl-C the process until it is
+    gone and return its exit code (the verdict's, settled before the linger). Once the end of the run
+    has begun a Ctrl-C only cuts waits short, never the writing (runner.locust.lifecycle); a web-UI
+    run writes its summary before it quits, so its first Ctrl-C quits it and a later one cuts the
+    linger."""
+    wait_until(lambda: list(out.glob("*/summary.json")), timeout_s, what="the run's summary.json")
+
+    def gone() -> bool:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        return proc.poll() is not None
+
+    wait_until(gone, 60, what="the run's process to exit after Ctrl-C", interval_s=1.0)
+    return proc.wait()

@@ -25,6 +25,7 @@ import pytest
 from runner.config.load import load_config
 from runner.config.options import flag_values, pre_parser
 from runner.stats.histogram import bucket_upper_ms
+from tests.support.cli import end_linger
 from tests.support.procs import free_port, local_http
 from tests.support.runs import LOCUSTFILES, REPO, child_env, loadlens_cmd
 from tests.support.wait import wait_until
@@ -192,6 +193,8 @@ def _run_with_ui(tmp_path: Path, target: str, *flags: str, worker: tuple[str, ..
             30,
             what="Locust's CSV written after the run stopped",
         )
+        # Nothing is left to read: end Locust's 10 s --autoquit wait (summary.json is written at stop).
+        end_linger(proc, tmp_path / "out")
         _, err = proc.communicate(timeout=60)
         for w in workers:
             w.wait(timeout=30)

@@ -23,6 +23,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.support import aws_stack
 from tests.support.procs import free_port, moto_server
 from tests.support.runs import LOCUSTFILES, criteria, loadlens_cmd, run, run_dirs, summary
 
@@ -112,15 +113,7 @@ def _run(
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     tmp = tmp_path_factory.mktemp("compare")
     with moto_server(tmp) as moto:
-        env = {
-            "AWS_ENDPOINT_URL": moto,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": str(tmp / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "no-aws-credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
+        env = aws_stack.child_env(moto, tmp)
         s3 = boto3.client(
             "s3", endpoint_url=moto, region_name="us-east-1",
             aws_access_key_id="testing", aws_secret_access_key="testing",

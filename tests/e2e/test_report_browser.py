@@ -25,7 +25,7 @@ import pytest
 from tests.support import aws_stack
 from tests.support.browser import BLOCK_ALL, CHARTS_DRAWN_JS, Page, chromium
 from tests.support.cli import end_linger
-from tests.support.procs import free_port, local_http, moto_server, wait_http
+from tests.support.procs import free_port, local_http, wait_http
 from tests.support.runs import LOCUSTFILES, child_env, loadlens_cmd, only_run_dir, run, summary
 from tests.support.wait import wait_until
 
@@ -93,28 +93,25 @@ class TestRunReports:
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     def test_a_cloudwatch_correlated_run_shows_ecs_and_alb_series(
-        self, tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch
+        self, tmp_path: Path, target: str, aws: dict[str, str]
     ) -> None:
         """ECS CPU/memory and ALB series pulled from a real moto server appear as drawn charts, the
         CPU chart with its 70 % limit line."""
-        with moto_server(tmp_path) as moto:
-            aws_stack.aws_env(monkeypatch, moto, tmp_path)  # for seeding, from this process
-            env = aws_stack.child_env(moto, tmp_path)  # for the run's process
-            stack = aws_stack.build_web_stack(aws_stack.plain_session())
-            aws_stack.seed_web_seconds(stack, cpu=40)
-            cfg = tmp_path / "loadlens.toml"
-            cfg.write_text(
-                f'[thresholds]\np95_ms = 5000\n[cloudwatch]\nregion = "{aws_stack.REGION}"\n'
-                f'ecs_cluster = "{stack.cluster}"\necs_service = "{stack.service}"\n'
-                'preroll = "2m"\nperiod = "1s"\nsettle = "0s"\n'
-            )
-            out = tmp_path / "out"
-            cmd = loadlens_cmd(
-                "run", "-f", str(LOCUSTFILES / "basic.py"), "-H", target, "--headless", "-u", "4",
-                "-r", "20", "-t", "4s", "--only-summary", "--loadlens-config", str(cfg), "--out", str(out),
-                "--correlate-cloudwatch",
-            )  # fmt: skip
-            proc = run(cmd, cwd=tmp_path, env=env)
+        stack = aws_stack.build_web_stack(aws_stack.plain_session())
+        aws_stack.seed_web_seconds(stack, cpu=40)
+        cfg = tmp_path / "loadlens.toml"
+        cfg.write_text(
+            f'[thresholds]\np95_ms = 5000\n[cloudwatch]\nregion = "{aws_stack.REGION}"\n'
+            f'ecs_cluster = "{stack.cluster}"\necs_service = "{stack.service}"\n'
+            'preroll = "2m"\nperiod = "1s"\nsettle = "0s"\n'
+        )
+        out = tmp_path / "out"
+        cmd = loadlens_cmd(
+            "run", "-f", str(LOCUSTFILES / "basic.py"), "-H", target, "--headless", "-u", "4",
+            "-r", "20", "-t", "4s", "--only-summary", "--loadlens-config", str(cfg), "--out", str(out),
+            "--correlate-cloudwatch",
+        )  # fmt: skip
+        proc = run(cmd, cwd=tmp_path, env=aws)
         assert proc.returncode == 0, proc.stderr[-3000:]
         rd = only_run_dir(out)
         doc = summary(rd)

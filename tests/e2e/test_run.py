@@ -794,45 +794,26 @@ class TestSecrets:
         assert "hunter2secret" not in html
 
     @pytest.mark.parametrize("fmt", ["console", "json"])
-    def test_session_token_not_in_debug_logs(self, tmp_path: Path, target: str, fmt: str) -> None:
+    def test_session_token_not_in_debug_logs(
+        self, tmp_path: Path, target: str, fmt: str, aws: dict[str, str]
+    ) -> None:
         """With -L DEBUG, botocore's request headers (X-Amz-Security-Token, Authorization) are redacted
         in console and JSON logs. A real moto server answers the CloudWatch calls."""
         from tests.support import aws_stack
-        from tests.support.procs import moto_server
 
         token = "SeSsIoNtOkEn0123456789abcdef"
-        with moto_server(tmp_path) as moto:
-            env = {
-                "AWS_ENDPOINT_URL": moto,
-                "AWS_ACCESS_KEY_ID": "AKIATESTING",
-                "AWS_SECRET_ACCESS_KEY": "SeCrEtKeY0123456789",
-                "AWS_SESSION_TOKEN": token,
-                "AWS_DEFAULT_REGION": aws_stack.REGION,
-                "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-                "AWS_EC2_METADATA_DISABLED": "true",
-            }
-            import os
-
-            saved = {k: os.environ.get(k) for k in env}
-            os.environ.update(env)
-            try:
-                stack = aws_stack.build_web_stack(aws_stack.plain_session())
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
-            config = (
-                "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n"
-                f'[cloudwatch]\nregion = "{aws_stack.REGION}"\necs_cluster = "{stack.cluster}"\n'
-                f'ecs_service = "{stack.service}"\nsettle = "0s"\n'
-            )
-            done = basic_run(
-                tmp_path, target, config, "-L", "DEBUG", "--log-format", fmt, "--correlate-cloudwatch",
-                seconds=2, env=env,
-            )  # fmt: skip
+        secrets = {"AWS_ACCESS_KEY_ID": "AKIATESTING", "AWS_SECRET_ACCESS_KEY": "SeCrEtKeY0123456789"}
+        env = {**aws, **secrets, "AWS_SESSION_TOKEN": token}
+        stack = aws_stack.build_web_stack(aws_stack.plain_session())
+        config = (
+            "[thresholds]\np95_ms = 5000\nexpected_statuses = [429]\n"
+            f'[cloudwatch]\nregion = "{aws_stack.REGION}"\necs_cluster = "{stack.cluster}"\n'
+            f'ecs_service = "{stack.service}"\nsettle = "0s"\n'
+        )
+        done = basic_run(
+            tmp_path, target, config, "-L", "DEBUG", "--log-format", fmt, "--correlate-cloudwatch",
+            seconds=2, env=env,
+        )  # fmt: skip
         everything = done.stdout + done.stderr
         assert "X-Amz-Security-Token" in everything or "x-amz-security-token" in everything  # botocore logged
         assert token not in everything

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.support.cli import Finished
 from tests.support.runs import criteria, loadlens_cmd, only_run_dir, run, summary
 
 
@@ -31,15 +32,11 @@ class TestDemo:
         ) or rd.name in proc.stdout
         assert "Traceback" not in proc.stderr
 
-    def test_degraded_demo_fails_with_an_explanation(self, tmp_path: Path) -> None:
+    def test_degraded_demo_fails_with_an_explanation(self, degraded_demo: Finished) -> None:
         """With --degrade the service is slow and failing: the verdict is FAIL (exit 1) and says why."""
-        proc = run(
-            loadlens_cmd("demo", "--degrade", "-t", "8s", "--out", str(tmp_path / "results")),
-            cwd=tmp_path,
-            timeout_s=120,
-        )
+        proc = degraded_demo
         assert proc.returncode == 1, proc.stderr[-3000:]
-        doc = summary(only_run_dir(tmp_path / "results"))
+        doc = summary(degraded_demo.run_dir)
         failed = [c for c in doc["criteria"] if c["status"] == "fail"]
         assert any(c["name"] == "POST /api/v1/jobs p95" for c in failed)
         assert all("exceeds" in c["reason"] or "below" in c["reason"] for c in failed)

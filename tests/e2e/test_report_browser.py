@@ -24,7 +24,7 @@ import pytest
 
 from tests.support import aws_stack
 from tests.support.browser import BLOCK_ALL, CHARTS_DRAWN_JS, Page, chromium
-from tests.support.cli import end_linger
+from tests.support.cli import Finished, end_linger
 from tests.support.procs import free_port, local_http, wait_http
 from tests.support.runs import LOCUSTFILES, child_env, loadlens_cmd, only_run_dir, run, summary
 from tests.support.wait import wait_until
@@ -59,17 +59,15 @@ def assert_criteria_rows(page: Page, doc: dict) -> None:
 
 
 class TestRunReports:
-    def test_a_process_source_run_draws_every_chart_offline(self, tmp_path: Path) -> None:
+    def test_a_process_source_run_draws_every_chart_offline(
+        self, tmp_path: Path, degraded_demo: Finished
+    ) -> None:
         """The degraded demo (its service's process as the server source): the page draws every chart
         with no network, shows each criterion and server series, marks the verdict, and gives the
         README's screenshot."""
-        proc = run(
-            loadlens_cmd("demo", "--degrade", "-t", "12s", "--out", str(tmp_path / "results")),
-            cwd=tmp_path,
-            timeout_s=120,
-        )
+        proc = degraded_demo
         assert proc.returncode == 1, proc.stderr[-3000:]
-        rd = only_run_dir(tmp_path / "results")
+        rd = degraded_demo.run_dir
         doc = summary(rd)
         with chromium(tmp_path) as page:
             open_report(page, rd / "report.html")

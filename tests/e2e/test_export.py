@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import LoadlensRun
+from tests.support.cli import LoadlensRun, end_linger
 from tests.support.procs import free_port, prometheus, pushgateway, require
 from tests.support.runs import LOCUSTFILES, only_run_dir, summary
 from tests.support.wait import wait_until
@@ -69,7 +69,11 @@ def start_run(
     return run.start(), run.out
 
 
-def finish(proc: subprocess.Popen) -> tuple[str, str]:
+def finish(proc: subprocess.Popen, *, out_dir: Path | None = None) -> tuple[str, str]:
+    """Wait for the run's end (with ``out_dir``: end its linger with a Ctrl-C once summary.json is
+    written, see tests/support/cli.py end_linger) and check it exited 0."""
+    if out_dir is not None:
+        end_linger(proc, out_dir)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-3000:]
     return out, err
@@ -97,7 +101,7 @@ class TestPrometheus:
                 [require("promtool"), "check", "metrics"], input=text, capture_output=True, text=True
             )
             assert lint.returncode == 0, lint.stdout + lint.stderr
-            finish(proc)
+            wait_until(lambda: list(out.glob("*/summary.json")), 60, what="the run's summary.json")
             doc = summary(only_run_dir(out))
             run_id = doc["run_id"]
             total = doc["client"]["whole_run"]["total"]
@@ -110,6 +114,7 @@ class TestPrometheus:
                 ),
                 what="Prometheus to hold the final totals",
             )
+            finish(proc, out_dir=out)  # the final totals are stored: the rest of the linger is not waited out
             assert (
                 scalar(prom, f"sum(last_over_time(loadlens_request_duration_seconds_count{sel}[5m]))")
                 == total["requests"]
@@ -142,9 +147,7 @@ class TestPrometheus:
         with prometheus(tmp_path, [f"127.0.0.1:{port}"], interval_s=1.0) as prom:
             master = run.start()
             workers = [run.start_worker(master_port, "--prometheus-port", str(port)) for _ in range(2)]
-            finish(master)
-            for w in workers:
-                assert w.wait(timeout=30) == 0  # a worker given the same port did not try to bind it
+            wait_until(lambda: list(run.out.glob("*/summary.json")), 60, what="the run's summary.json")
             doc = summary(only_run_dir(run.out))
             sel = f'{{run_id="{doc["run_id"]}"}}'
             want = doc["client"]["whole_run"]["total"]["requests"]
@@ -155,6 +158,9 @@ class TestPrometheus:
                 ),
                 what="Prometheus to hold the merged totals",
             )
+            finish(master, out_dir=run.out)  # the merged totals are stored: the linger is cut short
+            for w in workers:
+                assert w.wait(timeout=30) == 0  # a worker given the same port did not try to bind it
 
 
 class TestCardinality:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import aws_stack
-from tests.support.cli import BASIC, Finished, LoadlensRun, loadlens_verdict
+from tests.support.cli import BASIC, LoadlensRun, loadlens_verdict
 from tests.support.procs import free_port, prometheus
 from tests.support.runs import criteria, loadlens_cmd, run, summary
 from tests.support.wait import wait_until
@@ -94,19 +94,6 @@ def correlated(
     )  # fmt: skip
 
 
-def run_correlated(
-    tmp_path: Path,
-    target: str,
-    env: dict[str, str],
-    stack,
-    *extra: str,
-    period: str | None = "1s",
-    settle: str | None = "0s",
-) -> Finished:
-    """The correlated run, to its end."""
-    return correlated(tmp_path, target, env, stack, *extra, period=period, settle=settle).run()
-
-
 class TestCorrelatedRun:
     def test_passing_server_side_and_alb_discovered_from_the_service(
         self, tmp_path: Path, target: str, aws
@@ -114,7 +101,7 @@ class TestCorrelatedRun:
         """With ECS CPU at 40% the run passes, and the ALB found from the ECS service is reported and read."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed_seconds(stack, cpu=40)
-        done = run_correlated(tmp_path, target, aws, stack)
+        done = correlated(tmp_path, target, aws, stack).run()
         assert done.returncode == 0, done.stderr[-3000:]
         assert f"load balancer {stack.load_balancer}" in done.stderr
         doc = done.summary
@@ -129,7 +116,7 @@ class TestCorrelatedRun:
         """ECS CPU at 85% fails the CPU criterion: exit 1, and the reason says when the peak was."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed_seconds(stack, cpu=85)
-        done = run_correlated(tmp_path, target, aws, stack)
+        done = correlated(tmp_path, target, aws, stack).run()
         assert done.returncode == 1, done.stderr[-3000:]
         row = done.criteria["server ECS CPU"]
         assert row["status"] == "fail" and row["observed"] == 85
@@ -142,13 +129,13 @@ class TestCorrelatedRun:
         """No datapoints: the server rows are INCONCLUSIVE with the reason; required, the run exits 3."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed(stack, cpu=0, seed_metrics=False)
-        done = run_correlated(tmp_path, target, aws, stack)
+        done = correlated(tmp_path, target, aws, stack).run()
         assert done.returncode == 0, done.stderr[-3000:]  # not required: a warning, the load test stands
         row = done.criteria["server ECS CPU"]
         assert row["status"] == "inconclusive" and not row["required"]
         assert "no datapoints for AWS/ECS CPUUtilization" in row["reason"] and stack.cluster in row["reason"]
         (tmp_path / "out").rename(tmp_path / "first")
-        done = run_correlated(tmp_path, target, aws, stack, "--require-server-metrics")
+        done = correlated(tmp_path, target, aws, stack, "--require-server-metrics").run()
         assert done.returncode == 3, done.stderr[-3000:]
         assert done.summary["verdict"] == "inconclusive"
 
@@ -156,7 +143,7 @@ class TestCorrelatedRun:
         """CloudWatch published late: `loadlens verdict RUN_DIR` pulls the window again and re-judges it."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed(stack, cpu=0, seed_metrics=False)
-        done = run_correlated(tmp_path, target, aws, stack)
+        done = correlated(tmp_path, target, aws, stack).run()
         assert done.returncode == 0, done.stderr[-3000:]
         rd = done.run_dir
         assert criteria(summary(rd))["server ECS CPU"]["status"] == "inconclusive"
@@ -175,14 +162,14 @@ class TestCorrelatedRun:
         """A wrong service name is one warning naming it; without --require-server-metrics the run goes on."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         wrong = aws_stack.WebStack(stack.cluster, "no-such-service", "", "", "", "")
-        done = run_correlated(tmp_path, target, aws, wrong)
+        done = correlated(tmp_path, target, aws, wrong).run()
         assert done.returncode == 0, done.stderr[-3000:]
         assert "no-such-service" in done.stderr and "Traceback" not in done.stderr
         doc = done.summary
         assert doc["client"]["whole_run"]["total"]["requests"] > 0
         assert criteria(doc)["server metrics (cloudwatch)"]["status"] == "inconclusive"
         (tmp_path / "out").rename(tmp_path / "first")
-        done = run_correlated(tmp_path, target, aws, wrong, "--require-server-metrics")
+        done = correlated(tmp_path, target, aws, wrong, "--require-server-metrics").run()
         assert done.returncode == 2 and "no-such-service" in done.stderr
         assert len([ln for ln in done.stderr.splitlines() if ln.startswith("loadlens:")]) == 1
 
@@ -206,9 +193,9 @@ class TestDefaults:
         with the reason and the remedy, and the run exits 3 (never a pass, never a traceback)."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed(stack, cpu=85)
-        done = run_correlated(
+        done = correlated(
             tmp_path, target, aws, stack, "--require-server-metrics", period=None, settle=None
-        )
+        ).run()
         assert done.returncode == 3, done.stderr[-3000:]
         assert "Traceback" not in done.stderr and "not callable" not in done.stderr
         assert "every series has its last period" in done.stderr
@@ -226,7 +213,7 @@ class TestDefaults:
         """The default settle wait with 1 s metrics: ECS CPU at 85 % FAILs the required CPU row, exit 1."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed_seconds(stack, cpu=85)
-        done = run_correlated(tmp_path, target, aws, stack, "--require-server-metrics", settle=None)
+        done = correlated(tmp_path, target, aws, stack, "--require-server-metrics", settle=None).run()
         assert done.returncode == 1, done.stderr[-3000:]
         assert "Traceback" not in done.stderr
         row = done.criteria["server ECS CPU"]
@@ -239,7 +226,7 @@ class TestDefaults:
         other ALB metric read (p95, 5xx counts) as a series or a missing entry with its reason."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         seed(stack, cpu=40)
-        done = run_correlated(tmp_path, target, aws, stack, period=None, settle=None)
+        done = correlated(tmp_path, target, aws, stack, period=None, settle=None).run()
         assert done.returncode == 0, done.stderr[-3000:]
         assert stack.target_group in done.stderr  # discovery names it
         server = done.summary["server"]

@@ -20,7 +20,7 @@ import pytest
 from runner.judge.recovery import NAME
 from runner.timefmt import parse_iso_utc
 from tests.support import aws_stack
-from tests.support.cli import LoadlensRun, loadlens_verdict
+from tests.support.cli import Finished, LoadlensRun, loadlens_verdict
 from tests.support.runs import LOCUSTFILES, criteria, summary
 
 BASE_S = 0.02  # one request alone
@@ -91,6 +91,16 @@ def sticky() -> Iterator[str]:
     yield from _serve(Crowded(linger_s=60.0))
 
 
+@pytest.fixture(scope="module")
+def recovered_early(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Finished]:
+    """One short spike run, read by two tests: a crowding target, no [recovery] table (the default
+    60 s recover_within), and a recovery stage of 3 s, so the run ends soon after the recovery."""
+    tmp = tmp_path_factory.mktemp("recovered-early")
+    for url in _serve(Crowded()):
+        config = spike_config(pre_s=4, spike_s=3, after_s=3, recover_within=None)
+        yield spike_run(tmp, url, config).run(timeout_s=120)
+
+
 def spike_config(*, pre_s: int, spike_s: int, after_s: int, recover_within: str | None) -> str:
     within = f'\n[recovery]\nrecover_within = "{recover_within}"\n' if recover_within else "\n"
     return f"""
@@ -156,21 +166,19 @@ class TestRecoveryEndToEnd:
         assert done.criteria[NAME]["status"] == "inconclusive"
         assert "not recovered when the run ended" in done.criteria[NAME]["reason"]
 
-    def test_a_recovery_inside_a_short_run_passes(self, tmp_path: Path, crowded: str) -> None:
-        """The same short run against a target that recovers as soon as the crowd leaves: it recovered
+    def test_a_recovery_inside_a_short_run_passes(self, recovered_early: Finished) -> None:
+        """A short run against a target that recovers as soon as the crowd leaves: it recovered
         within recover_within before the run ended, PASS, and the row says the run ended early."""
-        run = spike_run(tmp_path, crowded, spike_config(pre_s=4, spike_s=3, after_s=3, recover_within="30s"))
-        done = run.run(timeout_s=120)
+        done = recovered_early
         assert done.returncode == 0, done.tail()
         row = done.criteria[NAME]
         assert row["status"] == "pass" and "stayed recovered until the run ended" in row["reason"]
 
-    def test_the_default_recover_within_end_to_end(self, tmp_path: Path, crowded: str) -> None:
+    def test_the_default_recover_within_end_to_end(self, recovered_early: Finished) -> None:
         """No [recovery] table: the default recover_within (60 s) is what is judged. The run need not
         last 60 s after the spike: the target recovers as soon as the crowd leaves, and a recovery
         seen before an early end passes, so the row passes with limit 60."""
-        run = spike_run(tmp_path, crowded, spike_config(pre_s=5, spike_s=4, after_s=5, recover_within=None))
-        done = run.run(timeout_s=240)
+        done = recovered_early
         assert done.returncode == 0, done.tail()
         row = done.criteria[NAME]
         assert row["status"] == "pass" and row["limit"] == 60 and row["observed"] < 60

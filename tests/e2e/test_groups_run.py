@@ -6,12 +6,19 @@ a User class the locustfile does not define is one line and exit 2."""
 
 from __future__ import annotations
 
+import csv
+import io
+import signal
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.test_web_ui import WebUi, judged
 from tests.support.cli import Finished, LoadlensRun, loadlens_verdict
+from tests.support.procs import free_port, wait_http
 from tests.support.runs import LOCUSTFILES, criteria, summary
+from tests.support.wait import wait_until
 
 TWO_CLASSES = LOCUSTFILES / "two_classes.py"
 
@@ -149,3 +156,47 @@ class TestGroupsBySelectors:
             "(it defines Browser, Buyer)"
         ], done.stderr[-3000:]
         assert "Traceback" not in done.stderr
+
+
+class TestGroupsFromTheWebUi:
+    def test_each_test_from_the_web_ui_counts_its_own_requests(self, tmp_path: Path, target: str) -> None:
+        """Two tests started from Locust's web UI, each judged into its own run directory: the tag
+        group "read" counts exactly Locust's own GET /health count of that test (only "read" tasks
+        call it), and the match + tags group Locust's POST /api/v1/jobs count."""
+        port = free_port()
+        run = LoadlensRun(
+            tmp_path, target, locustfile=TWO_CLASSES, config=CONFIG, users=None, spawn_rate=None,
+            run_time=None, headless=False, flags=("--web-host", "127.0.0.1", "--web-port", str(port)),
+        )  # fmt: skip
+        ui = WebUi(port)
+        proc = run.start(log_dir=tmp_path)
+        locust_counts = []
+        try:
+            wait_http(f"{ui.base}/", proc=proc)
+            for n in (1, 2):
+                ui.swarm(4, 20, run_time="3s")
+                wait_until(lambda n=n: len(judged(run.out)) == n, timeout_s=60, what=f"test {n} judged")
+                locust_counts.append(_by_name(ui))
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+        tests = judged(run.out)
+        assert len(tests) == 2
+        for test, counts in zip(tests, locust_counts, strict=True):
+            whole = groups(test, "whole")
+            assert whole["read"]["requests"] == counts["GET /health"] > 0
+            assert whole["buy_posts"]["requests"] == counts["POST /api/v1/jobs"] > 0
+            assert whole["buyers"]["requests"] > 0
+            assert {c["name"] for c in test["criteria"] if c["name"].startswith("group ")} == {
+                "group buyers error rate", "group read error rate", "group buy_posts p95",
+            }  # fmt: skip
+
+
+def _by_name(ui: WebUi) -> dict[str, int]:
+    """Locust's own request count per "METHOD name" for the current test (its CSV download)."""
+    with urllib.request.urlopen(f"{ui.base}/stats/requests/csv", timeout=10) as resp:
+        rows = csv.DictReader(io.StringIO(resp.read().decode()))
+        return {f"{r['Type']} {r['Name']}": int(r["Request Count"]) for r in rows if r["Type"]}

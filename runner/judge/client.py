@@ -9,7 +9,8 @@ with ``per_endpoint = true`` (the default), on every endpoint seen; ``[threshold
 /x"]`` overrides them for one endpoint (and makes it required even if it was never requested).
 ``[thresholds.groups.NAME]`` is judged once on the merged statistics of the endpoints its ``match``
 regex finds in "METHOD name" (``per_endpoint = false`` there: those endpoints get no row of their
-own). ``min_rps`` and ``require_statuses`` in ``[thresholds]`` are for the whole run only. A table
+own); a group with ``tags`` or ``user_classes`` on the statistics the run recorded for it live
+(``Snapshot.groups``, runner.stats.groups), or INCONCLUSIVE when it was not recorded. ``min_rps`` and ``require_statuses`` in ``[thresholds]`` are for the whole run only. A table
 with ``abort_after`` marks its rows (``details["abort_after_s"]``) for runner.judge.sustained.
 
 Ratios (error and success rates, throughput) are compared exactly, as fractions of integer counts

@@ -10,8 +10,9 @@ with ``per_endpoint = true`` (the default), on every endpoint seen; ``[threshold
 ``[thresholds.groups.NAME]`` is judged once on the merged statistics of the endpoints its ``match``
 regex finds in "METHOD name" (``per_endpoint = false`` there: those endpoints get no row of their
 own); a group with ``tags`` or ``user_classes`` on the statistics the run recorded for it live
-(``Snapshot.groups``, runner.stats.groups), or INCONCLUSIVE when it was not recorded. ``min_rps`` and ``require_statuses`` in ``[thresholds]`` are for the whole run only. A table
-with ``abort_after`` marks its rows (``details["abort_after_s"]``) for runner.judge.sustained.
+(``Snapshot.groups``, runner.stats.groups), or INCONCLUSIVE when it was not recorded. ``min_rps``
+and ``require_statuses`` in ``[thresholds]`` are for the whole run only. A table with ``abort_after``
+marks its rows (``details["abort_after_s"]``) for runner.judge.sustained.
 
 Ratios (error and success rates, throughput) are compared exactly, as fractions of integer counts
 against the limit as the user wrote it: a float ``1 - 7/100`` is 0.9299999999999999 and would fail

@@ -159,16 +159,26 @@ class GroupLink:
         self._keys = keys  # the master's current plan's groups (the web UI may run several tests)
 
     def attach_master(self, events: Any, runner: Any) -> None:
-        def send(**_kw: Any) -> None:
-            wire = [[k.name, k.match, list(k.tags), list(k.user_classes)] for k in self._keys()]
-            runner.send_message(MESSAGE, wire)
+        """Send the groups to every worker at each test start, and to a worker joining later when
+        it connects (before Locust sends it users to spawn)."""
 
-        events.test_start.add_listener(send)
+        def send(client_id: str | None = None) -> None:
+            wire = [[k.name, k.match, list(k.tags), list(k.user_classes)] for k in self._keys()]
+            runner.send_message(MESSAGE, wire, client_id=client_id)
+
+        events.test_start.add_listener(lambda **_kw: send())
+        events.worker_connect.add_listener(lambda client_id, **_kw: send(client_id))
 
     def attach_worker(self, runner: Any, install: Callable[[GroupRecorder | None], None]) -> None:
+        """Record the master's groups (a worker's own loadlens.toml, if any, does not decide them);
+        the same groups again keep the recorder and what it counted."""
+        current: list[tuple[GroupKey, ...] | None] = [None]
+
         def receive(msg: Any, **_kw: Any) -> None:
-            keys = [GroupKey(n, m, tuple(t), tuple(u)) for n, m, t, u in msg.data or ()]
-            install(recorder(keys))
+            keys = tuple(GroupKey(n, m, tuple(t), tuple(u)) for n, m, t, u in msg.data or ())
+            if keys != current[0]:
+                current[0] = keys
+                install(recorder(keys))
 
         runner.register_message(MESSAGE, receive)
 

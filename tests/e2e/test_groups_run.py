@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import signal
+import subprocess
+import urllib.parse
 import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.test_web_ui import WebUi, judged
 from tests.support.cli import Finished, LoadlensRun, loadlens_verdict
 from tests.support.procs import free_port, wait_http
-from tests.support.runs import LOCUSTFILES, criteria, summary
+from tests.support.runs import LOCUSTFILES, child_env, criteria, loadlens_cmd, run_dirs, summary
 from tests.support.wait import wait_until
 
 TWO_CLASSES = LOCUSTFILES / "two_classes.py"
@@ -128,6 +130,48 @@ class TestGroupsBySelectors:
         check_counts(done, made_dir, {"buyers", "read", "buy_posts"})
         assert len(list(made_dir.glob("made-*.tsv"))) >= 2  # the workers made the requests
 
+    def test_workers_without_a_config_record_the_masters_groups(self, tmp_path: Path, target: str) -> None:
+        """--master and two `loadlens run --worker` processes given no loadlens.toml: the master
+        sends its groups, so the counts are still exact."""
+        made_dir = tmp_path / "made"
+        made_dir.mkdir()
+        bare = tmp_path / "bare"  # the workers' directory: no loadlens.toml to find there
+        bare.mkdir()
+        port = free_port()
+        runner = LoadlensRun(
+            tmp_path, target, locustfile=TWO_CLASSES, config=CONFIG, users=6, run_time="4s", only_summary=True,
+            env={"MADE_LOG_DIR": str(made_dir)}, flags=("--master", "--master-bind-host", "127.0.0.1",
+                                                        "--master-bind-port", str(port), "--expect-workers", "2"),
+        )  # fmt: skip
+        master = runner.start()
+        worker_argv = loadlens_cmd(
+            "run",
+            "-f",
+            str(TWO_CLASSES),
+            "--worker",
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            str(port),
+        )
+        workers = [
+            subprocess.Popen(worker_argv, cwd=bare, env=child_env({"MADE_LOG_DIR": str(made_dir)}),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(2)
+        ]  # fmt: skip
+        try:
+            out, err = master.communicate(timeout=90)
+            for w in workers:
+                w.wait(timeout=30)
+        finally:
+            for proc in (master, *workers):
+                if proc.poll() is None:
+                    proc.kill()
+        done = Finished(master.returncode, out, err, runner.out)
+        check_counts(done, made_dir, {"buyers", "read", "buy_posts"})
+        made_by = [f for f in made_dir.glob("made-*.tsv") if f.read_text()]
+        assert len(made_by) == 2  # the two workers made every request (the master none)
+
     def test_a_verdict_config_with_a_group_the_run_did_not_record_is_inconclusive(
         self, tmp_path: Path, target: str
     ) -> None:
@@ -168,22 +212,22 @@ class TestGroupsFromTheWebUi:
             tmp_path, target, locustfile=TWO_CLASSES, config=CONFIG, users=None, spawn_rate=None,
             run_time=None, headless=False, flags=("--web-host", "127.0.0.1", "--web-port", str(port)),
         )  # fmt: skip
-        ui = WebUi(port)
+        base = f"http://127.0.0.1:{port}"
         proc = run.start(log_dir=tmp_path)
         locust_counts = []
         try:
-            wait_http(f"{ui.base}/", proc=proc)
+            wait_http(f"{base}/", proc=proc)
             for n in (1, 2):
-                ui.swarm(4, 20, run_time="3s")
-                wait_until(lambda n=n: len(judged(run.out)) == n, timeout_s=60, what=f"test {n} judged")
-                locust_counts.append(_by_name(ui))
+                _swarm(base, users=4, rate=20, run_time="3s")  # the start form of the web UI
+                wait_until(lambda n=n: len(_judged(run.out)) == n, timeout_s=60, what=f"test {n} judged")
+                locust_counts.append(_by_name(base))
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=30)
-        tests = judged(run.out)
+        tests = _judged(run.out)
         assert len(tests) == 2
         for test, counts in zip(tests, locust_counts, strict=True):
             whole = groups(test, "whole")
@@ -195,8 +239,19 @@ class TestGroupsFromTheWebUi:
             }  # fmt: skip
 
 
-def _by_name(ui: WebUi) -> dict[str, int]:
+def _swarm(base: str, *, users: int, rate: int, run_time: str) -> None:
+    form = urllib.parse.urlencode({"user_count": users, "spawn_rate": rate, "run_time": run_time}).encode()
+    with urllib.request.urlopen(f"{base}/swarm", data=form, timeout=10) as resp:
+        assert json.load(resp)["success"], "Locust refused the swarm"
+
+
+def _judged(out: Path) -> list[dict[str, Any]]:
+    """The summaries written so far under ``out``, oldest first."""
+    return [summary(d) for d in run_dirs(out) if (d / "summary.json").exists()]
+
+
+def _by_name(base: str) -> dict[str, int]:
     """Locust's own request count per "METHOD name" for the current test (its CSV download)."""
-    with urllib.request.urlopen(f"{ui.base}/stats/requests/csv", timeout=10) as resp:
+    with urllib.request.urlopen(f"{base}/stats/requests/csv", timeout=10) as resp:
         rows = csv.DictReader(io.StringIO(resp.read().decode()))
         return {f"{r['Type']} {r['Name']}": int(r["Request Count"]) for r in rows if r["Type"]}

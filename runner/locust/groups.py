@@ -32,7 +32,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import gevent
+from gevent import getcurrent
 from locust import User
 from locust.user.task import TaskSet, is_markov_taskset
 
@@ -49,7 +49,7 @@ _WRAPPED = "_loadlens_wrapped"
 def current_origin() -> Origin | None:
     """The User class and the running task's tags of the request being fired, or None when the
     current greenlet is not a User's (see the module docstring)."""
-    user = getattr(gevent.getcurrent(), USER_ATTR, None)
+    user = getattr(getcurrent(), USER_ATTR, None)
     if user is None:
         return None
     return type(user).__name__, getattr(user, TAGS_ATTR, NO_TAGS)

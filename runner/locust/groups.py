@@ -42,7 +42,7 @@ from runner.stats.groups import NO_TAGS, GroupRecorder, Origin, recorded_key
 
 TAGS_ATTR = "_loadlens_task_tags"  # set on the User instance while a tagged task runs
 USER_ATTR = "_loadlens_user"  # set on a User's greenlet when it starts
-MESSAGE = "loadlens_groups"  # master -> worker: the groups to record, at every test start
+MESSAGE = "loadlens_groups"  # master -> worker: the groups to record (at each test start and connect)
 _WRAPPED = "_loadlens_wrapped"
 
 

@@ -1,9 +1,15 @@
 """Who made a request and in which task, as runner.locust.groups reads it from real Locust Users:
 the User's greenlet names it (even for the last request of a User being stopped), a tagged task's
 tags hold while it runs (the innermost tagged task wins; Locust's TaskSet tags reach its tasks),
-and Locust's own --tags/--exclude-tags filtering still sees the tags."""
+and Locust's own --tags/--exclude-tags filtering still sees the tags.
 
-from __future__ import annotations
+Not collected by the suite (the name does not start with test_): gevent must patch a process before
+ssl is imported, which a pytest process running the whole suite has long done, so
+tests/locust/test_groups_origin.py runs this file in its own pytest process (``--noconftest``),
+where ``import locust`` comes first, exactly as in a real run.
+"""
+
+import locust  # noqa: F401, I001  (first: gevent's monkey-patching, as in a real run)
 
 import gevent
 import gevent.event

@@ -193,6 +193,25 @@ def _opt(fn: Callable[[float, float], float], a: float | None, b: float | None) 
     return fn(a, b)
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class GroupKey:
+    """A ``[thresholds.groups.NAME]`` recorded live because it selects by Locust tags or User
+    classes (runner.stats.groups): its name and its selectors, so a re-judge knows what was counted.
+    Empty ``tags``/``user_classes`` mean "any"; ``match`` None means every endpoint."""
+
+    name: str
+    match: str | None = None
+    tags: tuple[str, ...] = ()
+    user_classes: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        parts = [f"match={self.match!r}"] if self.match is not None else []
+        parts += [
+            f"{k}={list(v)}" for k, v in (("tags", self.tags), ("user_classes", self.user_classes)) if v
+        ]
+        return f"{self.name} ({', '.join(parts)})"
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """Per-endpoint statistics over a span of time (cumulative from the run's start, or a window)."""
@@ -204,6 +223,8 @@ class Snapshot:
     # The statuses the run declared expected (counted in ``EndpointStats.expected``, never failures):
     # the criteria set their responses apart from latency and rps.
     expected_statuses: frozenset[int] = frozenset()
+    # Groups selected by tags or User classes, counted live (every configured one, even at zero).
+    groups: Mapping[GroupKey, EndpointStats] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
@@ -227,12 +248,17 @@ class Snapshot:
             diff = stats.subtract(before) if before is not None else stats
             if diff.count or diff.failures:
                 endpoints[key] = diff
+        groups = {  # every group stays, even at zero: "counted none" is not "not recorded"
+            key: stats.subtract(before) if (before := earlier.groups.get(key)) is not None else stats
+            for key, stats in self.groups.items()
+        }
         return Snapshot(
             start=earlier.end,
             end=self.end,
             endpoints=endpoints,
             users=self.users,
             expected_statuses=self.expected_statuses,
+            groups=groups,
         )
 
 

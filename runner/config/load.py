@@ -26,7 +26,7 @@ from runner.config import keys as ck
 from runner.config.build import build_scenarios, dotted
 from runner.config.files import CONFIG_FILE_NAME, find_file, read_toml
 from runner.config.options import FlagValue
-from runner.config.overrides import groups_without_match, override
+from runner.config.overrides import group_problems, override
 from runner.config.rules import ERROR_TYPE, show
 from runner.config.scenarios import BUILTIN, Scenario
 from runner.config.types import (
@@ -366,8 +366,8 @@ class _Layers:
         tables = self.scenarios if isinstance(self.scenarios, dict) else {}
         if name is not None and name not in scenarios and name not in tables:  # a bad table: said
             self._blame("run", ("scenario",), unknown_scenario(name, scenarios))
-        for parts in groups_without_match(cfg.thresholds, checked or {}):
-            self.problems.append(f"{self._at(*parts)}: a group needs match")
+        for parts, problem in group_problems(cfg.thresholds, checked or {}):
+            self.problems.append(f"{self._at(*parts)}: {problem}")
         if cfg.process.pid is not None and cfg.process.name is not None:
             self._blame("process", ("pid", "name"), "give process pid or name, not both")
         warn = cfg.server.leak_warn_percent_per_hour

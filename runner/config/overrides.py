@@ -31,20 +31,31 @@ def override(base: Thresholds, own: ScenarioThresholds) -> Thresholds:
     )
 
 
-def groups_without_match(
+def group_problems(
     top: Thresholds, scenarios: Mapping[str, ScenarioTable]
-) -> Iterator[tuple[str, ...]]:
-    """The key path of every group that has no ``match`` once merged (a scenario's table may leave
-    it to the top level's group of the same name): such a group would judge nothing."""
-    for name, group in top.groups.items():
-        if group.match is None:
-            yield ("thresholds", "groups", name)
+) -> Iterator[tuple[tuple[str, ...], str]]:
+    """The key path and problem of every group that, once merged (a scenario's table may leave
+    a key to the top level's group of the same name), selects nothing (no ``match``, ``tags`` or
+    ``user_classes``: it would judge nothing) or asks ``per_endpoint = false`` with ``tags`` or
+    ``user_classes`` (an endpoint's requests cannot be split between its own row and the group's)."""
+    tables: list[tuple[tuple[str, ...], GroupLimits]] = [
+        (("thresholds", "groups", name), g) for name, g in top.groups.items()
+    ]
     for scenario, table in scenarios.items():
         if table.thresholds is not None:
             merged = override(top, table.thresholds).groups
-            for name in table.thresholds.groups:
-                if merged[name].match is None:
-                    yield ("scenarios", scenario, "thresholds", "groups", name)
+            tables += [
+                (("scenarios", scenario, "thresholds", "groups", n), merged[n])
+                for n in table.thresholds.groups
+            ]
+    for parts, group in tables:
+        if group.match is None and not group.tags and not group.user_classes:
+            yield parts, "a group needs match, tags or user_classes"
+        elif not group.per_endpoint and (group.tags or group.user_classes):
+            yield (
+                parts,
+                "per_endpoint = false needs a group selected by match only (not tags or user_classes)",
+            )
 
 
 def _tables(base: Mapping[str, _L], own: Mapping[str, _L], kind: type[_L]) -> Mapping[str, _L]:
@@ -68,7 +79,7 @@ def _over(base: Limits, own: Limits, kind: type[_L]) -> _L:
 def _given(table: Limits, name: str) -> bool:
     """Whether ``table`` set ``name`` itself: a bool like per_endpoint counts only when it differs
     from its default (TOML cannot say "unset" for it)."""
-    if name in _LIMIT_FIELDS or name == "match":
+    if name in _LIMIT_FIELDS or name in ("match", "tags", "user_classes"):
         return True
     default = next(f.default for f in dataclasses.fields(table) if f.name == name)
     return getattr(table, name) != default

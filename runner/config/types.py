@@ -116,11 +116,19 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class GroupLimits(Limits):
-    """[thresholds.groups.NAME]: limits judged on the merged requests of the endpoints whose
-    "METHOD name" the ``match`` regex finds; ``per_endpoint = false`` drops their own rows."""
+    """[thresholds.groups.NAME]: limits judged on the merged requests the group selects: those whose
+    "METHOD name" the ``match`` regex finds AND (with ``tags``) made in a task with one of the tags
+    AND (with ``user_classes``) made by a User of one of the classes. ``per_endpoint = false``
+    drops the own rows of the endpoints a match-only group takes (runner.judge.client)."""
 
     match: Annotated[str | None, pattern()] = None
     per_endpoint: _BOOL = True
+    tags: Annotated[
+        tuple[Annotated[str, text()], ...] | None, list_of("a list of non-empty strings", non_empty=True)
+    ] = None
+    user_classes: Annotated[
+        tuple[Annotated[str, text()], ...] | None, list_of("a list of non-empty strings", non_empty=True)
+    ] = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,10 @@ with ``per_endpoint = true`` (the default), on every endpoint seen; ``[threshold
 /x"]`` overrides them for one endpoint (and makes it required even if it was never requested).
 ``[thresholds.groups.NAME]`` is judged once on the merged statistics of the endpoints its ``match``
 regex finds in "METHOD name" (``per_endpoint = false`` there: those endpoints get no row of their
-own). ``min_rps`` and ``require_statuses`` in ``[thresholds]`` are for the whole run only. A table
-with ``abort_after`` marks its rows (``details["abort_after_s"]``) for runner.judge.sustained.
+own); a group with ``tags`` or ``user_classes`` on the statistics the run recorded for it live
+(``Snapshot.groups``, runner.stats.groups), or INCONCLUSIVE when it was not recorded. ``min_rps``
+and ``require_statuses`` in ``[thresholds]`` are for the whole run only. A table with ``abort_after``
+marks its rows (``details["abort_after_s"]``) for runner.judge.sustained.
 
 Ratios (error and success rates, throughput) are compared exactly, as fractions of integer counts
 against the limit as the user wrote it: a float ``1 - 7/100`` is 0.9299999999999999 and would fail
@@ -26,7 +28,8 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 from runner.judge import rows
-from runner.model import TOTAL_NAME, EndpointKey, EndpointStats, Result, Snapshot
+from runner.model import TOTAL_NAME, EndpointKey, EndpointStats, GroupKey, Result, Snapshot, Status
+from runner.stats.groups import recorded_key
 
 
 class Limits(Protocol):
@@ -67,6 +70,10 @@ class GroupLimits(Limits, Protocol):
     def match(self) -> str | None: ...
     @property
     def per_endpoint(self) -> bool: ...
+    @property
+    def tags(self) -> tuple[str, ...] | None: ...
+    @property
+    def user_classes(self) -> tuple[str, ...] | None: ...
 
 
 class ThresholdSet(Protocol):
@@ -197,13 +204,53 @@ def judge_client(
         )
     for name in sorted(thresholds.groups):
         group = thresholds.groups[name]
+        own_min = group.min_samples if group.min_samples is not None else thresholds.default.min_samples
+        live = recorded_key(
+            name, match=group.match, tags=group.tags or (), user_classes=group.user_classes or ()
+        )
+        if live is not None:  # selected by tags or User classes: judged as recorded during the run
+            results += _recorded_group(judge, snapshot, live, group, own_min)
+            continue
         stats = EndpointStats()
         for key, one in snapshot.endpoints.items():
             if groups[name].search(str(key)):
                 stats = stats.merge(one)
-        own_min = group.min_samples if group.min_samples is not None else thresholds.default.min_samples
         results += judge.target(f"group {name}", stats, group, min_samples=own_min)
     return results
+
+
+NOT_RECORDED = "not recorded in this run"
+
+
+def _recorded_group(
+    judge: _Judge, snapshot: Snapshot, key: GroupKey, group: GroupLimits, min_samples: int | None
+) -> list[Result]:
+    """A group's rows on what the run recorded for it live (runner.stats.groups), or one
+    INCONCLUSIVE row when the run did not record this group with these selectors: an endpoint's
+    histogram cannot tell which User or task made a request, so it cannot be rebuilt afterwards."""
+    target = f"group {key.name}"
+    stats = snapshot.groups.get(key)
+    if stats is None:
+        other = next((k for k in snapshot.groups if k.name == key.name), None)
+        why = (
+            f"group {key} was {NOT_RECORDED}: it was recorded as {other}; a group selected by tags or "
+            "user_classes is judged only as the run recorded it"
+            if other is not None
+            else f"group {key} was {NOT_RECORDED}: a group selected by tags or user_classes is counted "
+            "while the run goes on and cannot be rebuilt from the endpoints afterwards"
+        )
+        unjudged = judge.target(target, EndpointStats(), group, min_samples=min_samples)
+        return [replace(r, status=Status.INCONCLUSIVE, observed=None, reason=why) for r in unjudged]
+    out = judge.target(target, stats, group, min_samples=min_samples)
+    if stats.count == 0:  # say why a group may see nothing: requests no User's task made
+        note = (
+            "no request was made by a matching User class and task (requests fired outside a "
+            "User's own greenlet carry neither)"
+        )
+        out = [
+            replace(r, reason=f"{r.reason}; {note}") if r.status is Status.INCONCLUSIVE else r for r in out
+        ]
+    return out
 
 
 def _lookup(snapshot: Snapshot, key: EndpointKey) -> EndpointStats:

@@ -40,6 +40,7 @@ from runner.locust.finish import (
     stop_users,
     wait_outputs,
 )
+from runner.locust.groups import attach_groups, group_keys, recorder
 from runner.locust.lean import listen_requests
 from runner.locust.lifecycle import InterruptShield, WorkerWatch, interrupted_reason
 from runner.locust.loops import poll_server, tick_forever
@@ -51,9 +52,10 @@ from runner.locust.startup import check_targets, exit_on_error, merged_exit_code
 from runner.locust.webui import is_web_ui, judge_later, next_test, restart_phases, worst_exit
 from runner.locust.workers import WorkerLink, check_workers, watch_workers
 from runner.logs import get_logger, redact_handlers, redact_text
-from runner.model import LiveState, RunInfo, RunRecord
+from runner.model import GroupKey, LiveState, RunInfo, RunRecord
 from runner.reports.html.live import add_web_ui_report
 from runner.sources.server import ServerSide
+from runner.stats.groups import GroupRecorder
 from runner.stats.store import StatsStore, Timeline
 
 if TYPE_CHECKING:
@@ -124,7 +126,9 @@ class Bridge:
             check_targets(environment.host, environment.user_classes)
         plan = self.plan
         self._web = is_web_ui(options, self.role)
-        self.store = StatsStore(expected_statuses=plan.expected_statuses, max_endpoints=plan.max_endpoints)
+        self._fresh_stats()
+        with exit_on_error():  # tags and User classes of [thresholds.groups] (runner.locust.groups)
+            attach_groups(environment, runner, self.role, self._group_keys, self._install_groups)
         if self.role == "worker":
             listen_requests(events, runner, self, lean=plan.lean)  # lean: one listener, not two
             events.report_to_master.add_listener(self._link.on_report_to_master)
@@ -228,9 +232,17 @@ class Bridge:
     def _fresh_stats(self) -> None:
         assert self.plan is not None
         self.store = StatsStore(
-            expected_statuses=self.plan.expected_statuses, max_endpoints=self.plan.max_endpoints
+            expected_statuses=self.plan.expected_statuses,
+            max_endpoints=self.plan.max_endpoints,
+            groups=recorder(self._group_keys()),
         )
         self.timeline = Timeline(max_points=self.plan.max_timeline_points)
+
+    def _group_keys(self) -> tuple[GroupKey, ...]:
+        return group_keys(self.plan.thresholds.groups) if self.plan is not None else ()
+
+    def _install_groups(self, groups: GroupRecorder | None) -> None:
+        self.store.groups = groups  # a worker: the master's groups, sent at each test start
 
     def _kill_timers(self) -> None:
         for greenlet in (*self._timers, self._ticker, self._server_poller):

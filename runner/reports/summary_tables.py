@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from runner.model import EndpointKey, EndpointStats, Interval, Result, RunShape, Snapshot, Status
+from runner.model import EndpointKey, EndpointStats, GroupKey, Interval, Result, RunShape, Snapshot, Status
 from runner.readings import Missing, Series
 from runner.reports.fields import (
     OMIT,
@@ -299,8 +299,39 @@ def _read_endpoints(rows: list[Any], where: str) -> dict[EndpointKey, EndpointSt
     return {KEY.load(row, f"{where}[{i}]"): ENDPOINT.load(row, f"{where}[{i}]") for i, row in enumerate(rows)}
 
 
-# Per-endpoint statistics of a span (context: ``duration_s``); its start, end and expected
-# statuses are the document's.
+# A group recorded live (selected by tags or User classes): its name and selectors.
+GROUP_KEY: Table[GroupKey] = Table(
+    GroupKey,
+    (
+        Field("name", str),
+        Field("match", (str, type(None))),
+        *(
+            Field(key, list, write=list, read=lambda value, where: tuple(read_strings(value, where)))
+            for key in ("tags", "user_classes")
+        ),
+    ),
+)
+
+
+def _dump_groups(snapshot: Snapshot, context: Mapping[str, Any]) -> Any:
+    # Written only when the run recorded groups: other summaries stay as they were.
+    if not snapshot.groups:
+        return OMIT
+    return [
+        {**GROUP_KEY.dump(key), **ENDPOINT.dump(stats, context)}
+        for key, stats in sorted(snapshot.groups.items())
+    ]
+
+
+def _read_groups(rows: list[Any], where: str) -> dict[GroupKey, EndpointStats]:
+    return {
+        GROUP_KEY.load(row, f"{where}[{i}]"): ENDPOINT.load(row, f"{where}[{i}]")
+        for i, row in enumerate(rows)
+    }
+
+
+# Per-endpoint statistics of a span (context: ``duration_s``), and its live groups; its start,
+# end and expected statuses are the document's.
 SNAPSHOT: Table[Snapshot] = Table(
     Snapshot,
     (
@@ -315,6 +346,7 @@ SNAPSHOT: Table[Snapshot] = Table(
             ],
             read=_read_endpoints,
         ),
+        Field("groups", list, dump=_dump_groups, read=_read_groups, absent={}),
     ),
 )
 

@@ -11,17 +11,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.model import EndpointKey, EndpointStats, Snapshot
+from runner.model import EndpointKey, EndpointStats, GroupKey, Snapshot
 from runner.stats.histogram import _LAST, INV_LOG_GAMMA, MIN_MS, OFFSET, Histogram
 from runner.stats.timeline import Timeline
+
+if TYPE_CHECKING:
+    from runner.stats.groups import GroupRecorder
 
 __all__ = ["OVERFLOW_NAME", "StatsStore", "Timeline", "from_wire", "to_wire"]
 
 OVERFLOW_NAME = "(other)"
-WIRE_VERSION = 2  # 2: rows carry the per-status histograms of non-2xx responses
-_WIRE_READ = frozenset({1, 2})
+WIRE_VERSION = 3  # 2: rows carry the per-status histograms of non-2xx responses; 3: "groups"
+_WIRE_READ = frozenset({1, 2, 3})
 # Bound once: the request path then looks up one global per function instead of two names.
 _log = math.log
 _ceil = math.ceil
@@ -68,6 +71,30 @@ class _Recorder:
             status_histograms={code: Histogram(dict(b)) for code, b in self.status_buckets.items()},
         )
 
+    def bump(self, response_time_ms: float, status: int, failed: bool, length: int, i: int) -> None:
+        """Count one request whose latency falls in bucket ``i`` (what ``StatsStore.record`` does
+        inline for an endpoint; a live group's recorder calls this)."""
+        self.count += 1
+        self.sum_ms += response_time_ms
+        if response_time_ms < self.min_ms:
+            self.min_ms = response_time_ms
+        if response_time_ms > self.max_ms:
+            self.max_ms = response_time_ms
+        if length:
+            self.bytes += length
+        st = self.statuses
+        st[status] = st.get(status, 0) + 1
+        if failed:
+            fs = self.failed
+            fs[status] = fs.get(status, 0) + 1
+        b = self.buckets
+        b[i] = b.get(i, 0) + 1
+        if not 200 <= status < 300:
+            sb = self.status_buckets.get(status)
+            if sb is None:
+                sb = self.status_buckets[status] = {}
+            sb[i] = sb.get(i, 0) + 1
+
     def add(self, s: EndpointStats) -> None:
         self.count += s.count
         self.sum_ms += s.sum_ms
@@ -106,8 +133,11 @@ class StatsStore:
         expected_statuses: Iterable[int] = (),
         max_endpoints: int = 500,
         clock: Callable[[], float] = time.time,
+        groups: GroupRecorder | None = None,
     ) -> None:
         self._expected = frozenset(expected_statuses)
+        # Groups selected by tags or User classes (runner.stats.groups): None when none is configured.
+        self.groups = groups
         self._max_endpoints = max_endpoints
         self._clock = clock
         self._endpoints: dict[tuple[str, str], _Recorder] = {}
@@ -121,7 +151,8 @@ class StatsStore:
         self, method: str, name: str, response_time_ms: float, status: int, failed: bool, length: int
     ) -> None:
         """Count one request. ``status`` is the HTTP status (0 when there was no response).
-        Whether a failed status was "expected" is decided when reading, so workers need no config."""
+        Whether a failed status was "expected" is decided when reading, so workers need no config.
+        The endpoint's counting is ``_Recorder.bump`` inlined: no call on the request path."""
         rec = self._endpoints.get((method, name))
         if rec is None:
             rec = self._admit(method, name)
@@ -151,6 +182,9 @@ class StatsStore:
             if sb is None:
                 sb = rec.status_buckets[status] = {}
             sb[i] = sb.get(i, 0) + 1
+        groups = self.groups
+        if groups is not None:
+            groups.record(method, name, response_time_ms, status, failed, length, i)
 
     def _admit(self, method: str, name: str) -> _Recorder:
         key = (method, name)
@@ -185,12 +219,15 @@ class StatsStore:
             endpoints=endpoints,
             users=users,
             expected_statuses=self._expected,
+            groups=self.groups.freeze(self._expected) if self.groups is not None else {},
         )
 
     def drain(self, *, users: int = 0) -> Snapshot:
         """A snapshot of everything since the last drain, then reset (how a worker reports)."""
         snap = self.snapshot(users=users)
         self._endpoints = {}
+        if self.groups is not None:
+            self.groups.reset()
         self._drained_at = snap.end
         return snap
 
@@ -203,48 +240,64 @@ class StatsStore:
             if rec is None:
                 rec = self._admit(key.method, key.name)
             rec.add(stats)
+        if delta.groups and self.groups is not None:
+            self.groups.add(delta.groups)
 
 
 # -- the wire format between worker and master (msgpack-friendly: lists, str, int, float) --------
+def _row(s: EndpointStats) -> list[Any]:
+    return [
+        s.count,
+        s.sum_ms,
+        s.min_ms,
+        s.max_ms,
+        s.bytes,
+        [[c, n] for c, n in s.statuses.items()],
+        [[c, n] for c, n in s.failed_statuses.items()],
+        s.histogram.pairs(),
+        [[c, h.pairs()] for c, h in s.status_histograms.items()],
+    ]
+
+
+def _stats(row: list[Any]) -> EndpointStats:
+    count, sum_ms, lo, hi, nbytes, statuses, failed, hist = row[:8]
+    by_status = row[8] if len(row) > 8 else ()  # version 1 has none
+    failed_statuses = {int(c): n for c, n in failed}
+    return EndpointStats(
+        count=count,
+        failures=sum(failed_statuses.values()),  # re-classified by the receiving store
+        sum_ms=sum_ms,
+        min_ms=lo,
+        max_ms=hi,
+        bytes=nbytes,
+        statuses={int(c): n for c, n in statuses},
+        failed_statuses=failed_statuses,
+        histogram=Histogram.from_pairs(hist),
+        status_histograms={int(c): Histogram.from_pairs(pairs) for c, pairs in by_status},
+    )
+
+
 def to_wire(snap: Snapshot) -> dict[str, Any]:
-    rows = []
-    for key, s in snap.endpoints.items():
-        rows.append(
-            [
-                key.method,
-                key.name,
-                s.count,
-                s.sum_ms,
-                s.min_ms,
-                s.max_ms,
-                s.bytes,
-                [[c, n] for c, n in s.statuses.items()],
-                [[c, n] for c, n in s.failed_statuses.items()],
-                s.histogram.pairs(),
-                [[c, h.pairs()] for c, h in s.status_histograms.items()],
-            ]
-        )
-    return {"v": WIRE_VERSION, "start": snap.start, "end": snap.end, "users": snap.users, "endpoints": rows}
+    rows = [[key.method, key.name, *_row(s)] for key, s in snap.endpoints.items()]
+    groups = [[k.name, k.match, list(k.tags), list(k.user_classes), *_row(s)] for k, s in snap.groups.items()]
+    return {
+        "v": WIRE_VERSION,
+        "start": snap.start,
+        "end": snap.end,
+        "users": snap.users,
+        "endpoints": rows,
+        "groups": groups,
+    }
 
 
 def from_wire(data: dict[str, Any]) -> Snapshot:
     if data.get("v") not in _WIRE_READ:
         raise ValueError(f"unknown loadlens wire version {data.get('v')!r}")
-    endpoints: dict[EndpointKey, EndpointStats] = {}
-    for row in data["endpoints"]:
-        method, name, count, sum_ms, lo, hi, nbytes, statuses, failed, hist = row[:10]
-        by_status = row[10] if len(row) > 10 else ()  # version 1 has none
-        failed_statuses = {int(c): n for c, n in failed}
-        endpoints[EndpointKey(method, name)] = EndpointStats(
-            count=count,
-            failures=sum(failed_statuses.values()),  # re-classified by the receiving store
-            sum_ms=sum_ms,
-            min_ms=lo,
-            max_ms=hi,
-            bytes=nbytes,
-            statuses={int(c): n for c, n in statuses},
-            failed_statuses=failed_statuses,
-            histogram=Histogram.from_pairs(hist),
-            status_histograms={int(c): Histogram.from_pairs(pairs) for c, pairs in by_status},
-        )
-    return Snapshot(start=data["start"], end=data["end"], endpoints=endpoints, users=data.get("users", 0))
+    endpoints = {EndpointKey(row[0], row[1]): _stats(row[2:]) for row in data["endpoints"]}
+    groups = {
+        GroupKey(row[0], row[1], tuple(row[2]), tuple(row[3])): _stats(row[4:])
+        for row in data.get("groups", ())
+    }
+    return Snapshot(
+        start=data["start"], end=data["end"], endpoints=endpoints, users=data.get("users", 0), groups=groups
+    )

@@ -11,6 +11,7 @@ import pytest
 from runner.cli import main
 from runner.config.load import load_config
 from runner.errors import ConfigError
+from tests.support.refused import Exited, assert_one_line_exit_2
 
 BAD = [
     ('[thresholds.groups.g]\ntags = "read"\n', "thresholds.groups.g.tags: ", "a list of non-empty strings"),
@@ -44,10 +45,10 @@ class TestBadSelectors:
         """A bad tags/user_classes value, or a group with no selector, is one line naming it: exit 2."""
         path = tmp_path / "bad.toml"
         path.write_text(text)
-        assert main(["scenarios", "--loadlens-config", str(path)]) == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "Traceback" not in err, err
-        assert err.startswith(f"loadlens: {path}: {key}") and fragment in err, err
+        code = main(["scenarios", "--loadlens-config", str(path)])
+        assert_one_line_exit_2(
+            Exited(code, capsys.readouterr().err), fragment, start=f"loadlens: {path}: {key}"
+        )
 
 
 class TestSelectorsLoad:

@@ -4,18 +4,12 @@ first (as in a real run; the suite's process imported ssl long before)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.support.runs import REPO, child_env
+from tests.support.runs import run_in_locust_process
 
 
 def test_the_in_process_checks_pass_in_a_locust_patched_process() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--noconftest",
-         str(Path(__file__).with_name("in_locust_groups.py"))],
-        cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    proc = run_in_locust_process(Path(__file__).with_name("in_locust_groups.py"))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "6 passed" in proc.stdout, proc.stdout[-2000:]

@@ -13,7 +13,6 @@ import http.server
 import json
 import random
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from runner.config.options import flag_values, pre_parser
 from runner.stats.histogram import bucket_upper_ms
 from tests.support.cli import end_linger
 from tests.support.procs import free_port, local_http
-from tests.support.runs import LOCUSTFILES, REPO, child_env, loadlens_cmd
+from tests.support.runs import LOCUSTFILES, child_env, loadlens_cmd, run_in_locust_process
 from tests.support.wait import wait_until
 
 LEAN_FILE = LOCUSTFILES / "lean.py"
@@ -40,11 +39,7 @@ class TestLeanListener:
         """tests/locust/in_locust_lean.py (same figures with and without lean, lean in Locust's
         listener's place, stepping aside for unknown or customised statistics, the store replaced at
         test start) run in their own pytest process, where Locust monkey-patches first."""
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--noconftest",
-             str(Path(__file__).with_name("in_locust_lean.py"))],
-            cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=240,
-        )  # fmt: skip
+        proc = run_in_locust_process(Path(__file__).with_name("in_locust_lean.py"))
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
         assert "5 passed" in proc.stdout, proc.stdout[-2000:]
 

@@ -66,3 +66,13 @@ def locust_total_requests(run_dir: Path) -> int:
             if row["Name"] == "Aggregated":
                 return int(row["Request Count"])
     raise AssertionError("no Aggregated row in locust_stats.csv")
+
+
+def run_in_locust_process(path: Path, *, timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
+    """Run the checks in ``path`` (a file the suite does not collect) in their own pytest process,
+    where ``import locust`` comes first: gevent must patch a process before ssl is imported, which
+    the suite's own process has long done."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--noconftest", str(path)],
+        cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=timeout_s,
+    )  # fmt: skip

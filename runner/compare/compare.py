@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runner.compare.model import Change, Comparison, Row, Tolerance
@@ -120,12 +120,35 @@ def compare_runs(
     baseline = view_of(baseline) if isinstance(baseline, RunRecord) else baseline
     current = view_of(current) if isinstance(current, RunRecord) else current
     rows = [*_client_rows(baseline, current, tol), *_server_rows(baseline, current, tol)]
-    return Comparison(
-        baseline_id=baseline.run_id,
-        current_id=current.run_id,
-        rows=tuple(rows),
-        warnings=shape_differences(baseline.shape, current.shape),
+    return not_comparable_whole(
+        Comparison(
+            baseline_id=baseline.run_id,
+            current_id=current.run_id,
+            rows=tuple(rows),
+            warnings=shape_differences(baseline.shape, current.shape),
+        )
     )
+
+
+def not_comparable_whole(comparison: Comparison) -> Comparison:
+    """When the runs differ in what makes them comparable, or even all requests' p95 could not be
+    judged (too short), no row may say regressed, improved or unchanged: a latency difference
+    between different tests says nothing about the service. Every row becomes ``not comparable``;
+    its values, change and interval stay, as information, and its reason keeps what it would
+    have said alone."""
+    if comparison.warnings:
+        why = "the runs are not comparable (they differ: see the warnings)"
+    elif not comparison.judged_key_figure:
+        why = "the runs are not comparable (all requests p95 could not be judged)"
+    else:
+        return comparison
+    rows = tuple(
+        r
+        if r.status is Change.NOT_COMPARABLE
+        else replace(r, status=Change.NOT_COMPARABLE, reason=f"{why}; alone: {r.reason}")
+        for r in comparison.rows
+    )
+    return replace(comparison, rows=rows)
 
 
 # -- judging one figure -----------------------------------------------------------------------------

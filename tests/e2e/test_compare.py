@@ -134,9 +134,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
             tmp, port, BASE_DELAYS_S, "--baseline", "latest", "--publish-baseline", shared, env=env
         )
         failed = f"s3://{BUCKET}/ci/paced/failed"
+        # B's own tolerances for two figures, read by `run --baseline` (docs/compare.md#tolerances).
+        tolerances = '[compare]\np99_percent = 25\n[thresholds.endpoints."GET /health"]\np95_vs_baseline_percent = 35\n'
         b, code_b, out_b = _run(
-            tmp, port, SLOWER_JOBS_S, "--baseline", shared, "--publish-baseline", failed, env=env
-        )
+            tmp, port, SLOWER_JOBS_S, "--baseline", shared, "--publish-baseline", failed, env=env,
+            config=CONFIG + tolerances,
+        )  # fmt: skip
         other = tmp / "paced_copy.py"
         other.write_text(PACED.read_text() + "\n# another version of the test\n")
         c, code_c, out_c = _run(
@@ -294,6 +297,11 @@ class TestBaselineInTheVerdict:
         assert row["observed"] > 30 and row["limit"] == 10
         assert "(95 % CI +" in row["reason"] and "tolerance +10 %" in row["reason"]
         assert rows_["GET /health p95 vs baseline"]["status"] == "pass"
+        # B's config: its [thresholds.endpoints."GET /health"] p95_vs_baseline_percent and [compare]
+        # p99_percent, over the default +10 %.
+        assert rows_["GET /health p95 vs baseline"]["limit"] == 35
+        assert rows_["all requests p99 vs baseline"]["limit"] == 25
+        assert rows_["GET /health p50 vs baseline"]["limit"] == 10
         assert "GET /api/v1/jobs p95 vs baseline" in runs.stdout["b"]
 
     def test_publish_baseline_uploads_the_passing_summary(self, runs: Runs) -> None:

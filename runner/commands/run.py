@@ -145,6 +145,7 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     else:
         logs.configure(fmt="console")
     bridge = install(plan=plan)
+    _web_ui_on_loopback()
     try:
         with locustfile_errors_as_one_line():
             code = int(_locust_main(args) or 0)
@@ -162,6 +163,19 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     if ours.publish_baseline and bridge.record is not None and code == 0 and plan.run_dir is not None:
         code = _publish(ours, plan.run_dir)
     exit_now(code)
+
+
+def _web_ui_on_loopback() -> None:
+    """Bind Locust's web UI (and so the live page at ``/loadlens``) to 127.0.0.1 unless the user
+    chose otherwise: Locust's own default binds every interface, and the UI has no authentication.
+
+    Only the *default* changes, in Locust's parser: configargparse lets a config file
+    (locust.conf, pyproject.toml, ``--config``), ``LOCUST_WEB_HOST`` and ``--web-host`` all win over a
+    default, so any explicit choice stands (``--web-host '*'`` binds every interface again).
+    """
+    from locust import events
+
+    events.init_command_line_parser.add_listener(lambda parser, **_kw: parser.set_defaults(web_host=LOOPBACK))
 
 
 def _require_packages(plan: RunPlan) -> None:

@@ -201,6 +201,20 @@ class TestEscaping:
         assert page_document(text)["meta"]["run_id"] == "{{JS}}{{DATA}}"
 
 
+class TestLicence:
+    def test_the_page_carries_uplots_mit_notice(self) -> None:
+        """uPlot is MIT: its copyright and permission notice travel with every copy, so the page that
+        embeds it carries the whole licence text (in a comment of the script that holds uPlot)."""
+        from importlib import resources
+
+        notice = resources.files("runner.reports.html").joinpath("vendor/uPlot.LICENSE").read_text()
+        text = report_html([make_record()])
+        uplot_script = next(s for s in re.findall(r"<script>(.*?)</script>", text, re.S) if "uPlot=" in s)
+        comments = " ".join(re.findall(r"/\*(.*?)\*/", uplot_script, re.S))
+        assert " ".join(notice.split()) in " ".join(comments.split())
+        assert text.count("</script>") == 3 and "<!--" not in text
+
+
 class TestWriting:
     def test_every_run_directory_gets_report_html_interrupted_too(self, tmp_path: Path) -> None:
         """write_reports writes report.html beside summary.json, for an interrupted run as well,

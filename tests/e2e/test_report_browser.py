@@ -155,6 +155,44 @@ class TestHostileText:
             assert page.evaluate("document.scripts.length") == 3
 
 
+class TestCorrelationLine:
+    LINE_JS = """(() => {
+      const u = loadlens.charts.find(c => c.root.parentNode.dataset.chart === 'correlation');
+      return u.series.map((s, i) => [s.label, u.data[0].filter((_x, k) => u.data[i][k] != null),
+                                     u.data[i].filter(v => v != null)]);
+    })()"""
+
+    @pytest.mark.parametrize("levels", [[20, 40, 60], [40, 40, 40]])
+    def test_the_page_draws_the_headroom_line_of_the_analysis_or_says_why_not(
+        self, tmp_path: Path, levels: list[float]
+    ) -> None:
+        """Load steps: the correlation chart holds the analysis' own line (its document's points, at
+        their CPU values) beside the periods, drawn without errors. One load level: no line, and the
+        page says the analysis made no estimate."""
+        import dataclasses
+
+        from runner.reports.html import write_html_report
+        from tests.reports.test_html import _analysed
+        from tests.reports.test_reports import make_record
+
+        head, section = _analysed(levels)
+        path = write_html_report(dataclasses.replace(make_record(), analysis=section), tmp_path)
+        line = _page_document(path)["correlation"]["line"]
+        with chromium(tmp_path) as page:
+            open_report(page, path)
+            chart = next(c for c in page.evaluate(CHARTS_DRAWN_JS) if c["chart"] == "correlation")
+            assert chart["painted"] > 0 and chart["points"] > 0
+            drawn = {label: (x, y) for label, x, y in page.evaluate(self.LINE_JS)}
+            note = page.evaluate("document.getElementById('headroom-line').textContent")
+        if head.rps_at_limit is None:
+            assert line is None and not any(label.startswith("headroom") for label in drawn)
+            assert note.startswith("no fitted line: the analysis made no headroom estimate")
+        else:
+            assert drawn["headroom line (rps)"] == (line["cpu"], line["rps"])
+            assert drawn["to the CPU limit (rps)"] == (line["to_limit"]["cpu"], line["to_limit"]["rps"])
+            assert note.startswith("headroom line:")
+
+
 class TestInterruptedRun:
     def test_a_ctrl_c_mid_run_still_leaves_a_report_marked_interrupted(
         self, tmp_path: Path, target: str

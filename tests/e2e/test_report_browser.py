@@ -26,7 +26,7 @@ from tests.support import aws_stack
 from tests.support.browser import BLOCK_ALL, CHARTS_DRAWN_JS, Page, chromium
 from tests.support.cli import Finished, end_linger
 from tests.support.procs import free_port, local_http, wait_http
-from tests.support.runs import LOCUSTFILES, child_env, loadlens_cmd, only_run_dir, run, summary
+from tests.support.runs import LOCUSTFILES, REPO, child_env, loadlens_cmd, only_run_dir, run, summary
 from tests.support.wait import wait_until
 
 ROWS_JS = "Array.from(document.querySelectorAll('#criteria tbody tr')).map(r => [r.cells[0].textContent, r.dataset.status])"
@@ -86,6 +86,10 @@ class TestRunReports:
             shown = [float(v) for v in p95s[:-1]]
             assert shown == sorted(shown, reverse=True) and len(shown) == len(doc["client"]["endpoints"])
             assert doc["run_id"] in text and "locust " + doc["locust_version"] in text
+            # The command line names no local path (the README's screenshot is made from this page).
+            shown = page.evaluate("document.querySelector('dl.meta code').textContent")
+            assert "runner/demo/locustfile.py" in shown and "--out results" in shown, shown
+            assert str(REPO) not in shown and str(rd.parent.parent) not in shown, shown
             shot = Path(os.environ.get("LOADLENS_SCREENSHOT") or tmp_path / "report.png")
             page.screenshot(shot)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -104,6 +104,21 @@ class TestPageData:
         assert doc["endpoints"][0]["count"] == record.judged.total().count
         assert len(doc["client"]["t"]) == len([iv for iv in record.timeline if iv.end > iv.start])
 
+    def test_paths_inside_loadlens_show_without_the_machine_they_are_installed_on(self) -> None:
+        """The demo's locustfile and config live in loadlens's own package: the page shows them as
+        ``runner/demo/...`` (the same on every machine), in ``--opt PATH`` and ``--opt=PATH`` alike;
+        every other argument is shown as typed."""
+        import runner
+
+        demo = Path(runner.__file__).resolve().parent / "demo"
+        command = ("loadlens", "run", "-f", str(demo / "locustfile.py"), f"--loadlens-config={demo}/loadlens.toml",
+                   "--out", "results", "--csv", "/srv/elsewhere/locust")  # fmt: skip
+        shown = page_data([dataclasses.replace(make_record(), command=command)])["meta"]["command"]
+        assert shown == (
+            "loadlens run -f runner/demo/locustfile.py --loadlens-config=runner/demo/loadlens.toml "
+            "--out results --csv /srv/elsewhere/locust"
+        )
+
     def test_a_cpu_limit_line_comes_from_the_criterion_judged_on_that_resource(self) -> None:
         """The ECS CPU chart carries the 70 % limit of the server criterion on the same resource."""
         cpu = Result(

@@ -90,6 +90,20 @@ class TestRunReports:
             shown = page.evaluate("document.querySelector('dl.meta code').textContent")
             assert "runner/demo/locustfile.py" in shown and "--out results" in shown, shown
             assert str(REPO) not in shown and str(rd.parent.parent) not in shown, shown
+            # Every chart fits its box as laid out at the end (a grid's first chart is drawn while it is
+            # alone in its row, wider than its box will be).
+            overflow = page.evaluate(
+                "Array.from(document.querySelectorAll('.chart')).filter(b =>"
+                " b.querySelector('.u-over') && b.querySelector('.u-over').getBoundingClientRect().right"
+                " > b.getBoundingClientRect().right + 1).map(b => b.dataset.chart)"
+            )
+            assert overflow == [], overflow
+            # Hovering one time chart moves the cursor on every one, to the same moment.
+            at = _hover_first_chart(page)
+            span = page.evaluate("loadlens.charts[0].scales.x.max - loadlens.charts[0].scales.x.min")
+            assert len(at) >= 8 and all(t is not None for t in at), at
+            assert max(at) - min(at) <= 0.01 * span, (at, span)
+            page.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": 1, "y": 1})  # off the charts
             shot = Path(os.environ.get("LOADLENS_SCREENSHOT") or tmp_path / "report.png")
             page.screenshot(shot)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -98,7 +112,7 @@ class TestRunReports:
         self, tmp_path: Path, target: str, aws: dict[str, str]
     ) -> None:
         """ECS CPU/memory and ALB series pulled from a real moto server appear as drawn charts, the
-        CPU chart with its 70 % limit line."""
+        CPU chart with its 70 % limit line and the memory chart with its 80 % one."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         aws_stack.seed_web_seconds(stack, cpu=40)
         cfg = tmp_path / "loadlens.toml"
@@ -120,6 +134,8 @@ class TestRunReports:
         page_doc = _page_document(rd / "report.html")
         cpu = next(s for s in page_doc["server"] if s["label"].startswith("ECS CPU"))
         assert cpu["limits"] == [{"value": 70, "text": "limit 70 %"}]
+        memory = next(s for s in page_doc["server"] if s["label"].startswith("ECS memory"))
+        assert memory["limits"] == [{"value": 80, "text": "limit 80 %"}]
         with chromium(tmp_path) as page:
             open_report(page, rd / "report.html")
             assert_criteria_rows(page, doc)
@@ -304,6 +320,24 @@ def _drag_zoom(page: Page) -> list[float]:
     zoomed = page.evaluate("[loadlens.charts[0].scales.x.min, loadlens.charts[0].scales.x.max]")
     assert page.evaluate("loadlens.charts[1].scales.x.min") == pytest.approx(zoomed[0])  # zoomed together
     return list(zoomed)
+
+
+def _hover_first_chart(page: Page) -> list[float | None]:
+    """Move the mouse over the middle of the first chart; the time each time chart's cursor shows
+    (None where a chart shows no cursor)."""
+    left, top, width, height = page.evaluate(
+        "(() => { const r = document.querySelector('.chart .u-over').getBoundingClientRect();"
+        " return [r.left, r.top, r.width, r.height]; })()"
+    )
+    page.send(
+        "Input.dispatchMouseEvent", {"type": "mouseMoved", "x": left + width / 2, "y": top + height / 2}
+    )
+    return list(
+        page.evaluate(
+            "loadlens.charts.filter(u => u.scales.x.time).map(u =>"
+            " u.cursor.left >= 0 ? u.posToVal(u.cursor.left, 'x') : null)"
+        )
+    )
 
 
 def _watch_first_row(page: Page, *, until: str, timeout_s: float) -> list[str]:

@@ -508,7 +508,7 @@
 
   function render(doc) {
     rendering = true;
-    try { draw(doc); } finally { rendering = false; }
+    try { draw(doc); resize(); } finally { rendering = false; }
     if (zoom && timeCharts.length) timeCharts[0].setScale("x", zoom);  // the others follow
     expose();
   }
@@ -539,6 +539,8 @@
     document.body.setAttribute("data-rendered", "1");
   }
 
+  // Every chart to its box's width. Also once after drawing: a grid's first chart is drawn while it
+  // is alone in its row (auto-fit spreads it over the whole row) and would overflow its box after.
   function resize() {
     timeCharts.concat(otherCharts).forEach(function (u) {
       var box = u.root.parentNode;

@@ -99,6 +99,7 @@ class Bridge:
         self._workers = WorkerWatch()
         self._link = WorkerLink(lambda: self.store)
         self._ended: Event | None = None  # set once the end of the run is written
+        self._quitting = False  # Locust's quitting event came (a later one is a SIGTERM's)
         self._web = False  # tests come from Locust's web UI: each is judged when it stops
         self._judging: Any = None  # the greenlet judging a web UI test that just stopped
         self._codes: list[int] = []  # every judged test's exit code (several from the web UI)
@@ -295,16 +296,20 @@ class Bridge:
 
     # -- the end ----------------------------------------------------------------------------------
     def _on_quitting(self, environment: Any, **_kw: Any) -> None:
+        if self._quitting:
+            # A second shutdown (Locust runs one per SIGTERM): let the first finish writing, then
+            # end its waits (settle, linger) as a second Ctrl-C would.
+            if self._ended is not None:
+                self._ended.wait()
+            self._shield.cut_short()
+            return
+        self._quitting = True
         self._shield.protect()  # from here a Ctrl-C only cuts waits short, never the writing
         if self._judging is not None:
             self._judging.join()  # a web UI test stopped just before: its verdict first
         if self._web and (self.record is not None or self.phases.run_start is None):
             # Every test from the web UI is judged already (or none ran): nothing more to judge.
             stop_outputs(self.annotator, self.exporters, self.live_state(), self.record)
-            return
-        if self._ended is not None:
-            # A second shutdown (Locust runs one per SIGTERM): let the first finish writing first.
-            self._ended.wait()
             return
         self._ended = Event()
         try:

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from runner import __version__
 from runner.errors import LoadlensError, UsageError
@@ -188,7 +188,3 @@ def _scenarios(argv: list[str], env: Mapping[str, str]) -> int:
     for r in rows:
         sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] + "\n")
     return 0
-
-
-def run_main() -> Any:  # pragma: no cover - console-script shim
-    raise SystemExit(main())

@@ -82,16 +82,18 @@ def _validate_locust_args(args: list[str]) -> None:
 
 def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on workers and for --help
     if any(a in ("-h", "--help") for a in argv):
-        from runner.locust.bridge import install
+        import locust
 
-        install()  # so Locust's --help lists loadlens's options too
+        from runner.config.options import register_with_locust
+
+        register_with_locust(locust.events)  # Locust's --help lists loadlens's options too
         return _locust_main(["--help"])
     ours_parser = pre_parser()
     ours_parser.error = _Parser().error  # type: ignore[method-assign]
     ours, rest = ours_parser.parse_known_args(argv)
 
     # Import Locust (and so gevent's monkey patching) before anything that opens sockets or ssl.
-    import locust  # noqa: F401
+    import locust
 
     from runner import logs
     from runner.config.plan import plan_from_options, with_run_dir

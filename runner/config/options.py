@@ -192,6 +192,15 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
+def register_with_locust(events: Any) -> None:
+    """Locust's own parser lists and parses loadlens's options too (its ``init_command_line_parser``
+    event): the one registration, shared by the bridge and by ``loadlens run --help``, which then
+    needs nothing else of loadlens imported."""
+    events.init_command_line_parser.add_listener(
+        lambda parser, **_kw: add_loadlens_arguments(parser, locust_parser=True)
+    )
+
+
 def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
     """Add the loadlens options. On Locust's parser they form their own group in ``--help``."""
     group = parser.add_argument_group("loadlens options") if locust_parser else parser

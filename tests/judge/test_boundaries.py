@@ -53,6 +53,18 @@ class TestRooms:
         }
         assert {k: v for k, v in offenders.items() if v} == {}
 
+    def test_the_judge_reads_no_source_that_does_io(self) -> None:
+        """From runner/sources the judge takes pure helpers and names only (period alignment, the
+        metric catalog, the custom metric type); run.py names the server plan for typing alone."""
+        pure = {"runner.sources.base", "runner.sources.cloudwatch_catalog", "runner.sources.custom"}
+        offenders = {
+            p.name: sorted(m for m in imports(p) if m.startswith("runner.sources") and m not in pure)
+            for p in (RUNNER / "judge").glob("*.py")
+        }
+        assert {k: v for k, v in offenders.items() if v} == {"run.py": ["runner.sources.server"]}
+        run_py = (RUNNER / "judge" / "run.py").read_text()
+        assert "if TYPE_CHECKING:\n    from runner.sources.server import ServerPlan" in run_py
+
     def test_no_module_of_the_locust_room_passes_400_lines(self) -> None:
         """The Locust adapter is split by concern (phases, shape, workers, finish): none over 400 lines."""
         sizes = {p.name: len(p.read_text().splitlines()) for p in (RUNNER / "locust").glob("*.py")}

@@ -77,6 +77,25 @@ class TestRooms:
         sizes = {p.relative_to(RUNNER.parent).as_posix(): len(p.read_text().splitlines()) for p in modules}
         assert {k: n for k, n in sizes.items() if n > 430} == {}
 
+    def test_every_loadlens_flag_is_defined_once(self) -> None:
+        """A flag of the OPTIONS table is declared only there: `loadlens verdict`, `compare`,
+        `cloudwatch check`, `grafana push`, `scenarios` and `demo` take it with options.add_options.
+        `history --scenario` is not the run's scenario but a filter on the runs listed."""
+        from runner.config.options import OPTIONS
+
+        flags = {option.flag for option in OPTIONS}
+        declared = {
+            (p.relative_to(RUNNER).as_posix(), node.args[0].value)
+            for p in RUNNER.rglob("*.py")
+            for node in ast.walk(ast.parse(p.read_text()))
+            if isinstance(node, ast.Call)
+            and getattr(node.func, "attr", None) == "add_argument"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value in flags
+        }
+        assert declared == {("commands/history.py", "--scenario")}
+
     def test_the_cpu_and_memory_metric_sets_are_spelled_once(self) -> None:
         """Which (source, metric) pairs are CPU or memory is written in runner/readings.py only."""
         spelled = [

@@ -99,6 +99,12 @@ class PrometheusExporter:
         if self._server is None:
             self._closed.set()
             return
+        if self.settings.linger_s > 0:
+            self._log.info(
+                "serving the final state so the last scrape sees the end; Ctrl-C or SIGTERM ends the wait",
+                exporter=self.name,
+                linger_s=self.settings.linger_s,
+            )
         self._linger = gevent.spawn(self._linger_then_close)
 
     def wait_linger(self, timeout_s: float | None = None) -> bool:

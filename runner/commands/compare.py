@@ -20,6 +20,7 @@ from runner.compare.model import Comparison
 from runner.compare.render import comparison_page, render_console, render_json, render_markdown
 from runner.compare.tolerances import Tolerances, tolerances_from
 from runner.config.load import load_config
+from runner.config.options import add_options
 from runner.errors import UsageError
 from runner.model import RunRecord
 from runner.reports.atomic import write_atomic
@@ -54,14 +55,13 @@ def compare_command(argv: Sequence[str], *, env: Mapping[str, str], out: TextIO)
         default=[],
         help="e.g. p95_ms=20%%, error_rate=1%% (points), rps=15%%, peak=25%%; repeatable",
     )
-    parser.add_argument(
+    add_options(
+        parser,
         "--loadlens-config",
-        metavar="FILE",
-        default=None,
-        help="[compare] tolerances from this file",
+        "--aws-profile",
+        "--aws-region",
+        loadlens_config="[compare] tolerances from this file",
     )
-    parser.add_argument("--aws-profile", metavar="NAME", default=None)
-    parser.add_argument("--aws-region", metavar="REGION", default=None)
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(list(argv))
     cfg = load_config(Path(args.loadlens_config) if args.loadlens_config else None, env=env)

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from runner.config import compare as cc
 from runner.config import types as ct
 from runner.config.rules import Container, Derived, Flat, Rule
+from runner.sources.custom import ServerMetric
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ SCENARIO_THRESHOLD_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.Scenari
 COMPARE_ENDPOINT_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(cc.CompareEndpoint))
 SCENARIO_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioTable))
 STAGE_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.StageTable))
-SERVER_METRIC_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ServerMetric))
+SERVER_METRIC_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ServerMetric))
 # Where a table of tables keeps its keys, for "did you mean" on an unknown one: the parent's name.
 NESTED_KEYS: Mapping[str, Mapping[str, Key]] = MappingProxyType(
     {

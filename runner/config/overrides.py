@@ -89,4 +89,4 @@ def _given(table: Limits, name: str) -> bool:
     if name in _LIMIT_FIELDS or name in ("match", "tags", "user_classes"):
         return True
     default = next(f.default for f in dataclasses.fields(table) if f.name == name)
-    return getattr(table, name) != default
+    return bool(getattr(table, name) != default)

@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
 import gevent
@@ -27,7 +26,7 @@ from gevent.event import Event
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from runner import __version__
-from runner.config.options import add_loadlens_arguments
+from runner.config.options import register_with_locust
 from runner.config.plan import RunPlan, plan_from_options
 from runner.errors import LoadlensError
 from runner.locust.finish import (
@@ -99,13 +98,14 @@ class Bridge:
         self._workers = WorkerWatch()
         self._link = WorkerLink(lambda: self.store)
         self._ended: Event | None = None  # set once the end of the run is written
+        self._quitting = False  # Locust's quitting event came (a later one is a SIGTERM's)
         self._web = False  # tests come from Locust's web UI: each is judged when it stops
         self._judging: Any = None  # the greenlet judging a web UI test that just stopped
         self._codes: list[int] = []  # every judged test's exit code (several from the web UI)
 
     # -- wiring -----------------------------------------------------------------------------------
     def attach(self, events: Any) -> None:
-        events.init_command_line_parser.add_listener(partial(add_loadlens_arguments, locust_parser=True))
+        register_with_locust(events)
         events.init.add_listener(self._on_init)
         LocustPruner().attach(events)  # Locust's per-second counts and history, bounded on a soak
 
@@ -295,16 +295,20 @@ class Bridge:
 
     # -- the end ----------------------------------------------------------------------------------
     def _on_quitting(self, environment: Any, **_kw: Any) -> None:
+        if self._quitting:
+            # A second shutdown (Locust runs one per SIGTERM): let the first finish writing, then
+            # end its waits (settle, linger) as a second Ctrl-C would.
+            if self._ended is not None:
+                self._ended.wait()
+            self._shield.cut_short()
+            return
+        self._quitting = True
         self._shield.protect()  # from here a Ctrl-C only cuts waits short, never the writing
         if self._judging is not None:
             self._judging.join()  # a web UI test stopped just before: its verdict first
         if self._web and (self.record is not None or self.phases.run_start is None):
             # Every test from the web UI is judged already (or none ran): nothing more to judge.
             stop_outputs(self.annotator, self.exporters, self.live_state(), self.record)
-            return
-        if self._ended is not None:
-            # A second shutdown (Locust runs one per SIGTERM): let the first finish writing first.
-            self._ended.wait()
             return
         self._ended = Event()
         try:

@@ -39,8 +39,9 @@ class InterruptShield:
     The first Ctrl-C raises KeyboardInterrupt in Locust's main greenlet, where Locust stops the run
     cleanly (and only there: in a simulated user's greenlet gevent would print a traceback). From
     the moment the end of the run begins (that first Ctrl-C, or Locust's SIGTERM shutdown) the
-    reports are shielded: a further Ctrl-C sets ``hurry`` and cuts short only waits entered with
-    ``interruptible()`` (the CloudWatch settle wait, the exporters' linger), never the writing.
+    reports are shielded: a further Ctrl-C (or SIGTERM: ``cut_short``) sets ``hurry`` and cuts short
+    only waits entered with ``interruptible()`` (the CloudWatch settle wait, the exporters' linger),
+    never the writing.
     """
 
     def __init__(self) -> None:
@@ -69,6 +70,14 @@ class InterruptShield:
             yield
         finally:
             self._waiting = False
+
+    def cut_short(self) -> None:
+        """A further request to stop once the end has begun (Locust runs one more shutdown per
+        SIGTERM): what a second Ctrl-C does. The waits end; the writing, if still going, finishes."""
+        self._ending = True
+        self.hurry.set()
+        if self._waiting and self._main is not None and greenlet.getcurrent() is not self._main:
+            gevent.get_hub().loop.run_callback(self._throw)
 
     def _on_sigint(self, _signum: int, _frame: Any) -> None:
         if self._ending:

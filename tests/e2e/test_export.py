@@ -211,6 +211,39 @@ class TestCardinality:
         assert overflow and float(overflow[0].rsplit(" ", 1)[1]) > 0
 
 
+class TestSigterm:
+    def test_sigterm_during_the_linger_ends_it_with_the_verdicts_exit_code(
+        self, tmp_path: Path, target: str
+    ) -> None:
+        """SIGTERM, what CI runners, Docker and Kubernetes send to stop a process, ends the
+        exporters' linger once the run is judged (as a further Ctrl-C does) instead of being
+        ignored for the linger's length; the exit code stays the verdict's (a FAIL here: 1)."""
+        port = free_port()
+        config = '[thresholds]\np95_ms = 0.001\n[exporters.prometheus]\nlinger = "10m"\n'
+        run = LoadlensRun(tmp_path, target, config=config, users=2, run_time="2s", only_summary=True)
+        proc = run.but("--prometheus-port", str(port)).start(log_dir=tmp_path)
+        try:
+            wait_until(lambda: list(run.out.glob("*/summary.json")), 60, what="the run's summary.json")
+            doc = summary(only_run_dir(run.out))
+            assert doc["exit_code"] == 1
+            # The linger is on: the endpoint still serves the final state, and the log says how to end it.
+            assert "loadlens_requests_total{" in fetch(f"http://127.0.0.1:{port}/metrics")
+            wait_until(
+                lambda: "Ctrl-C or SIGTERM ends the wait" in (tmp_path / "stderr.txt").read_text(),
+                10,
+                what="the linger's log line",
+            )
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=60)  # the 10 min linger is not waited out
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert code == 1
+        stderr = (tmp_path / "stderr.txt").read_text()
+        assert "Traceback" not in stderr
+        assert _try_fetch(f"http://127.0.0.1:{port}/metrics", "loadlens_") is None  # closed
+
+
 class TestPushgateway:
     def test_run_pushes_its_final_totals(self, tmp_path: Path, target: str) -> None:
         """--pushgateway pushes during the run and once at the end, grouped by job and run_id."""

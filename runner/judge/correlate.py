@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from runner.judge.soak import report_unit, theil_sen
 from runner.model import EndpointStats, Interval
 from runner.readings import CPU_METRICS, MEMORY_METRICS, Series, custom_metric_name
-from runner.sources.base import align_down, align_up, window_points
+from runner.sources.base import align_down, align_up, inside, period_points, window_points
 from runner.sources.cloudwatch_catalog import ECS, RDS_CLUSTER, RDS_INSTANCE
 from runner.units import format_value
 
@@ -135,7 +135,8 @@ def _find(series: Sequence[Series], kinds: frozenset[tuple[str, str]]) -> Series
 @dataclass(frozen=True, slots=True)
 class Period:
     """One server period ``[start, end)`` of the run: the client intervals whose middle falls in it,
-    and each server series' value over it (the mean of its points whose period lies wholly inside)."""
+    and each server series' value over it (the mean of its points whose middle falls in it, none
+    longer than it)."""
 
     start: float
     end: float
@@ -181,9 +182,12 @@ def periods(
     Each client interval goes wholly to the period holding its middle (an interval longer than
     ``period_s`` leaves neighbours empty: pick a period at least as long as the intervals). Server
     values outside the client timeline (a pre-roll baseline) are not used, and a server point counts
-    in a period only when its own period lies wholly inside it. With ``window`` (the judged window),
-    only the periods lying wholly inside it are kept: ramp-up, an excluded warm-up and idle time
-    stay out of the correlation, the headroom and the CPU cost, as they stay out of the criteria.
+    in the period holding its middle when its own period is no longer (``base.period_points``: an
+    aligned CloudWatch point in its own minute; a process sample, which starts at whatever
+    sub-second the sampler woke, in the 1 s period holding most of it). With ``window`` (the judged
+    window), only the periods lying wholly inside it are kept, and only the server points lying
+    wholly inside it: ramp-up, an excluded warm-up and idle time stay out of the correlation, the
+    headroom and the CPU cost, as they stay out of the criteria.
     """
     if period_s <= 0:
         raise ValueError(f"period_s must be > 0, got {period_s}")
@@ -212,7 +216,7 @@ def periods(
             total = total.merge(iv.total)
         values = {}
         for s in server:
-            value = _mean_over(s, start, end)
+            value = _mean_over(s, start, end, window=window)
             if value is not None:
                 values[SeriesRef.of(s)] = value
         out.append(
@@ -230,8 +234,12 @@ def periods(
     return tuple(out)
 
 
-def _mean_over(series: Series, start: float, end: float) -> float | None:
-    pts = window_points(series, start, end)
+def _mean_over(
+    series: Series, start: float, end: float, *, window: tuple[float, float] | None
+) -> float | None:
+    pts = period_points(series, start, end)
+    if window is not None:  # a point reaching into ramp-up or idle time stays out, as in the criteria
+        pts = tuple(p for p in pts if inside(p[0], series.period_s, *window))
     return statistics.fmean(v for _, v in pts) if pts else None
 
 

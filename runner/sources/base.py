@@ -126,6 +126,25 @@ def window_points(series: Series, start: float, end: float) -> tuple[tuple[float
     return tuple(p for p in series.points if inside(p[0], series.period_s, start, end))
 
 
+def period_points(series: Series, start: float, end: float) -> tuple[tuple[float, float], ...]:
+    """The points of ``series`` that stand for the period ``[start, end)``: those whose own period
+    is no longer than it and has its middle in it.
+
+    Epoch-aligned points (CloudWatch's, Prometheus's steps) inside a period of a multiple of their
+    length are exactly the ones lying wholly inside it. Points that begin wherever a sampler woke
+    (the local process samples every second from an arbitrary sub-second) never lie wholly inside
+    an epoch-aligned period of their own length: each goes to the period holding its middle, i.e.
+    most of it, as a client interval does. A point longer than the period is no period's value
+    (a 5-minute average holds the other four minutes).
+    """
+    length = end - start
+    return tuple(
+        p
+        for p in series.points
+        if series.period_s <= length + _EPSILON_S and start <= p[0] + series.period_s / 2 < end
+    )
+
+
 def partial_points(series: Series, start: float, end: float) -> tuple[tuple[float, float], ...]:
     """The points whose period overlaps ``[start, end)`` without lying wholly inside it."""
     return tuple(

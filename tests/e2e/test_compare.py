@@ -203,11 +203,8 @@ def server_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerRuns
         d1, code_d1, out_d1 = _run(tmp, port, BASE_DELAYS_S, env=env, config=cloudwatch)
         seed_rds(connections=80.0, start=time.time(), seconds=180)
         d2, code_d2, out_d2 = _run(tmp, port, BASE_DELAYS_S, env=env, config=cloudwatch)
-        # The process is sampled every second: a CPU sample counts in an analysis period only when
-        # its own second lies wholly inside it, so CPU per 1,000 requests needs periods (timeline
-        # intervals) longer than 1 s.
-        process = CONFIG.replace('interval = "1s"', 'interval = "2s"') + f"[process]\npid = {os.getpid()}\n"
-        p, code_p, out_p = _run(tmp, port, BASE_DELAYS_S, env=env, config=process, seconds=8)
+        process = CONFIG + f"[process]\npid = {os.getpid()}\n"  # 1 s samples in 1 s periods
+        p, code_p, out_p = _run(tmp, port, BASE_DELAYS_S, env=env, config=process)
         yield ServerRuns(
             out=tmp / "out", d1=d1, d2=d2, p=p,
             exit_codes={"d1": code_d1, "d2": code_d2, "p": code_p},

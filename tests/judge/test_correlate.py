@@ -310,6 +310,42 @@ class TestCpuSecondsPer1000:
             cpu_seconds_per_1000((), cpu=SeriesRef("process", "pid:1", "cpu_percent", "Average"), cores=0)
 
 
+class TestSamplesOffTheEpochGrid:
+    """The local process is sampled from whatever sub-second its sampler woke, not on the epoch
+    grid the periods are cut on: each sample still counts, in the period holding most of it."""
+
+    @pytest.mark.parametrize(
+        ("tick_s", "sample_s"),
+        [(1, 1), (2, 1), (5, 1), (40, 8)],
+        ids=["interval-1s", "interval-2s", "interval-default-5s", "soak-merged-8s-samples"],
+    )
+    def test_every_full_period_has_cpu_and_the_cost_is_exact(self, tick_s: int, sample_s: int) -> None:
+        """Half a core at 100 rps is 5 CPU-seconds per 1,000 requests whatever the timeline's
+        interval, also when a period is as long as a sample (`[run] interval = "1s"`) or a soak's
+        history merged samples into 8 s."""
+        timeline = record([steady(4, 100)], start=T0, tick_s=tick_s)
+        n = 240 // sample_s
+        proc = series(
+            "cpu_percent", [50.0] * n, start=T0 - 0.63, period_s=sample_s, source="process", resource="pid:1"
+        )
+        got = periods(timeline, [proc], period_s=max(tick_s, sample_s), window=(T0 + 0.4, T0 + 239.6))
+        full = [p for p in got if p.full]
+        assert len(full) >= len(got) - 1 >= 3
+        assert all(SeriesRef.of(proc) in p.server for p in full)
+        assert cpu_seconds_per_1000(got, cpu=SeriesRef.of(proc)) == pytest.approx(5.0)
+
+    def test_a_sample_reaching_out_of_the_judged_window_is_left_out(self) -> None:
+        """A sample whose middle is in the last period but which runs on past the window's end (into
+        the idle tail, or ramp-up at the start) is no value of that period."""
+        timeline = record([Stretch(30, (API,))], start=T0)
+        cpu = [50.0] * 30
+        cpu[19] = 100.0  # T0 + 19.37 .. T0 + 20.37: past the window's end at T0 + 20.1
+        proc = series("cpu_percent", cpu, start=T0 + 0.37, period_s=1, source="process", resource="pid:1")
+        got = periods(timeline, [proc], period_s=5, window=(T0, T0 + 20.1))
+        assert [p.start for p in got] == [T0, T0 + 5, T0 + 10, T0 + 15]
+        assert [p.server[SeriesRef.of(proc)] for p in got] == [50.0] * 4
+
+
 class TestWholePeriodsAndSaturation:
     """The judged window bounds the correlation, and an empty headroom is told as such."""
 

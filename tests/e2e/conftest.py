@@ -1,4 +1,5 @@
-"""Fixtures the end-to-end tests share: a moto server for the AWS APIs (a real process on 127.0.0.1)."""
+"""Fixtures the end-to-end tests share: a moto server for the AWS APIs (a real process on 127.0.0.1),
+the degraded demo run several tests read, and one headless Chromium for the page tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import aws_stack
+from tests.support.browser import Browser
+from tests.support.browser import browser as start_browser
 from tests.support.cli import Finished
 from tests.support.procs import moto_server
 from tests.support.runs import loadlens_cmd, run
@@ -36,3 +39,11 @@ def degraded_demo(tmp_path_factory: pytest.TempPathFactory) -> Finished:
     # screenshot of it) shows names no path of the machine that made it.
     proc = run(loadlens_cmd("demo", "--degrade", "-t", "12s", "--out", "results"), cwd=tmp, timeout_s=120)
     return Finished(proc.returncode, proc.stdout, proc.stderr, results)
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium for the page tests (about a second to start); each test opens a tab of
+    its own, with its own events, blocked URLs and emulation, and closes it."""
+    with start_browser(tmp_path_factory.mktemp("chromium")) as b:
+        yield b

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import aws_stack
-from tests.support.browser import BLOCK_ALL, CHARTS_DRAWN_JS, Page, chromium
+from tests.support.browser import BLOCK_ALL, CHARTS_DRAWN_JS, Browser, Page
 from tests.support.cli import Finished, end_linger
 from tests.support.procs import free_port, local_http, wait_http
 from tests.support.runs import LOCUSTFILES, REPO, child_env, loadlens_cmd, only_run_dir, run, summary
@@ -60,7 +60,7 @@ def assert_criteria_rows(page: Page, doc: dict) -> None:
 
 class TestRunReports:
     def test_a_process_source_run_draws_every_chart_offline(
-        self, tmp_path: Path, degraded_demo: Finished
+        self, browser: Browser, tmp_path: Path, degraded_demo: Finished
     ) -> None:
         """The degraded demo (its service's process as the server source): the page draws every chart
         with no network, shows each criterion and server series, marks the verdict, and gives the
@@ -69,7 +69,7 @@ class TestRunReports:
         assert proc.returncode == 1, proc.stderr[-3000:]
         rd = degraded_demo.run_dir
         doc = summary(rd)
-        with chromium(tmp_path) as page:
+        with browser.tab() as page:
             open_report(page, rd / "report.html")
             assert_criteria_rows(page, doc)
             charts = {c["chart"] for c in assert_charts_drawn(page)}
@@ -109,7 +109,7 @@ class TestRunReports:
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     def test_a_cloudwatch_correlated_run_shows_ecs_and_alb_series(
-        self, tmp_path: Path, target: str, aws: dict[str, str]
+        self, browser: Browser, tmp_path: Path, target: str, aws: dict[str, str]
     ) -> None:
         """ECS CPU/memory and ALB series pulled from a real moto server appear as drawn charts, the
         CPU chart with its 70 % limit line and the memory chart with its 80 % one."""
@@ -136,7 +136,7 @@ class TestRunReports:
         assert cpu["limits"] == [{"value": 70, "text": "limit 70 %"}]
         memory = next(s for s in page_doc["server"] if s["label"].startswith("ECS memory"))
         assert memory["limits"] == [{"value": 80, "text": "limit 80 %"}]
-        with chromium(tmp_path) as page:
+        with browser.tab() as page:
             open_report(page, rd / "report.html")
             assert_criteria_rows(page, doc)
             charts = {c["chart"] for c in assert_charts_drawn(page)}
@@ -146,7 +146,9 @@ class TestRunReports:
 
 
 class TestHostileText:
-    def test_endpoint_names_and_hosts_are_shown_as_text_never_run(self, tmp_path: Path) -> None:
+    def test_endpoint_names_and_hosts_are_shown_as_text_never_run(
+        self, browser: Browser, tmp_path: Path
+    ) -> None:
         """An endpoint named like markup and a host with a password and tags: the browser shows them as
         text (no script of theirs runs, no element of theirs appears) and the password is gone."""
         import dataclasses
@@ -164,7 +166,7 @@ class TestHostileText:
             judged=dataclasses.replace(record.judged, endpoints={EndpointKey("GET", name): stats}),
         )
         path = write_html_report(record, tmp_path)
-        with chromium(tmp_path) as page:
+        with browser.tab() as page:
             open_report(page, path)
             assert page.evaluate(
                 "window.pwned === undefined && document.querySelectorAll('img, b').length === 0"
@@ -184,7 +186,7 @@ class TestCorrelationLine:
 
     @pytest.mark.parametrize("levels", [[20, 40, 60], [40, 40, 40]])
     def test_the_page_draws_the_headroom_line_of_the_analysis_or_says_why_not(
-        self, tmp_path: Path, levels: list[float]
+        self, browser: Browser, tmp_path: Path, levels: list[float]
     ) -> None:
         """Load steps: the correlation chart holds the analysis' own line (its document's points, at
         their CPU values) beside the periods, drawn without errors. One load level: no line, and the
@@ -198,7 +200,7 @@ class TestCorrelationLine:
         head, section = _analysed(levels)
         path = write_html_report(dataclasses.replace(make_record(), analysis=section), tmp_path)
         line = _page_document(path)["correlation"]["line"]
-        with chromium(tmp_path) as page:
+        with browser.tab() as page:
             open_report(page, path)
             chart = next(c for c in page.evaluate(CHARTS_DRAWN_JS) if c["chart"] == "correlation")
             assert chart["painted"] > 0 and chart["points"] > 0
@@ -215,7 +217,7 @@ class TestCorrelationLine:
 
 class TestInterruptedRun:
     def test_a_ctrl_c_mid_run_still_leaves_a_report_marked_interrupted(
-        self, tmp_path: Path, target: str
+        self, browser: Browser, tmp_path: Path, target: str
     ) -> None:
         """Ctrl-C mid-run: report.html is written with the other files (no temporary file left), says
         the run was interrupted, and draws in the browser like any other."""
@@ -233,14 +235,16 @@ class TestInterruptedRun:
         assert summary(rd)["interrupted"] is True
         assert _page_document(rd / "report.html")["meta"]["interrupted"] is True
         assert not list(rd.glob(".*.tmp"))
-        with chromium(tmp_path) as page:
+        with browser.tab() as page:
             open_report(page, rd / "report.html")
             assert "interrupted" in page.evaluate(TEXT_JS)
             assert_charts_drawn(page)
 
 
 class TestLivePage:
-    def test_the_live_page_answers_during_the_run_and_turns_red(self, tmp_path: Path) -> None:
+    def test_the_live_page_answers_during_the_run_and_turns_red(
+        self, browser: Browser, tmp_path: Path
+    ) -> None:
         """During a run the --prometheus-port server's /report and Locust's web UI /loadlens answer;
         the data changes as the run goes on, and in the browser the error-rate criterion turns to
         FAIL when the target starts failing (the page refreshes itself on its default period)."""
@@ -278,7 +282,7 @@ class TestLivePage:
                 first = _get_json(f"{report}/data.json")
                 html = _get(f"http://127.0.0.1:{web}/loadlens")
                 assert 'id="loadlens-data"' in html and "/loadlens/data.json" in html
-                with chromium(tmp_path) as page:
+                with browser.tab() as page:
                     page.open(report, block=[])
                     page.wait_for("document.body.dataset.rendered === '1'")
                     # The page's own refresh (every 5 s) shows the criterion passing, then failing.

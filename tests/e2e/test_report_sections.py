@@ -19,7 +19,7 @@ import pytest
 
 from tests.e2e.test_report_browser import assert_charts_drawn, open_report
 from tests.reports.test_html import page_document
-from tests.support.browser import chromium
+from tests.support.browser import Browser
 from tests.support.runs import LOCUSTFILES, loadlens_cmd, run, run_dirs, summary
 
 CONFIG = """
@@ -67,7 +67,9 @@ def test_the_console_names_the_report_page(runs) -> None:
         assert f"run directory: {rd}\n" in text and f"report: {rd / 'report.html'}\n" in text, text[-1500:]
 
 
-def test_a_chosen_endpoint_shows_p50_p95_p99_on_the_shared_axis(runs, tmp_path: Path) -> None:
+def test_a_chosen_endpoint_shows_p50_p95_p99_on_the_shared_axis(
+    browser: Browser, runs, tmp_path: Path
+) -> None:
     """The endpoint chooser lists the busiest endpoints; the chart shows the chosen one's p50, p95
     and p99 (ordered so at every interval), follows a zoom of the other charts, and another choice
     redraws it for that endpoint."""
@@ -77,7 +79,7 @@ def test_a_chosen_endpoint_shows_p50_p95_p99_on_the_shared_axis(runs, tmp_path: 
     assert len(e["names"]) == 3 and all(len(e[k]) == 3 for k in ("p50", "values", "p99"))
     for p50, p95, p99 in zip(e["p50"][0], e["values"][0], e["p99"][0], strict=True):
         assert None in (p50, p95, p99) or p50 <= p95 <= p99
-    with chromium(tmp_path) as page:
+    with browser.tab() as page:
         open_report(page, rd / "report.html")
         options = page.evaluate(
             "Array.from(document.querySelectorAll('#endpoint-select option')).map(o => o.value)"
@@ -106,7 +108,7 @@ def test_a_chosen_endpoint_shows_p50_p95_p99_on_the_shared_axis(runs, tmp_path: 
         assert page.errors() == []
 
 
-def test_each_phase_is_shaded_apart_and_report_redraws_them(runs, tmp_path: Path) -> None:
+def test_each_phase_is_shaded_apart_and_report_redraws_them(browser: Browser, runs, tmp_path: Path) -> None:
     """summary.json keeps the ramp-up's end and the load steps; the page shades ramp-up, warm-up, the
     steady state, each load step and the cool-down apart, and `loadlens report RUN_DIR` draws the
     same spans from summary.json."""
@@ -132,19 +134,19 @@ def test_each_phase_is_shaded_apart_and_report_redraws_them(runs, tmp_path: Path
     assert kinds[staged][-3:] == ["steady", "step", "cool"] and "warm" in kinds[staged]
     step = page_document((staged / "report.html").read_text())["phases"][-2]
     assert step["name"] == "load step 2: 2 → 4 users (judged)"
-    with chromium(tmp_path) as page:
+    with browser.tab() as page:
         open_report(page, tmp_path / staged.name / "report.html")
         legend = page.evaluate("document.querySelector('.phase-legend').textContent")
         for name in ("ramp-up", "warm-up", "steady state", "load step", "cool-down"):
             assert name in legend
 
 
-def test_print_is_light_and_fits_whatever_the_scheme(runs, tmp_path: Path) -> None:
+def test_print_is_light_and_fits_whatever_the_scheme(browser: Browser, runs, tmp_path: Path) -> None:
     """Under a dark scheme the page is dark; printed (print media, dark scheme still asked for) no
     colour of the palette is the dark one (status and series colours are the light ones, text black), the charts are redrawn with it and fit their boxes, and
     nothing errs."""
     rd = runs[1][1]
-    with chromium(tmp_path) as page:
+    with browser.tab() as page:
         open_report(page, rd / "report.html")
         light = json.loads(page.evaluate(PALETTE_JS))
         page.send(
@@ -184,7 +186,7 @@ def test_print_is_light_and_fits_whatever_the_scheme(runs, tmp_path: Path) -> No
         assert page.errors() == []
 
 
-def test_compare_html_shows_the_comparison_table(runs, tmp_path: Path) -> None:
+def test_compare_html_shows_the_comparison_table(browser: Browser, runs, tmp_path: Path) -> None:
     """`loadlens compare A B --html`: the page shows every row of the comparison (subject, metric,
     baseline, current, change, CI, status) with its status, and the outcome line."""
     _out, (a, b), _s = runs
@@ -194,7 +196,7 @@ def test_compare_html_shows_the_comparison_table(runs, tmp_path: Path) -> None:
     )
     assert proc.returncode in (0, 1, 3), proc.stderr
     rows = json.loads(proc.stdout)["rows"]
-    with chromium(tmp_path) as page:
+    with browser.tab() as page:
         open_report(page, page_file)
         shown = page.evaluate(
             "Array.from(document.querySelectorAll('#comparison tbody tr')).map(r => [r.cells[0].textContent,"
@@ -210,7 +212,7 @@ def test_compare_html_shows_the_comparison_table(runs, tmp_path: Path) -> None:
         assert page.errors() == []
 
 
-def test_history_html_shows_the_runs_and_the_trend(runs, tmp_path: Path) -> None:
+def test_history_html_shows_the_runs_and_the_trend(browser: Browser, runs, tmp_path: Path) -> None:
     """`loadlens history DIR --html`: the page (the newest run in full) lists one row per run, oldest
     first, draws p95 per run and says the trend and the change point."""
     out, dirs, _s = runs
@@ -218,7 +220,7 @@ def test_history_html_shows_the_runs_and_the_trend(runs, tmp_path: Path) -> None
     proc = run(loadlens_cmd("history", str(out), "--html", str(page_file)), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     ids = [summary(d)["run_id"] for d in dirs]
-    with chromium(tmp_path) as page:
+    with browser.tab() as page:
         open_report(page, page_file)
         shown = page.evaluate(
             "Array.from(document.querySelectorAll('#history tbody tr')).map(r => r.cells[1].textContent)"
@@ -252,7 +254,7 @@ MARK_PIXELS_JS = """
 """
 
 
-def test_history_html_draws_the_change_point_on_the_chart(tmp_path: Path) -> None:
+def test_history_html_draws_the_change_point_on_the_chart(browser: Browser, tmp_path: Path) -> None:
     """Five runs at 50 ms then four at 80 ms: the page draws the change point's mark on the p95 per
     run chart (a vertical line in the --breach colour between the 5th and 6th runs), not only the
     table's outlined row. The nine runs' summaries are recorded by the real StatsStore and Timeline
@@ -267,7 +269,7 @@ def test_history_html_draws_the_change_point_on_the_chart(tmp_path: Path) -> Non
     page_file = tmp_path / "history.html"
     proc = run(loadlens_cmd("history", str(out), "--html", str(page_file)), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    with chromium(tmp_path) as page:
+    with browser.tab() as page:
         open_report(page, page_file)
         assert page.evaluate("document.getElementById('history-change').textContent").startswith(
             "change point: load_05"

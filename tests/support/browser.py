@@ -117,9 +117,33 @@ class Page:
         return path
 
 
+@dataclass(frozen=True)
+class Browser:
+    """A running headless Chromium, reached at ``base`` (its DevTools HTTP endpoint). Each ``tab()``
+    is a fresh page of its own: its own websocket, events, blocked URLs and emulation, closed after
+    use, so tests sharing one browser process share nothing else (the pages keep no storage)."""
+
+    base: str
+
+    @contextlib.contextmanager
+    def tab(self) -> Iterator[Page]:
+        """A new blank tab, closed afterwards."""
+        req = urllib.request.Request(f"{self.base}/json/new?about:blank", method="PUT")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            target = json.loads(resp.read())
+        ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=30, suppress_origin=True)
+        try:
+            yield Page(ws)
+        finally:
+            ws.close()
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{self.base}/json/close/{target['id']}", timeout=10).close()
+
+
 @contextlib.contextmanager
-def chromium(tmp: Path) -> Iterator[Page]:
-    """A headless Chromium process on 127.0.0.1 and one blank tab of it, closed afterwards."""
+def browser(tmp: Path) -> Iterator[Browser]:
+    """A headless Chromium process on 127.0.0.1 (its profile and log in ``tmp``), stopped afterwards.
+    Starting one costs about a second: a module or session shares it and takes a ``tab()`` per test."""
     binary = require("chromium")
     port = free_port()
     log = open(tmp / "chromium.log", "wb")  # noqa: SIM115 - closed with the process, below
@@ -146,14 +170,7 @@ def chromium(tmp: Path) -> Iterator[Page]:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/json/version", proc=proc)
-        req = urllib.request.Request(f"{base}/json/new?about:blank", method="PUT")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            target = json.loads(resp.read())
-        ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=30, suppress_origin=True)
-        try:
-            yield Page(ws)
-        finally:
-            ws.close()
+        yield Browser(base)
     finally:
         proc.terminate()
         try:
@@ -162,6 +179,13 @@ def chromium(tmp: Path) -> Iterator[Page]:
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+
+
+@contextlib.contextmanager
+def chromium(tmp: Path) -> Iterator[Page]:
+    """A headless Chromium process of its own and one blank tab of it, closed afterwards."""
+    with browser(tmp) as b, b.tab() as page:
+        yield page
 
 
 # Each chart of the page: its non-transparent canvas pixels (uPlot draws axes, grid, shading and

@@ -13,6 +13,7 @@ import base64
 import itertools
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ import pytest
 from tests.e2e.test_report_browser import assert_charts_drawn, open_report
 from tests.reports.test_html import page_document
 from tests.support.browser import Browser
-from tests.support.runs import LOCUSTFILES, loadlens_cmd, run, run_dirs, summary
+from tests.support.runs import LOCUSTFILES, child_env, loadlens_cmd, run, run_dirs, summary
+from tests.support.wait import wait_until
 
 CONFIG = """
 [thresholds]
@@ -46,15 +48,38 @@ def runs(tmp_path_factory: pytest.TempPathFactory, target: str) -> tuple[Path, l
     tmp = tmp_path_factory.mktemp("sections")
     cfg = tmp / "loadlens.toml"
     cfg.write_text(CONFIG)
-    out, stdouts = tmp / "results", []
+    out = tmp / "results"
     base = ["run", "-f", str(LOCUSTFILES / "basic.py"), "-H", target, "--headless"]
     base += ["--loadlens-config", str(cfg), "--out", str(out)]
     # A plain run with a ramp-up of its own (4 users at 2/s: Locust spawns each second's batch at
-    # once, so 2/s takes a second), then the staged scenario.
-    for extra in (["-u", "4", "-r", "2", "-t", "7s"], ["--scenario", "steps"]):
-        proc = run(loadlens_cmd(*base, *extra), cwd=tmp, timeout_s=120)
-        assert proc.returncode in (0, 1), proc.stderr[-3000:]
-        stdouts.append(proc.stdout + proc.stderr)
+    # once, so 2/s takes a second), and the staged scenario beside it: the pages show what each run
+    # recorded, not how fast the target answered, so neither waits for the other. The staged run
+    # starts once the plain one has its run directory: the plain run is the older in the history.
+    logs = [(tmp / f"run-{n}.out", tmp / f"run-{n}.err") for n in range(2)]
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        for (stdout, stderr), extra in zip(
+            logs, (["-u", "4", "-r", "2", "-t", "7s"], ["--scenario", "steps"]), strict=True
+        ):
+            if procs:
+                wait_until(lambda: run_dirs(out), 60, what="the plain run's directory")
+            with open(stdout, "w") as o, open(stderr, "w") as e:
+                procs.append(
+                    subprocess.Popen(
+                        loadlens_cmd(*base, *extra), cwd=tmp, env=child_env(), stdout=o, stderr=e, text=True
+                    )
+                )
+        for proc in procs:
+            proc.wait(timeout=120)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    stdouts = []
+    for proc, (stdout, stderr) in zip(procs, logs, strict=True):
+        assert proc.returncode in (0, 1), stderr.read_text()[-3000:]
+        stdouts.append(stdout.read_text() + stderr.read_text())
     dirs = run_dirs(out)
     assert len(dirs) == 2
     return out, dirs, stdouts

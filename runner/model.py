@@ -325,6 +325,7 @@ class RunInfo:
     started_at: float  # epoch seconds
     role: str = "standalone"  # "standalone", "master" or "worker"
     locustfile: str = ""
+    locustfile_path: str = ""  # -f as given, each file made absolute (for `loadlens init --from`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from runner.locust.baseline import shape_and_baseline
 from runner.locust.lifecycle import USER_STOP_GRACE_S, InterruptShield, stop_users_gracefully
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases
-from runner.locust.startup import exit_code_note
+from runner.locust.startup import exit_code_note, locustfile_paths
 from runner.logs import get_logger, redact_text
 from runner.model import LiveState, RunInfo, RunRecord, Snapshot, SpikeMarks
 from runner.readings import ServerReadings, SourceFailure
@@ -246,6 +246,7 @@ def judge_and_write(
 ) -> RunRecord:
     """Judge the run (``runner.judge.run``) and its ``--baseline``, write its run directory, return
     its record."""
+    info = replace(info, locustfile_path=locustfile_paths(getattr(environment, "parsed_options", None)))
     shape, baseline = shape_and_baseline(environment, plan, info, planned_s=planned_s)
     judged = judge_run(measured, replace(RunCriteria.of(plan.thresholds, plan.server), baseline=baseline))
     record = replace(run_record(plan, info, measured, judged, versions=versions), shape=shape)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -70,6 +71,23 @@ def check_targets(host: str | None, user_classes: Iterable[type]) -> None:
             continue  # Locust itself refuses an HTTP user without a host
         where = "-H/--host" if host else f"{cls.__name__}.host"
         check_host(str(target), where=where, http=issubclass(cls, HttpUser | FastHttpUser))
+
+
+def locustfile_paths(options: Any) -> str:
+    """Locust's ``-f`` as given, each file or folder made absolute (URLs kept, loadlens's own plugin
+    left out): what ``loadlens init --from`` needs to name the locustfile from anywhere, where
+    Locust itself keeps only the first file's name."""
+    given = getattr(options, "locustfile", None)
+    if not isinstance(given, str) or given == "-":
+        return ""
+    plugin = Path(__file__).resolve().parents[1] / "plugin.py"
+    paths = []
+    for entry in (e.strip() for e in given.split(",")):
+        if not entry or "://" in entry:
+            paths += [entry] if entry else []
+        elif Path(entry).resolve() != plugin:
+            paths.append(os.path.abspath(entry))
+    return ",".join(paths)
 
 
 def one_line(exc: BaseException, path: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -66,18 +67,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _validate_locust_args(args: list[str]) -> None:
-    """Catch bad values of Locust's own options (``-u abc``) as one line before Locust starts.
-    Unknown options are left alone: a locustfile may add its own."""
+def _validate_locust_args(args: list[str]) -> argparse.Namespace:
+    """Catch bad values of Locust's own options (``-u abc``) as one line before Locust starts, and
+    return them as Locust will see them (its variables and config files included). Unknown options
+    are left alone: a locustfile may add its own."""
     from locust.argument_parser import get_parser
 
     parser = get_parser()
     parser.error = _Parser().error  # type: ignore[method-assign]
     parser.exit = lambda status=0, message=None: None
     try:
-        parser.parse_known_args(args)
+        options, _unknown = parser.parse_known_args(args)
     except UsageError as exc:
         raise UsageError(f"bad Locust option: {exc}") from None
+    return options
 
 
 def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on workers and for --help
@@ -94,10 +97,10 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     import locust  # noqa: F401
 
     from runner import logs
-    from runner.config.plan import plan_from_options, with_run_dir
+    from runner.config.plan import exit_code_on_error, plan_from_options, with_run_dir
     from runner.locust.bridge import install
 
-    _validate_locust_args(rest)
+    locust_options = _validate_locust_args(rest)
     given_locustfile = _flag_value(rest, *_LOCUSTFILE_FLAGS)
     if _has_flag(rest, "--worker"):
         role = "worker"
@@ -106,6 +109,7 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     else:
         role = "standalone"
     plan = plan_from_options(ours, env=env, role=role, command=("loadlens", "run", *argv), create_dir=False)
+    plan = replace(plan, exit_code_on_error=exit_code_on_error(locust_options, argv=rest, env=env))
     _require_packages(plan)
     locust_otel = _has_flag(rest, "--otel") or env.get("LOCUST_ENABLE_OPENTELEMETRY", "").lower() in (
         "1",

@@ -350,7 +350,7 @@ class Bridge:
             environment.process_exit_code = worst_exit(self._codes)
         else:
             environment.process_exit_code = merged_exit_code(
-                environment.process_exit_code, self.record.verdict
+                environment.process_exit_code, self.record, self.plan
             )
         if last:
             stop_outputs(self.annotator, self.exporters, self.live_state(), self.record)

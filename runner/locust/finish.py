@@ -189,8 +189,8 @@ def closing_text(
     where = f"\nrun directory: {plan.run_dir}\n" if plan and plan.run_dir else "\n"
     if plan and plan.run_dir and (page := Path(plan.run_dir) / "report.html").is_file():
         where += f"report: {page}\n"  # the page to open first (runner.reports.html)
-    if exit_code is not None and exit_code not in (0, record.verdict.exit_code):
-        where += exit_code_note(exit_code, record.verdict)
+    if exit_code is not None:
+        where += exit_code_note(exit_code, record, plan.exit_code_on_error if plan else None)
     grafana = plan.config.grafana if plan else None
     if grafana is not None and grafana.url:
         from exporters.grafana.annotations import DEFAULT_DASHBOARD_UID, dashboard_link

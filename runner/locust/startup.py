@@ -20,11 +20,14 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from runner.errors import LoadlensError, UsageError
-from runner.model import Verdict
+from runner.model import RunRecord
+
+if TYPE_CHECKING:
+    from runner.config.plan import RunPlan
 
 _LOCUST_OUTPUTS = ("locust_stats.csv", "locust_failures.csv", "locust_exceptions.csv",
                    "locust_stats_history.csv", "locust.html")  # fmt: skip
@@ -142,19 +145,43 @@ def discard_unstarted(run_dir: Path | None) -> bool:
     return True
 
 
-def merged_exit_code(earlier: int | None, verdict: Verdict) -> int:
-    """The process's exit code: the verdict's, unless the verdict passes (0) and the locustfile or a
-    Locust plugin already set a non-zero one in its own ``quitting`` handler (locust-plugins'
-    ``--check-rps``/``--check-fail-ratio`` set 3): a check the user asked for is never turned
-    into a pass. Locust's own ``--exit-code-on-error`` is not such a code (Locust applies it
-    after loadlens, only when nothing set one), so an expected 429 does not fail a passing run."""
-    if verdict.exit_code == 0 and earlier not in (None, 0):
+def merged_exit_code(earlier: int | None, record: RunRecord, plan: RunPlan | None) -> int:
+    """The process's exit code. A verdict that does not pass keeps its own (FAIL 1, INCONCLUSIVE
+    3). A passing one gives way, in Locust's own order, to a non-zero code the locustfile or a
+    Locust plugin set in its ``quitting`` handler (locust-plugins' ``--check-rps`` sets 3: a check
+    the user asked for is never turned into a pass), then to ``--exit-code-on-error N`` when the
+    user gave it and a request failed (Locust's meaning: failures -> N; an expected status is not
+    a failure). Locust's default of 1 on any failure is not applied: the error-rate criterion
+    judges failures."""
+    verdict = record.verdict
+    if verdict.exit_code != 0:
+        return verdict.exit_code
+    if earlier not in (None, 0):
         return int(earlier)
-    return verdict.exit_code
+    on_error = plan.exit_code_on_error if plan is not None else None
+    if on_error is not None and record.whole.total().failures > 0:
+        return on_error
+    return 0
 
 
-def exit_code_note(exit_code: int, verdict: Verdict) -> str:
-    """The line under the verdict when the process exits with another code than the verdict's."""
+def exit_code_note(exit_code: int, record: RunRecord, on_error: int | None) -> str:
+    """The line under the verdict that says where the exit code came from, when it is not the
+    verdict's alone ("" when it is): ``--exit-code-on-error`` (applied or not), or the locustfile."""
+    verdict = record.verdict
+    failures = record.whole.total().failures
+    if on_error is not None and failures > 0:
+        if verdict.exit_code != 0 and exit_code == verdict.exit_code:
+            return (
+                f"exit code {exit_code}: the verdict's ({verdict.status.value.upper()}); "
+                f"--exit-code-on-error {on_error} applies to a passing run\n"
+            )
+        if verdict.exit_code == 0 and exit_code == on_error:
+            return (
+                f"exit code {on_error}: --exit-code-on-error {on_error} ({failures} requests failed); "
+                "the verdict alone is exit 0\n"
+            )
+    if exit_code in (0, verdict.exit_code):
+        return ""
     return (
         f"exit code {exit_code}: set by the locustfile or a Locust plugin (locust-plugins' --check-* "
         f"options set 3); loadlens's verdict alone is exit {verdict.exit_code}\n"

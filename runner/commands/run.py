@@ -174,6 +174,10 @@ def _require_packages(plan: RunPlan) -> None:
 
     if plan.server.cloudwatch is not None:
         installed.require(installed.AWS, used_by="CloudWatch ([cloudwatch], --correlate-cloudwatch)")
+    if plan.server.events:
+        installed.require(
+            installed.AWS, used_by="application logs and alarms ([cloudwatch] log_group, alarms)"
+        )
     if plan.config.exporters.otlp.enabled:
         installed.require(installed.OTLP, used_by="OTLP export ([exporters.otlp], --otlp)")
     if plan.config.grafana.url is not None and plan.role != "worker":

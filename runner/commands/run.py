@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from runner.config.options import pre_parser
 from runner.errors import UsageError
-from runner.locust.startup import discard_unstarted, locustfile_errors_as_one_line, otel_overlap
+from runner.locust.startup import (
+    check_web_port,
+    discard_unstarted,
+    locustfile_errors_as_one_line,
+    otel_overlap,
+)
 
 if TYPE_CHECKING:
     from runner.config.plan import RunPlan
@@ -121,6 +126,10 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     locustfile = given_locustfile or plan.locustfile
     if locustfile:
         _check_locustfiles(locustfile)
+    if role != "worker" and not getattr(locust_options, "headless", False):
+        # Locust's web UI: a port it cannot bind is refused now, before any run directory.
+        web_host = str(getattr(locust_options, "web_host", "") or "")
+        check_web_port(web_host, int(getattr(locust_options, "web_port", 8089)))
     args = list(rest)
     if given_locustfile is None and plan.locustfile:
         args = ["-f", plan.locustfile, *args]

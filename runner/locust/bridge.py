@@ -124,7 +124,7 @@ class Bridge:
             self.role = "master"
         with exit_on_error():  # one line and exit 2: a bad option, or a host HttpUser cannot use
             self.plan = self.plan or plan_from_options(options, env=self._env, role=self.role)
-            check_targets(environment.host, environment.user_classes)
+            check_targets(environment.host, environment.user_classes, self.plan)
         plan = self.plan
         self._web = is_web_ui(options, self.role)
         self._fresh_stats()

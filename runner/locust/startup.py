@@ -62,9 +62,20 @@ def check_host(host: str, *, where: str, http: bool = True) -> None:
         raise UsageError(f"{where} {host}: port 0 is not a port to send requests to")
 
 
-def check_targets(host: str | None, user_classes: Iterable[type]) -> None:
+def host_origin(host: str, plan: RunPlan | None) -> str:
+    """Who set ``host``, for the message: ``[run] host`` of the config file (its path) or
+    LOADLENS_RUN_HOST when that is where the value came from, else the flag."""
+    if plan is None or not plan.host or host != plan.host:
+        return "-H/--host"
+    if "LOADLENS_RUN_HOST" in plan.config.env_applied:
+        return "LOADLENS_RUN_HOST"
+    return f"{plan.config_path}: [run] host" if plan.config_path else "-H/--host"
+
+
+def check_targets(host: str | None, user_classes: Iterable[type], plan: RunPlan | None = None) -> None:
     """Check the host every User class will use (``-H``/``[run] host``, else the class's own
-    ``host``) before the first user starts, by the rules of that class: HTTP or not."""
+    ``host``) before the first user starts, by the rules of that class: HTTP or not. ``plan`` tells
+    whether the host came from loadlens's config, so the message names the file and key."""
     from locust import FastHttpUser, HttpUser
 
     for cls in user_classes:
@@ -72,8 +83,38 @@ def check_targets(host: str | None, user_classes: Iterable[type]) -> None:
         target = host or own
         if not target:
             continue  # Locust itself refuses an HTTP user without a host
-        where = "-H/--host" if host else f"{cls.__name__}.host"
+        where = host_origin(host, plan) if host else f"{cls.__name__}.host"
         check_host(str(target), where=where, http=issubclass(cls, HttpUser | FastHttpUser))
+
+
+def check_web_port(host: str, port: int) -> None:
+    """Raise a one-line UsageError when Locust's web UI could not bind ``host``:``port``, before
+    any load (Locust would print two tracebacks and leave a run directory of empty CSVs). ``host``
+    "" or "*" is every interface, as Locust binds it. The socket is closed at once, with
+    SO_REUSEADDR as gevent's server sets it, so a port in TIME_WAIT is not mistaken for one in use."""
+    import errno
+    import socket
+
+    bind_host = "" if host in ("", "*") else host
+    try:
+        infos = socket.getaddrinfo(bind_host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"--web-host {host}: {getattr(exc, 'strerror', None) or exc}") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(f"--web-port {port}: address already in use") from None
+            if exc.errno == errno.EACCES:
+                raise UsageError(
+                    f"--web-port {port}: permission denied (ports below 1024 need privileges): "
+                    "choose another --web-port"
+                ) from None
+            where = f"--web-host {host}" if exc.errno == errno.EADDRNOTAVAIL else f"--web-port {port}"
+            raise UsageError(f"{where}: {exc.strerror or exc}") from None
 
 
 def locustfile_paths(options: Any) -> str:

@@ -1,9 +1,9 @@
 """`loadlens init [--from RUN_DIR] [--force] [--output FILE]`: write a commented loadlens.toml.
 
-Without ``--from`` the file holds the default criteria (error rate <= 1 %, server CPU < 70 % and
-memory < 80 %) and every other section commented out, ready to fill in. With ``--from RUN_DIR`` it
-proposes limits from a real run's judged window, so a team goes from "we have a locustfile" to a
-gate in one step:
+Without ``--from`` the file holds the default criteria (error rate <= 1 %, server CPU <= 70 % and
+memory <= 80 %: FAIL only above them) and every other section commented out, ready to fill in.
+With ``--from RUN_DIR`` it proposes limits from a real run's judged window, so a team goes from "we
+have a locustfile" to a gate in one step:
 
 - latency: each endpoint's p95 and p99 (and those of all requests) times ``LATENCY_HEADROOM``,
   rounded up to a readable number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten); an

@@ -79,7 +79,7 @@ def rejudge(
         _REJUDGED,
         EXPECTED_NOTE_PREFIX,
         INCOMPLETE_NOTE,
-        DEFAULT_NOTE,
+        DEFAULT_NOTE.split(" (")[0],  # older summaries wrote the server part as "CPU < 70 %"
         LOG_NOTE_PREFIX,
         ALARM_NOTE_PREFIX,
         *_NOT_AGAIN,

@@ -33,29 +33,17 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import NoReturn, TextIO
 
+from runner.commands.server_proposal import raised_line, rejudged_server_rows, server_lines, server_proposal
 from runner.errors import UsageError
-from runner.model import EndpointStats, Result, RunRecord, Status
+from runner.model import EndpointStats, RunRecord, Status
 from runner.readings import Series
-from runner.units import format_value
-
-if TYPE_CHECKING:
-    from runner.config.load import Config
 
 DEFAULT_FILE = "loadlens.toml"
 LATENCY_HEADROOM = 1.5  # a proposed latency limit is the observed value times this, rounded up
 ERROR_HEADROOM = 1.5
 DEFAULT_ERROR_RATE = 0.01
-DEFAULT_SERVER = {"cpu_percent": 70.0, "memory_percent": 80.0}  # [server]'s own defaults
-SERVER_STEP = 5.0  # a limit raised above a peak is the next multiple of this
-# The rows [server] cpu_percent / memory_percent judge (runner.judge.server); the process's rows take
-# [process]'s own limit instead when the run's config set one.
-_SERVER_ROWS = {
-    "cpu_percent": ("server ECS CPU", "server Prometheus CPU"),
-    "memory_percent": ("server ECS memory", "server Prometheus memory"),
-}
-_PROCESS_ROWS = {"cpu_percent": "server process CPU", "memory_percent": "server process memory"}
 RPS_FLOOR = 0.5  # min_rps is this share of the observed rate, rounded down
 MIN_SAMPLES = 20  # runner.judge.client's default: fewer requests give no percentile
 _READABLE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
@@ -187,7 +175,7 @@ def template(*, env: Mapping[str, str]) -> str:
             "# [scenarios.smoke.thresholds]  # overrides [thresholds] when smoke runs",
             "# p95_ms = 200",
             "",
-            *_server_lines(()),
+            *server_lines(()),
             "",
             *_cloudwatch_lines(None, env=env),
             "",
@@ -223,11 +211,8 @@ def propose(record: RunRecord, *, source: str, env: Mapping[str, str], target_di
         "",
         "[run]",
     ]
-    lines.append(
-        _locustfile_line(
-            record.info.locustfile, record.info.locustfile_path, target_dir=target_dir or Path.cwd()
-        )
-    )
+    where = target_dir or Path.cwd()
+    lines.append(_locustfile_line(record.info.locustfile, record.locustfile_path, target_dir=where))
     lines.append(_setting("host", record.info.host, redacted=True))
     lines.append(_scenario_line(record.info.scenario))
     lines += ["", "[thresholds]"]
@@ -261,11 +246,11 @@ def propose(record: RunRecord, *, source: str, env: Mapping[str, str], target_di
     raw_process = own.get("process")
     own_process = raw_process if isinstance(raw_process, dict) else None
     server, process = server_proposal(record.verdict.results, own_process=own_process)
-    lines += ["", *_server_lines(record.verdict.results, proposed=server), ""]
+    lines += ["", *server_lines(record.verdict.results, proposed=server), ""]
     if own_process is not None or process:
         lines += ["[process]  # as the run had it" if own_process is not None else "[process]"]
         lines += _table_lines({k: v for k, v in (own_process or {}).items() if k not in process})
-        lines += [_raised(key, limit, peak) for key, (limit, peak) in process.items()]
+        lines += [raised_line(key, limit, peak) for key, (limit, peak) in process.items()]
         lines.append("")
     table = own.get("prometheus_source")
     if isinstance(table, dict):
@@ -370,86 +355,6 @@ def _error_limit(stats: EndpointStats, *, floor: float) -> float:
     return min(1.0, max(floor, readable_up(rate * ERROR_HEADROOM)))
 
 
-def proposed_limit(peak: float | None, *, default: float, cap: float | None = 100.0) -> float:
-    """``default`` when the run's ``peak`` is at or under it (the judge fails only above a limit),
-    else the next multiple of SERVER_STEP at or above the peak, at most ``cap``."""
-    if peak is None or peak <= default:
-        return default
-    raised = math.ceil(peak / SERVER_STEP - 1e-9) * SERVER_STEP
-    return raised if cap is None else min(cap, raised)
-
-
-Proposal = dict[str, tuple[float, float]]  # key -> (limit, the run's peak it is set above)
-
-
-def server_proposal(
-    results: Iterable[Result], *, own_process: Mapping[str, object] | None = None
-) -> tuple[Proposal, Proposal]:
-    """The ``[server]`` limits whose default the run's peaks went above, and the ``[process]`` ones:
-    a process row counts for ``[server]`` unless the run's own ``[process]`` table set that key,
-    and a process past one core (over 100 %, which ``[server]`` cannot hold) gets its own limit."""
-    rows = [r for r in results if r.scope == "server" and r.observed is not None]
-    server: Proposal = {}
-    process: Proposal = {}
-    for key, default in DEFAULT_SERVER.items():
-        peaks = [r.observed for r in rows if r.name in _SERVER_ROWS[key] and r.observed is not None]
-        proc = max((r.observed for r in rows if r.name == _PROCESS_ROWS[key] and r.observed is not None),
-                   default=None)  # fmt: skip
-        own = (own_process or {}).get(key)
-        if proc is not None and isinstance(own, int | float) and not isinstance(own, bool):
-            if proc > own:
-                process[key] = (proposed_limit(proc, default=float(own), cap=None), proc)
-        elif proc is not None and proc > 100.0:
-            process[key] = (proposed_limit(proc, default=default, cap=None), proc)
-        elif proc is not None:
-            peaks.append(proc)
-        peak = max(peaks, default=None)
-        if peak is not None and peak > default:
-            server[key] = (proposed_limit(peak, default=default), peak)
-    return server, process
-
-
-def _raised(key: str, limit: float, peak: float) -> str:
-    default = DEFAULT_SERVER[key]
-    return (
-        f"{key} = {_num(limit)}  # above the default {_num(default)}: this run peaked at {peak:.4g} %, "
-        f"and at {_num(default)} it would fail its own gate"
-    )
-
-
-def _server_lines(results: Iterable[Result], *, proposed: Proposal | None = None) -> list[str]:
-    proposed = proposed or {}
-    peaks = [
-        f"# this run: {r.name} {format_value(r.observed, r.unit)} ({r.status.value.upper()})"
-        for r in results
-        if r.scope == "server" and r.observed is not None
-    ]
-    limits = [
-        _raised(key, *proposed[key]) if key in proposed else f"{key} = {_num(default)}"
-        for key, default in DEFAULT_SERVER.items()
-    ]
-    return [
-        "[server]",
-        "# Server limits, whatever the source (CloudWatch, Prometheus, a local process).",
-        *limits,
-        "# alb_p95_ms = 500        # ALB TargetResponseTime p95 of every period (CloudWatch)",
-        "# alb_p99_ms = 1000",
-        "# unhealthy_hosts = 0     # the default: one unhealthy host in any period fails",
-        *peaks,
-        "",
-        "# Any CloudWatch metric (or a PromQL `query`, read from [prometheus_source]) as a criterion:",
-        "# [[server.metrics]]",
-        '# name = "Redis CPU"',
-        '# namespace = "AWS/ElastiCache"',
-        '# metric = "CPUUtilization"',
-        '# dimensions = { CacheClusterId = "my-cache" }',
-        '# stat = "Maximum"        # Average, Sum, Minimum, Maximum, SampleCount, pNN',
-        "# max = 75                # or min = ...",
-        '# period = "60s"          # optional: the [cloudwatch] period',
-        '# missing = "inconclusive" # or "zero": no datapoints = 0 if the metric exists (throttle counts)',
-    ]
-
-
 def _cloudwatch_lines(record: RunRecord | None, *, env: Mapping[str, str], own: object = None) -> list[str]:
     """A commented [cloudwatch] block: the run's own settings when it had them, else what the
     environment (AWS_REGION, AWS_PROFILE) and the run's CloudWatch series tell, else placeholders."""
@@ -518,26 +423,7 @@ def check(record: RunRecord, text: str, *, env: Mapping[str, str]) -> list[str]:
     ]
     problems += [
         f"{r.name}: {r.status.value.upper()} under the proposed limits ({r.reason})"
-        for r in _server_rows(record, cfg)
+        for r in rejudged_server_rows(record, cfg)
         if r.status is Status.FAIL
     ]
     return problems
-
-
-def _server_rows(record: RunRecord, cfg: Config) -> tuple[Result, ...]:
-    """The run's server side judged again under the proposed limits, from what it stored (the path
-    `loadlens verdict` takes without a source to pull again). A WARN passes (exit 0): a limit raised
-    just above a peak is in its WARN band by design, so only a FAIL is a problem here."""
-    from runner.commands.verdict import stored_readings
-    from runner.judge.server import judge_readings
-    from runner.sources.server import server_plan
-
-    if not any(r.scope == "server" for r in record.verdict.results):
-        return ()
-    return judge_readings(
-        stored_readings(record),
-        window_start=record.judged.start,
-        window_end=record.judged.end,
-        limits=server_plan(cfg).limits,
-        run_s=record.run_end - record.run_start,
-    )

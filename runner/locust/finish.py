@@ -246,10 +246,13 @@ def judge_and_write(
 ) -> RunRecord:
     """Judge the run (``runner.judge.run``) and its ``--baseline``, write its run directory, return
     its record."""
-    info = replace(info, locustfile_path=locustfile_paths(getattr(environment, "parsed_options", None)))
     shape, baseline = shape_and_baseline(environment, plan, info, planned_s=planned_s)
     judged = judge_run(measured, replace(RunCriteria.of(plan.thresholds, plan.server), baseline=baseline))
-    record = replace(run_record(plan, info, measured, judged, versions=versions), shape=shape)
+    record = replace(
+        run_record(plan, info, measured, judged, versions=versions),
+        shape=shape,
+        locustfile_path=locustfile_paths(getattr(environment, "parsed_options", None)),
+    )
     if plan.run_dir is not None:
         write_reports(record, plan.run_dir, env=env)
     return record

@@ -82,7 +82,7 @@ def summary_dict(record: RunRecord) -> dict[str, Any]:
         "host": info.host,
         "locustfile": info.locustfile,
         # -f as given with each file made absolute (added later: absent in older summaries)
-        **({"locustfile_path": info.locustfile_path} if info.locustfile_path else {}),
+        **({"locustfile_path": record.locustfile_path} if record.locustfile_path else {}),
         "role": info.role,
         "loadlens_version": record.versions.get("loadlens"),
         "locust_version": record.versions.get("locust"),
@@ -162,7 +162,6 @@ def document_record(doc: dict[str, Any]) -> RunRecord:
             started_at=run_start,
             role=role if isinstance(role := doc.get("role"), str) else "standalone",
             locustfile=get(doc, "locustfile", str, ""),
-            locustfile_path=path if isinstance(path := doc.get("locustfile_path"), str) else "",
         ),
         run_start=run_start,
         run_end=run_end,
@@ -196,6 +195,7 @@ def document_record(doc: dict[str, Any]) -> RunRecord:
         spike=load_spike(doc["spike"]) if "spike" in doc else None,
         logs=load_logs(server["logs"]) if "logs" in server else None,
         alarms=load_alarms(server["alarms"]) if "alarms" in server else None,
+        locustfile_path=path if isinstance(path := doc.get("locustfile_path"), str) else "",
     )
 
 

@@ -336,14 +336,14 @@ class TestProposedServerLimit:
     )
     def test_the_default_or_just_above_the_peak(self, peak: float | None, limit: float) -> None:
         """Readable (a multiple of 5), never below the peak, at most 100."""
-        from runner.commands.init import proposed_limit
+        from runner.commands.server_proposal import proposed_limit
 
         assert proposed_limit(peak, default=70) == limit
 
     def test_a_process_past_one_core_gets_its_own_limit(self) -> None:
         """[server] cpu_percent is at most 100; a process at 150 % (two cores) gets [process]
         cpu_percent, and a run's own [process] limit is raised only when the run went above it."""
-        from runner.commands.init import server_proposal
+        from runner.commands.server_proposal import server_proposal
         from runner.model import Result, Status
 
         def row(name: str, observed: float) -> Result:

@@ -87,6 +87,7 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
         from runner.config.options import register_with_locust
 
         register_with_locust(locust.events)  # Locust's --help lists loadlens's options too
+        _web_ui_on_loopback()
         return _locust_main(["--help"])
     ours_parser = pre_parser()
     ours_parser.error = _Parser().error  # type: ignore[method-assign]
@@ -177,7 +178,16 @@ def _web_ui_on_loopback() -> None:
     """
     from locust import events
 
-    events.init_command_line_parser.add_listener(lambda parser, **_kw: parser.set_defaults(web_host=LOOPBACK))
+    events.init_command_line_parser.add_listener(_loopback_default)
+
+
+def _loopback_default(parser: Any, **_kw: Any) -> None:
+    parser.set_defaults(web_host=LOOPBACK)
+    for action in parser._actions:  # --help says the default that applies under loadlens run
+        if action.dest == "web_host":
+            action.help = (
+                f"Host to bind the web interface to. Defaults to {LOOPBACK} under loadlens run ('*' for all)"
+            )
 
 
 def _require_packages(plan: RunPlan) -> None:

@@ -7,8 +7,7 @@ has network I/O to do, hands the frozen state to an OS thread of its own.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from runner.model import LiveState, RunInfo
@@ -35,16 +34,3 @@ class Exporter(Protocol):
         """Wait (cooperatively, under gevent) until the exporter is done: its final export sent,
         and for Prometheus the linger over. True when done, False on timeout."""
         ...
-
-
-def stop_all(exporters: Sequence[Exporter], final: LiveState, *, timeout_s: float | None = None) -> bool:
-    """Stop every exporter with ``final`` and wait for all of them (their lingers and final exports
-    run side by side). True when all finished within ``timeout_s`` in total."""
-    for exporter in exporters:
-        exporter.stop(final)
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    done = True
-    for exporter in exporters:
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        done = exporter.wait_linger(left) and done
-    return done

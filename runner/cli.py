@@ -12,9 +12,10 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from runner import __version__
+from runner.config.options import add_options
 from runner.errors import LoadlensError, UsageError
 from runner.judge.verdict import EXIT_USAGE
 
@@ -124,14 +125,16 @@ def _dispatch(argv: list[str], env: Mapping[str, str]) -> int:
 def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
     parser = _Parser(prog="loadlens verdict")
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--loadlens-config", metavar="FILE", default=None)
-    parser.add_argument(
-        "--correlate-cloudwatch", action="store_true", help="pull CloudWatch again for the run's window"
+    add_options(
+        parser,
+        "--loadlens-config",
+        "--correlate-cloudwatch",
+        "--require-server-metrics",
+        "--baseline",
+        "--aws-profile",
+        "--aws-region",
+        correlate_cloudwatch="pull CloudWatch again for the run's window",
     )
-    parser.add_argument("--require-server-metrics", action="store_true")
-    parser.add_argument("--baseline", metavar="RUN_DIR|latest|s3://...", default=None)
-    parser.add_argument("--aws-profile", metavar="NAME", default=None)
-    parser.add_argument("--aws-region", metavar="REGION", default=None)
     parser.add_argument("--verbose", action="store_true", help="print every criteria row")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
@@ -142,8 +145,8 @@ def _verdict(argv: list[str], env: Mapping[str, str]) -> int:
         config_file=args.loadlens_config,
         env=env,
         out=sys.stdout,
-        correlate=args.correlate_cloudwatch,
-        require=args.require_server_metrics,
+        correlate=bool(args.correlate_cloudwatch),
+        require=bool(args.require_server_metrics),
         aws_profile=args.aws_profile,
         aws_region=args.aws_region,
         baseline=args.baseline,
@@ -164,7 +167,7 @@ def _report(argv: list[str]) -> int:
 
 def _scenarios(argv: list[str], env: Mapping[str, str]) -> int:
     parser = _Parser(prog="loadlens scenarios")
-    parser.add_argument("--loadlens-config", metavar="FILE", default=None)
+    add_options(parser, "--loadlens-config")
     args = parser.parse_args(argv)
     from runner.config.load import load_config
     from runner.timefmt import format_duration
@@ -188,7 +191,3 @@ def _scenarios(argv: list[str], env: Mapping[str, str]) -> int:
     for r in rows:
         sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] + "\n")
     return 0
-
-
-def run_main() -> Any:  # pragma: no cover - console-script shim
-    raise SystemExit(main())

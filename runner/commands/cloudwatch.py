@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from runner.config.load import load_config
-from runner.config.options import flag_values
+from runner.config.options import add_options, flag_values
 from runner.config.scenarios import parse_duration_s
 from runner.errors import UsageError
 from runner.sources.server import server_plan
@@ -30,9 +30,7 @@ def cloudwatch_command(argv: list[str], *, env: Mapping[str, str], out: TextIO) 
     parser = _Parser(prog="loadlens cloudwatch")
     sub = parser.add_subparsers(dest="action", required=True, parser_class=_Parser)
     check = sub.add_parser("check", help="preflight the configured CloudWatch metrics")
-    check.add_argument("--loadlens-config", metavar="FILE", default=None)
-    check.add_argument("--aws-profile", metavar="NAME", default=None)
-    check.add_argument("--aws-region", metavar="REGION", default=None)
+    add_options(check, "--loadlens-config", "--aws-profile", "--aws-region")
     check.add_argument(
         "--lookback", metavar="DURATION", default="1h", help="how recent datapoints must be (default 1h)"
     )

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from runner.compare.baseline import fetch_s3, parse_s3_url
-from runner.compare.compare import Tolerances, compare_runs, tolerances_from
+from runner.compare.compare import compare_runs
 from runner.compare.model import Comparison
 from runner.compare.render import comparison_page, render_console, render_json, render_markdown
+from runner.compare.tolerances import Tolerances, tolerances_from
 from runner.config.load import load_config
+from runner.config.options import add_options
 from runner.errors import UsageError
 from runner.model import RunRecord
 from runner.reports.atomic import write_atomic
@@ -53,20 +55,22 @@ def compare_command(argv: Sequence[str], *, env: Mapping[str, str], out: TextIO)
         default=[],
         help="e.g. p95_ms=20%%, error_rate=1%% (points), rps=15%%, peak=25%%; repeatable",
     )
-    parser.add_argument(
+    add_options(
+        parser,
         "--loadlens-config",
-        metavar="FILE",
-        default=None,
-        help="[compare] tolerances from this file",
+        "--aws-profile",
+        "--aws-region",
+        loadlens_config="[compare] tolerances from this file",
     )
-    parser.add_argument("--aws-profile", metavar="NAME", default=None)
-    parser.add_argument("--aws-region", metavar="REGION", default=None)
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(list(argv))
     cfg = load_config(Path(args.loadlens_config) if args.loadlens_config else None, env=env)
-    tolerances = parse_tolerances(args.tolerance, base=tolerances_from(cfg.compare))
     baseline = _read(args.baseline, aws_profile=args.aws_profile, aws_region=args.aws_region)
     current = load_summary(args.current)
+    endpoint_limits = cfg.thresholds_for(current.info.scenario).endpoints  # as verdict --baseline reads them
+    tolerances = parse_tolerances(
+        args.tolerance, base=tolerances_from(cfg.compare, endpoint_limits=endpoint_limits)
+    )
     comparison = compare_runs(baseline, current, tolerances=tolerances)
     text = {"console": render_console, "markdown": render_markdown, "json": render_json}[args.format]
     out.write(text(comparison))
@@ -111,5 +115,5 @@ def parse_tolerances(items: Sequence[str], *, base: Tolerances | None = None) ->
             raise UsageError(f"--tolerance {item!r}: {raw!r} is not a number") from None
         if value < 0:
             raise UsageError(f"--tolerance {item!r}: a tolerance is not negative")
-        overrides[metric] = replace(defaults.for_metric(metric), value=value)
+        overrides[metric] = replace(defaults.of_kind(metric), value=value)
     return replace(defaults, overrides=overrides)

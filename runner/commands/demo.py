@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
 
+from runner.config.options import add_options
 from runner.demo.service import start_service
 from runner.errors import UsageError
 
@@ -31,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--degrade", action="store_true", help="make the service slow and failing (see a FAIL verdict)"
     )
-    p.add_argument("--out", default="results", help="where the run directory goes (default: results)")
+    add_options(p, "--out", out="where the run directory goes (default: results)")
+    p.set_defaults(out="results")
     p.add_argument(
         "-u", "--users", type=int, default=None, help="simulated users (default: the demo scenario's 20)"
     )

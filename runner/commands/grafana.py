@@ -18,6 +18,7 @@ from exporters.grafana.push import (
     push,
     resolve_url,
 )
+from runner.config.options import add_options
 from runner.errors import UsageError
 
 
@@ -57,7 +58,7 @@ def grafana_command(argv: Sequence[str], *, env: Mapping[str, str], out: TextIO,
     push_cmd.add_argument(
         "--dashboards", metavar="DIR", type=Path, default=None, help="default: the dashboards loadlens ships"
     )
-    push_cmd.add_argument("--loadlens-config", metavar="FILE", default=None, help="default: ./loadlens.toml")
+    add_options(push_cmd, "--loadlens-config", loadlens_config="default: ./loadlens.toml")
     push_cmd.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
 

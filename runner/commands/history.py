@@ -133,6 +133,7 @@ def history_dict(history: History) -> dict[str, Any]:
         if cp is None
         else {
             "run_id": cp.run_id,
+            "index": cp.index,  # of that run in "runs": the page draws its mark there
             "before_p95_ms": cp.before_p95_ms,
             "after_p95_ms": cp.after_p95_ms,
             "change_ratio": cp.change_ratio,

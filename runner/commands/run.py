@@ -90,16 +90,19 @@ def _validate_locust_args(args: list[str]) -> argparse.Namespace:
 
 def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on workers and for --help
     if any(a in ("-h", "--help") for a in argv):
-        from runner.locust.bridge import install
+        import locust
 
-        install()  # so Locust's --help lists loadlens's options too
+        from runner.config.options import register_with_locust
+
+        register_with_locust(locust.events)  # Locust's --help lists loadlens's options too
+        _web_ui_on_loopback()
         return _locust_main(["--help"])
     ours_parser = pre_parser()
     ours_parser.error = _Parser().error  # type: ignore[method-assign]
     ours, rest = ours_parser.parse_known_args(argv)
 
     # Import Locust (and so gevent's monkey patching) before anything that opens sockets or ssl.
-    import locust  # noqa: F401
+    import locust
 
     from runner import logs
     from runner.config.plan import exit_code_on_error, plan_from_options, with_run_dir
@@ -158,6 +161,7 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     else:
         logs.configure(fmt="console")
     bridge = install(plan=plan)
+    _web_ui_on_loopback()
     try:
         with locustfile_errors_as_one_line():
             code = int(_locust_main(args) or 0)
@@ -175,6 +179,28 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     if ours.publish_baseline and bridge.record is not None and code == 0 and plan.run_dir is not None:
         code = _publish(ours, plan.run_dir)
     exit_now(code)
+
+
+def _web_ui_on_loopback() -> None:
+    """Bind Locust's web UI (and so the live page at ``/loadlens``) to 127.0.0.1 unless the user
+    chose otherwise: Locust's own default binds every interface, and the UI has no authentication.
+
+    Only the *default* changes, in Locust's parser: configargparse lets a config file
+    (locust.conf, pyproject.toml, ``--config``), ``LOCUST_WEB_HOST`` and ``--web-host`` all win over a
+    default, so any explicit choice stands (``--web-host '*'`` binds every interface again).
+    """
+    from locust import events
+
+    events.init_command_line_parser.add_listener(_loopback_default)
+
+
+def _loopback_default(parser: Any, **_kw: Any) -> None:
+    parser.set_defaults(web_host=LOOPBACK)
+    for action in parser._actions:  # --help says the default that applies under loadlens run
+        if action.dest == "web_host":
+            action.help = (
+                f"Host to bind the web interface to. Defaults to {LOOPBACK} under loadlens run ('*' for all)"
+            )
 
 
 def _require_packages(plan: RunPlan) -> None:

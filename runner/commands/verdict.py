@@ -16,8 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO, TypeVar
 
-from runner.compare.compare import tolerances_from
 from runner.compare.criteria import read_baseline
+from runner.compare.tolerances import tolerances_from
 from runner.config.load import load_config
 from runner.config.options import flag_values
 from runner.judge.alarms import ALARM_NOTE_PREFIX
@@ -106,7 +106,9 @@ def rejudge(
         run_dir=directory,
         aws_profile=aws_profile,
         aws_region=aws_region,
-        tolerances=tolerances_from(cfg.compare),
+        tolerances=tolerances_from(
+            cfg.compare, endpoint_limits=cfg.thresholds_for(record.info.scenario).endpoints
+        ),
     )
     judged = judge_run(
         measured, replace(RunCriteria.of(cfg.thresholds_for(record.info.scenario), plan), baseline=check)

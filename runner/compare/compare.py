@@ -13,23 +13,18 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runner.compare.model import Change, Comparison, Row, Tolerance
 from runner.compare.shape import shape_differences
 from runner.compare.stats import MIN_PERIODS, Shift, shift
-from runner.config.types import CompareConfig
+from runner.compare.tolerances import LATENCY, Tolerances
 from runner.model import TOTAL_NAME, EndpointKey, EndpointStats, Interval, RunRecord, RunShape, Snapshot
 from runner.readings import Series
 from runner.sources.base import window_points
 
 MIN_PERIOD_REQUESTS = 10  # a period's percentile from fewer requests is just its slowest one
-LATENCY_TOLERANCE = Tolerance(0.10)
-ERROR_RATE_TOLERANCE = Tolerance(0.005, relative=False)
-RPS_TOLERANCE = Tolerance(0.10, higher_is_worse=False)
-SERVER_TOLERANCE = Tolerance(0.10)
-_LATENCY = (("p50_ms", 0.50), ("p95_ms", 0.95), ("p99_ms", 0.99))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,57 +56,6 @@ def view_of(record: RunRecord) -> RunView:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Tolerances:
-    """The tolerance of each figure (docs/compare.md): latency +10 %, error rate +0.5 points,
-    throughput -10 %, server figures +10 %. ``overrides``: metric name -> tolerance.
-    ``endpoints``: "METHOD name" -> metric name -> tolerance, an endpoint's own
-    ([compare.endpoints."METHOD name"]), which wins over the others for that endpoint's figures."""
-
-    latency: Tolerance = LATENCY_TOLERANCE
-    error_rate: Tolerance = ERROR_RATE_TOLERANCE
-    rps: Tolerance = RPS_TOLERANCE
-    server: Tolerance = SERVER_TOLERANCE
-    overrides: Mapping[str, Tolerance] = field(default_factory=dict)
-    endpoints: Mapping[str, Mapping[str, Tolerance]] = field(default_factory=dict)
-
-    def for_metric(self, metric: str, *, endpoint: str | None = None) -> Tolerance:
-        own = self.endpoints.get(endpoint, {}) if endpoint is not None else {}
-        if metric in own:
-            return own[metric]
-        if metric in self.overrides:
-            return self.overrides[metric]
-        if metric.endswith("_ms"):
-            return self.latency
-        if metric == "error_rate":
-            return self.error_rate
-        if metric == "rps":
-            return self.rps
-        return self.server
-
-
-def tolerances_from(section: CompareConfig) -> Tolerances:
-    """The tolerances a [compare] section sets (percent and points become ratios), with each
-    [compare.endpoints."METHOD name"] table's own for that endpoint."""
-    endpoints: dict[str, Mapping[str, Tolerance]] = {}
-    for name, table in section.endpoints.items():
-        own: dict[str, Tolerance] = {}
-        if table.latency_percent is not None:
-            own.update({metric: Tolerance(table.latency_percent / 100.0) for metric, _q in _LATENCY})
-        if table.error_rate_points is not None:
-            own["error_rate"] = Tolerance(table.error_rate_points / 100.0, relative=False)
-        if table.rps_percent is not None:
-            own["rps"] = Tolerance(table.rps_percent / 100.0, higher_is_worse=False)
-        endpoints[name] = own
-    return Tolerances(
-        latency=Tolerance(section.latency_percent / 100.0),
-        error_rate=Tolerance(section.error_rate_points / 100.0, relative=False),
-        rps=Tolerance(section.rps_percent / 100.0, higher_is_worse=False),
-        server=Tolerance(section.server_percent / 100.0),
-        endpoints=endpoints,
-    )
-
-
 def compare_runs(
     baseline: RunRecord | RunView, current: RunRecord | RunView, *, tolerances: Tolerances | None = None
 ) -> Comparison:
@@ -120,12 +64,35 @@ def compare_runs(
     baseline = view_of(baseline) if isinstance(baseline, RunRecord) else baseline
     current = view_of(current) if isinstance(current, RunRecord) else current
     rows = [*_client_rows(baseline, current, tol), *_server_rows(baseline, current, tol)]
-    return Comparison(
-        baseline_id=baseline.run_id,
-        current_id=current.run_id,
-        rows=tuple(rows),
-        warnings=shape_differences(baseline.shape, current.shape),
+    return not_comparable_whole(
+        Comparison(
+            baseline_id=baseline.run_id,
+            current_id=current.run_id,
+            rows=tuple(rows),
+            warnings=shape_differences(baseline.shape, current.shape),
+        )
     )
+
+
+def not_comparable_whole(comparison: Comparison) -> Comparison:
+    """When the runs differ in what makes them comparable, or even all requests' p95 could not be
+    judged (too short), no row may say regressed, improved or unchanged: a latency difference
+    between different tests says nothing about the service. Every row becomes ``not comparable``;
+    its values, change and interval stay, as information, and its reason keeps what it would
+    have said alone."""
+    if comparison.warnings:
+        why = "the runs are not comparable (they differ: see the warnings)"
+    elif not comparison.judged_key_figure:
+        why = "the runs are not comparable (all requests p95 could not be judged)"
+    else:
+        return comparison
+    rows = tuple(
+        r
+        if r.status is Change.NOT_COMPARABLE
+        else replace(r, status=Change.NOT_COMPARABLE, reason=f"{why}; alone: {r.reason}")
+        for r in comparison.rows
+    )
+    return replace(comparison, rows=rows)
 
 
 # -- judging one figure -----------------------------------------------------------------------------
@@ -203,7 +170,7 @@ def _client_rows(baseline: RunView, current: RunView, tol: Tolerances) -> list[R
     for key in subjects:
         name = TOTAL_NAME if key is None else str(key)
         b_stats, c_stats = _stats(baseline, key), _stats(current, key)
-        for metric, q in _LATENCY:
+        for metric, q in LATENCY:
             rows.append(
                 judge_row(
                     scope="client",

@@ -9,8 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from runner.compare.baseline import LATEST, load_baseline
-from runner.compare.compare import RunView, Tolerances
+from runner.compare.compare import RunView
 from runner.compare.regression import BaselineCheck, baseline_failed, baseline_rows, no_baseline
+from runner.compare.tolerances import Tolerances
 from runner.errors import LoadlensError
 from runner.model import Result, RunShape
 

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from runner.compare.compare import LATENCY_TOLERANCE, judged_periods
+from runner.compare.compare import judged_periods
 from runner.compare.stats import MIN_PERIODS, shift
+from runner.compare.tolerances import LATENCY_TOLERANCE
 from runner.errors import LoadlensError
 from runner.judge.correlate import find_cpu
 from runner.judge.soak import theil_sen

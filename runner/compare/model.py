@@ -92,12 +92,15 @@ class Comparison:
         return tuple(r for r in self.rows if r.status is Change.REGRESSED)
 
     @property
+    def key_row(self) -> Row | None:
+        """All requests' p95: the figure without which nothing meaningful was compared."""
+        return next((r for r in self.rows if (r.subject, r.metric) == (TOTAL_NAME, "p95_ms")), None)
+
+    @property
     def judged_key_figure(self) -> bool:
         """Whether all requests' p95 could be compared: without it nothing meaningful was."""
-        return any(
-            (r.subject, r.metric) == (TOTAL_NAME, "p95_ms") and r.status is not Change.NOT_COMPARABLE
-            for r in self.rows
-        )
+        key = self.key_row
+        return key is not None and key.status is not Change.NOT_COMPARABLE
 
     @property
     def exit_code(self) -> int:

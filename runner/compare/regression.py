@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runner.compare.compare import RunView, Tolerances, compare_runs
+from runner.compare.compare import RunView, compare_runs
 from runner.compare.model import Change, Row
 from runner.compare.render import change_text, interval_text
+from runner.compare.tolerances import Tolerances
 from runner.logs import get_logger
 from runner.model import TOTAL_NAME, Interval, Result, RunRecord, RunShape, Snapshot, Status
 from runner.readings import Series

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from runner.compare.model import Change, Comparison, Row
-from runner.units import format_value
+from runner.units import MISSING, format_number, format_value
 
 HEADER = ("subject", "metric", "baseline", "current", "change", "95 % CI", "status")
 MAX_PAGE_ROWS = 2_000  # rows of the report page's comparison table (changed ones first)
@@ -17,12 +17,28 @@ _ORDER = {Change.REGRESSED: 0, Change.IMPROVED: 1, Change.NOT_COMPARABLE: 2, Cha
 
 
 def change_text(row: Row) -> str:
-    """``+32 %`` for a relative tolerance, ``+0.40 points`` for an absolute one; ``—`` when unknown."""
-    if row.tolerance.relative:
-        ratio = row.change_ratio
-        return "—" if ratio is None else f"{ratio * 100:+.1f} %"
+    """The change in the figure's own unit, and in % for a relative figure: ``+25 ms (+32.0 %)``,
+    ``+3.10 pts (+12.0 %)`` (CPU percent), ``-12 /s (-10.0 %)``; ``+0.40 points`` for the error
+    rate (its tolerance is absolute); ``—`` when unknown."""
+    if not row.tolerance.relative:
+        change = row.change
+        return "—" if change is None else f"{change * 100:+.2f} points"
+    absolute = absolute_text(row)
+    ratio = row.change_ratio
+    if ratio is None:
+        return absolute
+    return f"{absolute} ({ratio * 100:+.1f} %)"
+
+
+def absolute_text(row: Row) -> str:
+    """current - baseline with its sign, formatted as the values are (percent as points)."""
     change = row.change
-    return "—" if change is None else f"{change * 100:+.2f} points"
+    if change is None:
+        return MISSING
+    sign = "-" if change < 0 else "+"
+    if row.unit == "percent":  # a difference of percentages is in points, not in %
+        return f"{sign}{format_number(abs(change))} pts"
+    return sign + format_value(abs(change), row.unit)
 
 
 def interval_text(row: Row) -> str:
@@ -62,13 +78,15 @@ def render_console(comparison: Comparison) -> str:
 
 
 def outcome(comparison: Comparison) -> str:
-    """One line: what regressed, why nothing could be compared, or that nothing regressed; with
-    the exit code."""
+    """One line: what regressed, why nothing could be compared (every difference, or the key
+    figure's reason), or that nothing regressed; with the exit code."""
     code = comparison.exit_code
     if comparison.warnings:
-        return f"not comparable: the runs differ in {len(comparison.warnings)} ways (exit {code})"
+        return f"not comparable: the runs differ: {'; '.join(comparison.warnings)} (exit {code})"
     if not comparison.judged_key_figure:
-        return f"not comparable: all requests p95 could not be judged (exit {code})"
+        key = comparison.key_row
+        why = f": {key.reason}" if key is not None else ": it is missing"
+        return f"not comparable: all requests p95 could not be judged{why} (exit {code})"
     regressed = comparison.regressed
     if regressed:
         return f"regressed: {', '.join(r.label for r in regressed)} (exit {code})"

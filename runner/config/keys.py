@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from runner.config import compare as cc
 from runner.config import types as ct
 from runner.config.rules import Container, Derived, Flat, Rule
+from runner.sources.custom import ServerMetric
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,7 @@ def keys_of(cls: type, prefix: tuple[str, ...] = ()) -> dict[str, Key]:
         if flat:
             out.update(keys_of(typing.get_args(hints[f.name])[0], (*prefix, f.name)))
         elif not (f.name in ("endpoints", "groups") and cls is ct.Thresholds) and not (
-            f.name == "endpoints" and cls is ct.CompareConfig
+            f.name == "endpoints" and cls is cc.CompareConfig
         ):
             out[toml_key(f.name)] = Key((*prefix, f.name), rule)
     return out
@@ -80,7 +82,7 @@ def _sections() -> Mapping[str, Mapping[str, Key]]:
         "exporters.pushgateway": ct.PushgatewayConfig,
         "exporters.otlp": ct.OtlpConfig,
         "grafana": ct.GrafanaConfig,
-        "compare": ct.CompareConfig,
+        "compare": cc.CompareConfig,
         "recovery": ct.RecoveryConfig,
     }
     return MappingProxyType({name: MappingProxyType(keys_of(cls)) for name, cls in top.items()})
@@ -93,13 +95,13 @@ SECTIONS: Mapping[str, Mapping[str, Key]] = _sections()
 FLAT_FIELDS = frozenset(
     (section, key.path[0]) for section, keys in SECTIONS.items() for key in keys.values() if len(key.path) > 1
 )
-LIMIT_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.Limits))
+LIMIT_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.EndpointLimits))  # [thresholds.endpoints.*]
 GROUP_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.GroupLimits))
 SCENARIO_THRESHOLD_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioThresholds))
-COMPARE_ENDPOINT_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.CompareEndpoint))
+COMPARE_ENDPOINT_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(cc.CompareEndpoint))
 SCENARIO_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ScenarioTable))
 STAGE_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.StageTable))
-SERVER_METRIC_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ct.ServerMetric))
+SERVER_METRIC_KEYS: Mapping[str, Key] = MappingProxyType(keys_of(ServerMetric))
 # Where a table of tables keeps its keys, for "did you mean" on an unknown one: the parent's name.
 NESTED_KEYS: Mapping[str, Mapping[str, Key]] = MappingProxyType(
     {

@@ -24,6 +24,7 @@ from typing import Any
 
 from runner.config import keys as ck
 from runner.config.build import build_scenarios, dotted
+from runner.config.compare import CompareConfig, tolerance_clashes
 from runner.config.files import CONFIG_FILE_NAME, find_file, read_toml
 from runner.config.options import FlagValue
 from runner.config.overrides import group_problems, override
@@ -32,7 +33,6 @@ from runner.config.scenarios import BUILTIN, Scenario
 from runner.config.types import (
     SCENARIOS,
     CloudWatchConfig,
-    CompareConfig,
     ExportersConfig,
     GrafanaConfig,
     Limits,
@@ -366,7 +366,8 @@ class _Layers:
         tables = self.scenarios if isinstance(self.scenarios, dict) else {}
         if name is not None and name not in scenarios and name not in tables:  # a bad table: said
             self._blame("run", ("scenario",), unknown_scenario(name, scenarios))
-        for parts, problem in group_problems(cfg.thresholds, checked or {}):
+        clashes = tolerance_clashes(cfg.thresholds.endpoints, cfg.compare.endpoints)
+        for parts, problem in [*group_problems(cfg.thresholds, checked or {}), *clashes]:
             self.problems.append(f"{self._at(*parts)}: {problem}")
         if cfg.process.pid is not None and cfg.process.name is not None:
             self._blame("process", ("pid", "name"), "give process pid or name, not both")

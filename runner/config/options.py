@@ -192,6 +192,38 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
+def register_with_locust(events: Any) -> None:
+    """Locust's own parser lists and parses loadlens's options too (its ``init_command_line_parser``
+    event): the one registration, shared by the bridge and by ``loadlens run --help``, which then
+    needs nothing else of loadlens imported."""
+    events.init_command_line_parser.add_listener(
+        lambda parser, **_kw: add_loadlens_arguments(parser, locust_parser=True)
+    )
+
+
+def add_options(parser: Any, *flags: str, **helps: str) -> None:
+    """Add the named options of ``OPTIONS`` to another command's parser (`loadlens verdict`,
+    `compare`, `cloudwatch check`...), so each flag is defined once; ``helps`` (by dest) words one
+    for that command."""
+    by_flag = {option.flag: option for option in OPTIONS}
+    for flag in flags:
+        option = by_flag[flag]
+        help_text = helps.get(option.dest, option.help)
+        if option.switch:
+            parser.add_argument(
+                option.flag, dest=option.dest, action="store_true", default=None, help=help_text
+            )
+        else:
+            parser.add_argument(
+                option.flag,
+                dest=option.dest,
+                metavar=option.metavar,
+                type=int if option.integer else None,
+                default=None,
+                help=help_text,
+            )
+
+
 def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
     """Add the loadlens options. On Locust's parser they form their own group in ``--help``."""
     group = parser.add_argument_group("loadlens options") if locust_parser else parser

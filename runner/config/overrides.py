@@ -13,7 +13,14 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TypeVar
 
-from runner.config.types import GroupLimits, Limits, ScenarioTable, ScenarioThresholds, Thresholds
+from runner.config.types import (
+    EndpointLimits,
+    GroupLimits,
+    Limits,
+    ScenarioTable,
+    ScenarioThresholds,
+    Thresholds,
+)
 
 _L = TypeVar("_L", bound=Limits)
 _LIMIT_FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
@@ -25,7 +32,7 @@ def override(base: Thresholds, own: ScenarioThresholds) -> Thresholds:
     return dataclasses.replace(
         base,
         default=default,
-        endpoints=_tables(base.endpoints, own.endpoints, Limits),
+        endpoints=_tables(base.endpoints, own.endpoints, EndpointLimits),
         groups=_tables(base.groups, own.groups, GroupLimits),
         per_endpoint=base.per_endpoint if own.per_endpoint is None else own.per_endpoint,
     )
@@ -82,4 +89,4 @@ def _given(table: Limits, name: str) -> bool:
     if name in _LIMIT_FIELDS or name in ("match", "tags", "user_classes"):
         return True
     default = next(f.default for f in dataclasses.fields(table) if f.name == name)
-    return getattr(table, name) != default
+    return bool(getattr(table, name) != default)

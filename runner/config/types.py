@@ -115,6 +115,19 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointLimits(Limits):
+    """[thresholds.endpoints."METHOD name"]: an endpoint's limits, and the tolerances of its figures
+    against a baseline beside them (the same as [compare.endpoints."METHOD name"]'s p50_percent,
+    p95_percent, p99_percent, error_rate_points and rps_percent; one figure in both is an error)."""
+
+    p50_vs_baseline_percent: Annotated[float | None, number(ge=0)] = None
+    p95_vs_baseline_percent: Annotated[float | None, number(ge=0)] = None
+    p99_vs_baseline_percent: Annotated[float | None, number(ge=0)] = None
+    error_rate_vs_baseline_points: Annotated[float | None, number(ge=0, le=100)] = None
+    rps_vs_baseline_percent: Annotated[float | None, number(ge=0, le=100)] = None
+
+
+@dataclass(frozen=True, slots=True)
 class GroupLimits(Limits):
     """[thresholds.groups.NAME]: limits judged on the merged requests the group selects: those whose
     "METHOD name" the ``match`` regex finds AND (with ``tags``) made in a task with one of the tags
@@ -139,7 +152,7 @@ class Thresholds:
     __pydantic_config__ = SECTION
 
     default: Annotated[Limits, Flat()] = Limits()
-    endpoints: Annotated[Mapping[ENDPOINT, Limits], table_of("a table of endpoints")] = field(
+    endpoints: Annotated[Mapping[ENDPOINT, EndpointLimits], table_of("a table of endpoints")] = field(
         default_factory=_no_entries  # type: ignore[arg-type]
     )
     expected_statuses: STATUSES = frozenset()
@@ -156,7 +169,7 @@ class ScenarioThresholds(Limits):
     """[scenarios.NAME.thresholds]: what overrides [thresholds] when that scenario runs, key by key
     (an endpoint's or a group's table key by key over the top-level one of that name)."""
 
-    endpoints: Annotated[Mapping[ENDPOINT, Limits], table_of("a table of endpoints")] = field(
+    endpoints: Annotated[Mapping[ENDPOINT, EndpointLimits], table_of("a table of endpoints")] = field(
         default_factory=_no_entries  # type: ignore[arg-type]
     )
     groups: Annotated[Mapping[GROUP, GroupLimits], table_of("a table of endpoint groups")] = field(
@@ -335,37 +348,6 @@ class GrafanaConfig:
     url: _URL = None
     dashboard_uid: _TEXT = None
     folder: _TEXT = None
-
-
-@dataclass(frozen=True, slots=True)
-class CompareEndpoint:
-    """A [compare.endpoints."METHOD name"] table: the tolerances of that endpoint's figures where
-    its latency, error rate or throughput varies more (or must vary less) than the others'; a key
-    not given keeps [compare]'s."""
-
-    __pydantic_config__ = SECTION
-
-    latency_percent: Annotated[float | None, number(ge=0)] = None
-    error_rate_points: Annotated[float | None, number(ge=0, le=100)] = None
-    rps_percent: Annotated[float | None, number(ge=0, le=100)] = None
-
-
-@dataclass(frozen=True, slots=True)
-class CompareConfig:
-    """[compare]: how much worse a figure may get against a baseline before it counts as a
-    regression (`loadlens compare`, --baseline; docs/compare.md). Latency and server figures in
-    percent of the baseline, throughput in percent lower, the error rate in percentage points."""
-
-    __pydantic_config__ = SECTION
-
-    latency_percent: Annotated[float, number(ge=0)] = 10.0
-    error_rate_points: Annotated[float, number(ge=0, le=100)] = 0.5
-    rps_percent: Annotated[float, number(ge=0, le=100)] = 10.0
-    server_percent: Annotated[float, number(ge=0)] = 10.0
-    # [compare.endpoints."METHOD name"]: one endpoint's own tolerances, over the ones above.
-    endpoints: Annotated[Mapping[ENDPOINT, CompareEndpoint], table_of("a table of endpoints")] = field(
-        default_factory=_no_entries  # type: ignore[arg-type]
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,12 @@ class Analysis:
                 "rps_at_limit": head.rps_at_limit,
                 "ratio_to_tested": head.ratio_to_tested,
                 "points": head.points,
+                # The fitted line itself (null without a fit), so a reader draws the analysis' own
+                # line over the rps it is supported on rather than fitting one of its own.
+                "slope_percent_per_rps": head.slope_percent_per_rps,
+                "intercept_percent": head.intercept_percent,
+                "rps_min": head.rps_min,
+                "rps_max": head.rps_max,
                 "summary": head.summary,
                 "caveat": head.caveat,
             }

@@ -140,7 +140,7 @@ def with_defaults(thresholds: ThresholdSet) -> tuple[ThresholdSet, str | None]:
     configuration is judged, not INCONCLUSIVE for want of criteria."""
     given = any(getattr(thresholds.default, key) is not None for key in rows.LIMIT_KEYS)
     given = given or bool(thresholds.default.require_statuses)
-    if given or thresholds.endpoints or thresholds.groups:
+    if given or limit_tables(thresholds.endpoints) or thresholds.groups:
         return thresholds, None
     defaults = _DefaultThresholds(
         warn_ratio=thresholds.warn_ratio, include_expected=thresholds.include_expected
@@ -157,6 +157,13 @@ def parse_endpoint(text: str) -> EndpointKey:
     if sep and method.isupper():
         return EndpointKey(method, name)
     return EndpointKey("", text)
+
+
+def limit_tables(endpoints: Mapping[str, Limits]) -> dict[str, Limits]:
+    """The endpoint tables that set a limit: one holding only the endpoint's tolerances against a
+    baseline (``p95_vs_baseline_percent``..., runner.compare) names no criterion of its own."""
+    names = _Limits.__dataclass_fields__
+    return {k: t for k, t in endpoints.items() if any(getattr(t, f) is not None for f in names)}
 
 
 def by_endpoint(table: Mapping[str, _V]) -> dict[EndpointKey, _V]:
@@ -179,7 +186,7 @@ def judge_client(
     )
 
     groups = {name: re.compile(g.match or "(?!)") for name, g in thresholds.groups.items()}
-    overrides = by_endpoint(thresholds.endpoints)
+    overrides = by_endpoint(limit_tables(thresholds.endpoints))
     keys = set(overrides)
     if thresholds.per_endpoint:
         # An endpoint a group with per_endpoint = false takes is judged only inside that group.

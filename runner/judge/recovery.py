@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 from runner.config.scenarios import Scenario
 from runner.config.types import RecoveryConfig
+from runner.judge.verdict import in_warn_band
 from runner.model import EndpointStats, Interval, Result, SpikeMarks, Status
 from runner.readings import Series
 
@@ -156,7 +157,7 @@ def judge_recovery(
     ended = (
         f"; stayed recovered until the run ended {after_end_s:.0f} s after the spike" if ended_early else ""
     )
-    status = Status.WARN if recovered_s >= warn_ratio * within_s else Status.PASS
+    status = Status.WARN if in_warn_band(recovered_s, within_s, warn_ratio) else Status.PASS
     return row(
         status,
         f"recovered {recovered_s:g} s after the spike ended ({levels}){ended}",

@@ -231,16 +231,6 @@ def _us(value_ms: float | None) -> float | None:
     return None if value_ms is None or not math.isfinite(value_ms) else round(value_ms, 3)
 
 
-def _interval_ms(interval: Interval) -> Interval:
-    return replace(
-        interval,
-        start=quantize_s(interval.start),
-        end=quantize_s(interval.end),
-        total=_stats_us(interval.total),
-        endpoint_p95_ms={key: round(p95, 3) for key, p95 in interval.endpoint_p95_ms.items()},
-    )
-
-
 def _series_ms(series: Series) -> Series:
     return replace(series, points=tuple((quantize_s(t), v) for t, v in series.points))
 

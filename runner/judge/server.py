@@ -35,8 +35,8 @@ from runner.config.types import ServerCriteriaLimits as ServerCriteriaLimits
 from runner.judge.server_metrics import judge_bounds
 from runner.judge.verdict import in_warn_band
 from runner.model import Result, Status
-from runner.readings import CUSTOM_RESOURCE, Series, ServerReadings
-from runner.sources.base import Missing, SourceResult, describe_series, first_no_whole_period, window_points
+from runner.readings import CUSTOM_RESOURCE, Missing, Series, ServerReadings
+from runner.sources.base import SourceResult, describe_series, first_no_whole_period, window_points
 from runner.sources.cloudwatch_catalog import ALB, ECS, RDS_CLUSTER, RDS_INSTANCE
 from runner.timefmt import clock_z, iso_seconds
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.compare.compare import Tolerances, tolerances_from
 from runner.compare.criteria import read_baseline
 from runner.compare.regression import BaselineCheck, baseline_failed
 from runner.compare.shape import run_shape
+from runner.compare.tolerances import Tolerances, tolerances_from
 from runner.config.plan import RunPlan
 from runner.logs import get_logger
 from runner.model import RunInfo, RunShape
@@ -57,7 +57,7 @@ def baseline_check(environment: Any, plan: RunPlan, info: RunInfo, shape: RunSha
             run_dir=plan.run_dir,
             aws_profile=plan.server.aws_profile,
             aws_region=plan.server.aws_region,
-            tolerances=tolerances_from(plan.config.compare),
+            tolerances=tolerances_from(plan.config.compare, endpoint_limits=plan.thresholds.endpoints),
         )
     except Exception as exc:
         log.error("the baseline could not be read", error=str(exc), exc_info=True)

@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
 import gevent
@@ -27,7 +26,7 @@ from gevent.event import Event
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from runner import __version__
-from runner.config.options import add_loadlens_arguments
+from runner.config.options import register_with_locust
 from runner.config.plan import RunPlan, plan_from_options
 from runner.errors import LoadlensError
 from runner.locust.finish import (
@@ -106,7 +105,7 @@ class Bridge:
 
     # -- wiring -----------------------------------------------------------------------------------
     def attach(self, events: Any) -> None:
-        events.init_command_line_parser.add_listener(partial(add_loadlens_arguments, locust_parser=True))
+        register_with_locust(events)
         events.init.add_listener(self._on_init)
         LocustPruner().attach(events)  # Locust's per-second counts and history, bounded on a soak
 

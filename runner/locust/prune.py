@@ -12,9 +12,16 @@ exact statistics of its own, so it only needs Locust's to stay right for what Lo
   ``max_history`` entries spread evenly over the run: its resolution gets coarser as the run gets
   longer, its length does not grow. The newest entry is always kept.
 
-Everything else Locust shows (totals, percentiles, the CSVs' rows, ``response_times_cache``, which
-Locust already caps at 20 seconds) is left alone. A greenlet prunes every ``every_s``; a prune
-costs a few dict lookups per endpoint, never anything on the request path.
+- ``response_times_cache``: every second, Locust copies each entry's whole ``response_times`` dict
+  (one key per distinct rounded latency, growing as the run meets new latencies) and keeps the last
+  20 copies, per endpoint: 300 endpoints x 20 copies of a dict of a few hundred keys is tens of MB,
+  growing for hours. Only the Aggregated entry's cache is read (the web UI's and the history's
+  "current" percentiles); an endpoint's is read only by ``--csv-full-history``. So, unless that
+  option is on, the endpoints' caches are dropped and no longer kept; the Aggregated one stays.
+
+Everything else Locust shows (totals, percentiles, the CSVs' rows) is left alone. A greenlet
+prunes every ``every_s``; a prune costs a few dict lookups per endpoint, never anything on the
+request path.
 """
 
 from __future__ import annotations
@@ -48,6 +55,18 @@ def prune_per_second(stats: Any, *, keep_s: int = KEEP_S) -> int:
             for t in old:
                 del per_second[t]
             dropped += len(old)
+    return dropped
+
+
+def drop_endpoint_caches(stats: Any) -> int:
+    """Stop keeping the per-endpoint ``response_times_cache`` (see the module docstring): the
+    Aggregated entry keeps its own. Returns how many entries had one."""
+    dropped = 0
+    for entry in stats.entries.values():
+        if entry.use_response_times_cache:
+            entry.use_response_times_cache = False
+            entry.response_times_cache = None
+            dropped += 1
     return dropped
 
 
@@ -124,6 +143,9 @@ class LocustPruner:
         if stats is None:
             return
         prune_per_second(stats, keep_s=self._keep_s)
+        options = getattr(self._environment, "parsed_options", None)
+        if not getattr(options, "stats_history_enabled", False):  # --csv-full-history
+            drop_endpoint_caches(stats)
         thin_history(stats.history, max_entries=self._max_history)
 
     def _run(self) -> None:

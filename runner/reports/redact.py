@@ -8,11 +8,49 @@ idempotent, so a summary read back and written again is unchanged.
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
-from runner.logs import redact_text, redact_urls
+from runner.logs import REDACTED, redact_text, redact_urls
 from runner.model import RunRecord, Verdict
 from runner.reports.atomic import write_atomic
+
+# An option whose name says its value is a secret: one of its words (split at - and _) is a secret
+# word, or holds one (``--dbpassword``, ``--accesstoken``). Words are matched whole where a part
+# would be too common (``auth`` but not ``--author``, ``key`` but not ``--monkey-patch``).
+_SECRET_WORDS = frozenset({"key", "keys", "auth", "authorization", "pass", "pat"})
+_SECRET_PARTS = re.compile(r"token|passw|passphrase|secret|credential|bearer|cookie")
+_SECRET_ENDS = ("auth", "apikey", "privatekey", "accesskey")
+
+
+def _secret_option(name: str) -> bool:
+    words = [w for w in re.split(r"[-_.]+", name.lstrip("-").lower()) if w]
+    return any(w in _SECRET_WORDS or w.endswith(_SECRET_ENDS) or _SECRET_PARTS.search(w) for w in words)
+
+
+def redact_command(parts: Sequence[str]) -> tuple[str, ...]:
+    """``parts`` (a command line) with secrets hidden: inside each argument (URL passwords, bearer
+    tokens, ``key=value`` secrets), and the value of an option named like a secret, as the next
+    argument (``--api-token VALUE``) or after ``=`` (``--api-token=VALUE``). A locustfile's own
+    options take secrets that way, and nothing in the value alone says it is one."""
+    out: list[str] = []
+    hide_next = False
+    for part in parts:
+        if hide_next and not (part.startswith("-") and len(part) > 1):
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        hide_next = False
+        if part.startswith("--") and len(part) > 2:
+            name, eq, _value = part.partition("=")
+            if _secret_option(name):
+                if eq:
+                    out.append(f"{name}={REDACTED}")
+                    continue
+                hide_next = True
+        out.append(redact_text(part))
+    return tuple(out)
 
 
 def redacted_verdict(verdict: Verdict) -> Verdict:
@@ -26,7 +64,7 @@ def redacted_record(record: RunRecord) -> RunRecord:
     return dataclasses.replace(
         record,
         info=dataclasses.replace(record.info, host=redact_text(record.info.host)),
-        command=tuple(redact_text(part) for part in record.command),
+        command=redact_command(record.command),
         verdict=redacted_verdict(record.verdict),
     )
 

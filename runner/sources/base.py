@@ -185,11 +185,3 @@ def align_up(t: float, period_s: float) -> float:
 def describe_series(series: Series) -> str:
     """A one-line name for a series: source, resource, metric and statistic."""
     return f"{series.source} {series.resource} {series.metric} ({series.stat})"
-
-
-def merge_results(results: Iterable[SourceResult]) -> SourceResult:
-    """Several sources' answers as one."""
-    out = SourceResult()
-    for r in results:
-        out = out.merge(r)
-    return out

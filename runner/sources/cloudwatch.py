@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.errors import SourceError
-from runner.readings import Series
+from runner.readings import Missing, Series
 from runner.sources.aws import AwsApi, AwsServerError
-from runner.sources.base import Missing, SourceResult, align_down, align_up
+from runner.sources.base import SourceResult, align_down, align_up
 from runner.sources.cloudwatch_catalog import CloudWatchTarget, Discovery, MetricQuery, build_queries
 from runner.sources.discovery import discover
 
@@ -356,5 +356,5 @@ def _epoch(ts: Any) -> float:
     if isinstance(ts, dt.datetime):
         if ts.tzinfo is None:
             ts = ts.replace(tzinfo=dt.UTC)
-        return ts.timestamp()
+        return float(ts.timestamp())
     return float(ts)

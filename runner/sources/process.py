@@ -35,8 +35,8 @@ from typing import Any
 import psutil
 
 from runner.errors import SourceError, SourceUnavailableError
-from runner.readings import Series
-from runner.sources.base import Missing, SourceResult
+from runner.readings import Missing, Series
+from runner.sources.base import SourceResult
 from runner.timefmt import clock_z
 
 
@@ -182,7 +182,7 @@ class ProcessSource:
     @property
     def period_s(self) -> float:
         """The period one history entry covers now: ``interval_s``, doubled at each merge."""
-        return self.interval_s * 2**self._level
+        return float(self.interval_s * 2**self._level)
 
     def record(self, sample: ProcessSample) -> None:
         """Keep ``sample`` in the bounded history (call on the thread that calls ``fetch``)."""

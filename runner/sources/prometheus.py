@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runner.errors import SourceError, SourcePermissionError, SourceUnavailableError
-from runner.readings import Series
-from runner.sources.base import Missing, SourceResult, align_down
+from runner.readings import Missing, Series
+from runner.sources.base import SourceResult, align_down
 from runner.sources.custom import ServerMetric
 
 MAX_POINTS = 11_000  # Prometheus refuses a range query with more points per series than this

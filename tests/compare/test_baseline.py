@@ -103,3 +103,45 @@ class TestSpecs:
     def test_run_dir_and_latest_are_accepted(self, tmp_path: Path) -> None:
         check_baseline_spec("latest")
         check_baseline_spec(str(write(tmp_path, "load_1", seed=1)))
+
+
+class TestVerdictTolerances:
+    def test_verdict_baseline_reads_per_figure_tolerances(self, tmp_path: Path) -> None:
+        """`loadlens verdict SLOW --baseline BASE` with [compare] p99_percent and [thresholds.endpoints]
+        p95_vs_baseline_percent: the jobs endpoint's +50 % p95 row passes within its own +60 %, its
+        p50 row keeps +10 % and fails, and all requests' p99 row has the figure's +70 %."""
+        import io
+
+        from runner.commands.verdict import rejudge
+        from runner.reports.load import load_summary
+
+        base = write(tmp_path / "runs", "load_1", seed=1)
+        slow_record = make_run({**BASE, "/api/v1/jobs": 75.0}, run_id="load_2", seed=2, start=T0 + 100)
+        slow = write_summary(slow_record, tmp_path / "runs" / "load_2").parent
+        cfg = tmp_path / "loadlens.toml"
+        cfg.write_text(
+            "[compare]\np99_percent = 70\n"
+            '[thresholds.endpoints."GET /api/v1/jobs"]\np95_vs_baseline_percent = 60\n'
+        )
+        code = rejudge(slow, config_file=str(cfg), env={}, out=io.StringIO(), baseline=str(base))
+        rows = {r.name: r for r in load_summary(slow).verdict.results}
+        jobs95 = rows["GET /api/v1/jobs p95 vs baseline"]
+        assert (jobs95.status, jobs95.limit) == (Status.PASS, 60.0)
+        assert rows["GET /api/v1/jobs p50 vs baseline"].status is Status.FAIL
+        assert rows["all requests p99 vs baseline"].limit == 70.0
+        assert code == 1
+
+    def test_a_tolerance_only_endpoint_table_judges_nothing_itself(self) -> None:
+        """[thresholds.endpoints."GET /x"] with only p95_vs_baseline_percent sets no limit: the
+        default criteria still apply and GET /x (never requested) gets no INCONCLUSIVE row."""
+        from runner.config.types import EndpointLimits, Thresholds
+        from runner.judge.client import DEFAULT_NOTE, judge_client, with_defaults
+
+        thresholds = Thresholds(endpoints={"GET /x": EndpointLimits(p95_vs_baseline_percent=20)})
+        used, note = with_defaults(thresholds)
+        assert note == DEFAULT_NOTE
+        judged = make_run(BASE, seed=1).judged
+        names = [r.name for r in judge_client(judged, used)]
+        assert names and not any("GET /x" in n for n in names)
+        per = replace(thresholds, per_endpoint=False, default=replace(thresholds.default, p95_ms=500.0))
+        assert not any("GET /x" in r.name for r in judge_client(judged, per))

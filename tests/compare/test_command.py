@@ -95,3 +95,79 @@ def test_a_bad_endpoint_tolerance_is_exit_2_with_one_line(tmp_path: Path, capsys
         assert main(["compare", str(base), str(slow), "--loadlens-config", str(cfg)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and said in err and "Traceback" not in err, err
+
+
+class TestPerFigureTolerances:
+    """Per-figure tolerances in the config file, read alike by compare, run --baseline and verdict
+    --baseline: flag > endpoint (figure, then kind) > [compare] figure > [compare] kind > default."""
+
+    def _rows(self, tmp_path: Path, body: str, *flags: str) -> tuple[int, dict]:
+        import json
+
+        base, slow = dirs(tmp_path)
+        cfg = tmp_path / "loadlens.toml"
+        cfg.write_text(body)
+        out = io.StringIO()
+        code = compare_command(
+            [str(base), str(slow), "--format", "json", "--loadlens-config", str(cfg), *flags], env={}, out=out
+        )
+        return code, {(r["subject"], r["metric"]): r for r in json.loads(out.getvalue())["rows"]}
+
+    def test_a_compare_figure_key_sets_that_figure_only(self, tmp_path: Path) -> None:
+        """[compare] p95_percent = 60 over latency_percent = 10: every p95 row has +60 %, p50 and
+        p99 keep +10 %; error_rate_points, cpu_cost_percent and the server keys are accepted."""
+        body = (
+            "[compare]\nlatency_percent = 10\np95_percent = 60\nerror_rate_points = 2\n"
+            "cpu_cost_percent = 20\nserver_peak_percent = 30\nserver_mean_percent = 15\n"
+        )
+        _code, rows = self._rows(tmp_path, body)
+        for subject in ("all requests", "GET /api/v1/jobs", "GET /health"):
+            assert rows[(subject, "p95_ms")]["tolerance"] == 0.6
+            assert rows[(subject, "p50_ms")]["tolerance"] == 0.1
+            assert rows[(subject, "error_rate")]["tolerance"] == 0.02
+        assert rows[("GET /api/v1/jobs", "p95_ms")]["status"] == "unchanged"
+
+    def test_one_precedence_flag_endpoint_figure_kind(self, tmp_path: Path) -> None:
+        """An endpoint's p99 key beats its latency_percent, which beats [compare] p99_percent, which
+        beats latency_percent; --tolerance beats them all."""
+        body = (
+            "[compare]\nlatency_percent = 11\np99_percent = 22\n"
+            '[compare.endpoints."GET /api/v1/jobs"]\nlatency_percent = 33\np99_percent = 44\n'
+        )
+        _code, rows = self._rows(tmp_path, body)
+        jobs = {m: rows[("GET /api/v1/jobs", m)]["tolerance"] for m in ("p50_ms", "p95_ms", "p99_ms")}
+        assert jobs == {"p50_ms": 0.33, "p95_ms": 0.33, "p99_ms": 0.44}
+        health = {m: rows[("GET /health", m)]["tolerance"] for m in ("p50_ms", "p95_ms", "p99_ms")}
+        assert health == {"p50_ms": 0.11, "p95_ms": 0.11, "p99_ms": 0.22}
+        _code, rows = self._rows(tmp_path, body, "--tolerance", "p99_ms=5%")
+        assert rows[("GET /api/v1/jobs", "p99_ms")]["tolerance"] == 0.05
+
+    def test_thresholds_endpoint_vs_baseline_keys(self, tmp_path: Path) -> None:
+        """[thresholds.endpoints."GET /api/v1/jobs"] p95_vs_baseline_percent = 60: that endpoint's
+        +50 % p95 is unchanged (its own +60 %), its p50 keeps +10 % and regresses."""
+        body = '[thresholds.endpoints."GET /api/v1/jobs"]\np95_ms = 5000\np95_vs_baseline_percent = 60\n'
+        _code, rows = self._rows(tmp_path, body)
+        jobs = rows[("GET /api/v1/jobs", "p95_ms")]
+        assert (jobs["status"], jobs["tolerance"]) == ("unchanged", 0.6)
+        assert rows[("GET /api/v1/jobs", "p50_ms")]["status"] == "regressed"
+        assert rows[("GET /health", "p95_ms")]["tolerance"] == 0.1
+
+    def test_bad_keys_are_exit_2_with_did_you_mean(self, tmp_path: Path, capsys) -> None:
+        """A misspelt per-figure key in [compare], [compare.endpoints] or [thresholds.endpoints], and
+        one figure set in both endpoint tables: exit 2, one line."""
+        base, slow = dirs(tmp_path)
+        both = (
+            '[compare.endpoints."GET /x"]\np95_percent = 5\n'
+            '[thresholds.endpoints."GET /x"]\np95_vs_baseline_percent = 7\n'
+        )
+        for body, said in (
+            ("[compare]\np99_prcent = 5\n", 'did you mean "p99_percent"'),
+            ('[compare.endpoints."GET /x"]\np50_prcent = 5\n', 'did you mean "p50_percent"'),
+            ('[thresholds.endpoints."GET /x"]\np95_vs_baseline_prcent = 5\n', 'did you mean "p95_vs_baseline_percent"'),
+            (both, "p95_vs_baseline_percent"),
+        ):  # fmt: skip
+            cfg = tmp_path / "bad.toml"
+            cfg.write_text(body)
+            assert main(["compare", str(base), str(slow), "--loadlens-config", str(cfg)]) == 2, body
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and said in err and "Traceback" not in err, err

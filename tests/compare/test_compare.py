@@ -89,6 +89,52 @@ class TestComparability:
         assert any("locustfile content differs" in w for w in c.warnings)
         assert exit_code(c) == 3
 
+    def test_rows_of_runs_that_differ_are_not_comparable_not_regressed(self) -> None:
+        """Users 10 vs 20 and /health 50 -> 90 ms: every row is 'not comparable' (its change and
+        interval kept as information), nothing is 'regressed' in the table, the Markdown, the JSON
+        or the page, and the outcome line names the difference."""
+        import json
+        from dataclasses import replace
+
+        from runner.compare.render import comparison_page
+
+        other = replace(SHAPE, users=20)
+        c = compare_runs(make_run(BASE, seed=1), make_run({**BASE, "/health": 90.0}, seed=2, shape=other))
+        assert {r.status for r in c.rows} == {Change.NOT_COMPARABLE} and c.regressed == ()
+        health = next(r for r in c.rows if r.label == "GET /health p95")
+        assert health.shift is not None and health.change_ratio is not None and health.change_ratio > 0.5
+        assert "not comparable" in health.reason
+        doc = json.loads(render_json(c))
+        assert doc["regressed"] == [] and doc["exit_code"] == 3
+        text, md = render_console(c), render_markdown(c)
+        assert "regressed" not in text and "regressed" not in md, text
+        assert "users: 10 in the baseline, 20 now" in text.splitlines()[-1]
+        page = comparison_page(c)
+        assert {r["status"] for r in page["rows"]} == {"not comparable"}
+        assert "users: 10 in the baseline, 20 now" in page["outcome"]
+
+    def test_rows_of_too_short_runs_are_not_comparable_not_regressed(self) -> None:
+        """Runs of 3 periods (all requests' p95 cannot be judged) whose server CPU doubled: the CPU
+        rows are 'not comparable' too, nothing regressed, and the outcome line says why (exit 3)."""
+        import random
+
+        def cpu(level: float, seed: int):
+            rng = random.Random(seed)
+            return series(
+                "cpu_percent", [level + rng.uniform(-2, 2) for _ in range(12)], start=T0, period_s=1.0,
+                source="process", resource="pid:1", stat="Average",
+            )  # fmt: skip
+
+        c = compare_runs(
+            make_run(BASE, seed=1, seconds=15, server=(cpu(30, 1),)),
+            make_run(BASE, seed=2, seconds=15, server=(cpu(60, 2),)),
+        )
+        assert c.regressed == () and exit_code(c) == 3
+        peak = next(r for r in c.rows if r.label == "process pid:1 cpu_percent Average peak")
+        assert peak.status is Change.NOT_COMPARABLE and peak.shift is not None
+        assert "regressed" not in render_console(c)
+        assert "too few periods" in render_console(c).splitlines()[-1]
+
     def test_older_summary_without_comparability_is_warned(self) -> None:
         """A baseline written before comparability was recorded: a warning, not silence."""
         c = compare_runs(make_run(BASE, seed=1, shape=None), make_run(BASE, seed=2))
@@ -130,6 +176,39 @@ class TestOutput:
 
         doc = json.loads(render_json(c))
         assert doc["exit_code"] == 1 and "GET /api/v1/jobs p95" in doc["regressed"]
+
+
+class TestAbsoluteChange:
+    @pytest.mark.parametrize(
+        ("unit", "baseline", "current", "relative", "higher", "shown"),
+        [
+            ("ms", 80.0, 105.0, True, True, "+25 ms (+31.2 %)"),
+            ("percent", 30.0, 33.1, True, True, "+3.10 pts (+10.3 %)"),
+            ("rps", 120.0, 108.0, True, False, "-12 /s (-10.0 %)"),
+            ("bytes", 100e6, 150e6, True, True, "+47.7 MiB (+50.0 %)"),
+            ("ratio", 0.01, 0.014, False, True, "+0.40 points"),
+        ],
+    )
+    def test_the_change_is_shown_absolute_and_relative(
+        self, unit: str, baseline: float, current: float, relative: bool, higher: bool, shown: str
+    ) -> None:
+        """Each row's change reads in the figure's own unit and, for a relative figure, in %."""
+        from runner.compare.model import Row
+        from runner.compare.render import cells
+
+        row = Row("client", "GET /x", "p95_ms", unit, baseline, current,
+                  Tolerance(0.1, relative=relative, higher_is_worse=higher), Change.UNCHANGED, "")  # fmt: skip
+        assert cells(row)[4] == shown
+
+    def test_console_markdown_and_page_show_the_absolute_change(self) -> None:
+        """A slower endpoint: its change reads '+… ms (+… %)' in the console, the Markdown and the page."""
+        from runner.compare.render import comparison_page
+
+        c = compare_runs(make_run(BASE, seed=1), make_run({**BASE, "/api/v1/jobs": 75.0}, seed=2))
+        jobs = next(r for r in comparison_page(c)["rows"] if r["cells"][:2] == ["GET /api/v1/jobs", "p95_ms"])
+        change = jobs["cells"][4]
+        assert change.startswith("+") and " ms (+" in change and change.endswith(" %)"), change
+        assert change in render_console(c) and change in render_markdown(c)
 
 
 class TestTolerances:

@@ -58,4 +58,5 @@ def test_history_html_carries_the_rows_and_the_change_point(tmp_path: Path) -> N
         "p95",
     ]
     assert history["change_point"]["run_id"] == "load_05" and history["trend_per_run"] > 0
+    assert history["change_point"]["index"] == 5  # the page draws the mark at this run
     assert str(tmp_path) not in page.read_text()  # no local paths on the page

@@ -12,6 +12,7 @@ from runner.config import keys as config_keys
 from runner.config.load import Config, Limits, ServerCriteriaLimits, load_config
 from runner.config.options import OPTIONS, FlagValue, flag_values, pre_parser
 from runner.config.scenarios import BUILTIN, Stage
+from runner.config.types import EndpointLimits
 from runner.errors import ConfigError, UsageError
 from runner.sources.custom import ServerMetric
 from tests.support.refused import assert_one_line
@@ -67,6 +68,7 @@ abort_after = "45s"
 [thresholds.endpoints."GET /health"]
 p95_ms = 50
 error_rate = 0
+p95_vs_baseline_percent = 30
 
 [thresholds.groups.auth]
 match = "^POST /auth/"
@@ -161,6 +163,12 @@ latency_percent = 20
 error_rate_points = 1
 rps_percent = 15
 server_percent = 25
+p50_percent = 21
+p95_percent = 22
+p99_percent = 23
+server_mean_percent = 26
+server_peak_percent = 27
+cpu_cost_percent = 28
 
 [recovery]
 enabled = false
@@ -252,7 +260,9 @@ class TestFullFile:
             300,
             30,
         )
-        assert cfg.thresholds.endpoints["GET /health"] == Limits(p95_ms=50, error_rate=0)
+        assert cfg.thresholds.endpoints["GET /health"] == EndpointLimits(
+            p95_ms=50, error_rate=0, p95_vs_baseline_percent=30
+        )
         assert cfg.thresholds.endpoints["POST /jobs [create]"].min_rps == 1.5
         assert cfg.thresholds.endpoints["POST /jobs [create]"].min_samples == 5
         assert cfg.thresholds.expected_statuses == frozenset({404, 429})
@@ -296,6 +306,8 @@ class TestFullFile:
         )
         c = cfg.compare
         assert (c.latency_percent, c.error_rate_points, c.rps_percent, c.server_percent) == (20, 1, 15, 25)
+        assert (c.p50_percent, c.p95_percent, c.p99_percent) == (21, 22, 23)
+        assert (c.server_mean_percent, c.server_peak_percent, c.cpu_cost_percent) == (26, 27, 28)
         assert cfg.selected_scenario() == cfg.scenario("checkout-peak")
         cw = cfg.cloudwatch
         assert (cw.log_group, cw.error_pattern, cw.max_log_errors, cw.max_log_events) == (

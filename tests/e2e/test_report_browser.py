@@ -26,7 +26,7 @@ from tests.support import aws_stack
 from tests.support.browser import BLOCK_ALL, CHARTS_DRAWN_JS, Page, chromium
 from tests.support.cli import Finished, end_linger
 from tests.support.procs import free_port, local_http, wait_http
-from tests.support.runs import LOCUSTFILES, child_env, loadlens_cmd, only_run_dir, run, summary
+from tests.support.runs import LOCUSTFILES, REPO, child_env, loadlens_cmd, only_run_dir, run, summary
 from tests.support.wait import wait_until
 
 ROWS_JS = "Array.from(document.querySelectorAll('#criteria tbody tr')).map(r => [r.cells[0].textContent, r.dataset.status])"
@@ -86,6 +86,24 @@ class TestRunReports:
             shown = [float(v) for v in p95s[:-1]]
             assert shown == sorted(shown, reverse=True) and len(shown) == len(doc["client"]["endpoints"])
             assert doc["run_id"] in text and "locust " + doc["locust_version"] in text
+            # The command line names no local path (the README's screenshot is made from this page).
+            shown = page.evaluate("document.querySelector('dl.meta code').textContent")
+            assert "runner/demo/locustfile.py" in shown and "--out results" in shown, shown
+            assert str(REPO) not in shown and str(rd.parent.parent) not in shown, shown
+            # Every chart fits its box as laid out at the end (a grid's first chart is drawn while it is
+            # alone in its row, wider than its box will be).
+            overflow = page.evaluate(
+                "Array.from(document.querySelectorAll('.chart')).filter(b =>"
+                " b.querySelector('.u-over') && b.querySelector('.u-over').getBoundingClientRect().right"
+                " > b.getBoundingClientRect().right + 1).map(b => b.dataset.chart)"
+            )
+            assert overflow == [], overflow
+            # Hovering one time chart moves the cursor on every one, to the same moment.
+            at = _hover_first_chart(page)
+            span = page.evaluate("loadlens.charts[0].scales.x.max - loadlens.charts[0].scales.x.min")
+            assert len(at) >= 8 and all(t is not None for t in at), at
+            assert max(at) - min(at) <= 0.01 * span, (at, span)
+            page.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": 1, "y": 1})  # off the charts
             shot = Path(os.environ.get("LOADLENS_SCREENSHOT") or tmp_path / "report.png")
             page.screenshot(shot)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -94,7 +112,7 @@ class TestRunReports:
         self, tmp_path: Path, target: str, aws: dict[str, str]
     ) -> None:
         """ECS CPU/memory and ALB series pulled from a real moto server appear as drawn charts, the
-        CPU chart with its 70 % limit line."""
+        CPU chart with its 70 % limit line and the memory chart with its 80 % one."""
         stack = aws_stack.build_web_stack(aws_stack.plain_session())
         aws_stack.seed_web_seconds(stack, cpu=40)
         cfg = tmp_path / "loadlens.toml"
@@ -116,6 +134,8 @@ class TestRunReports:
         page_doc = _page_document(rd / "report.html")
         cpu = next(s for s in page_doc["server"] if s["label"].startswith("ECS CPU"))
         assert cpu["limits"] == [{"value": 70, "text": "limit 70 %"}]
+        memory = next(s for s in page_doc["server"] if s["label"].startswith("ECS memory"))
+        assert memory["limits"] == [{"value": 80, "text": "limit 80 %"}]
         with chromium(tmp_path) as page:
             open_report(page, rd / "report.html")
             assert_criteria_rows(page, doc)
@@ -153,6 +173,44 @@ class TestHostileText:
             assert f"GET {name}" in text and "https://***@shop.example.com/<b>bold</b>" in text
             assert "hunter2" not in page.evaluate("document.documentElement.outerHTML")
             assert page.evaluate("document.scripts.length") == 3
+
+
+class TestCorrelationLine:
+    LINE_JS = """(() => {
+      const u = loadlens.charts.find(c => c.root.parentNode.dataset.chart === 'correlation');
+      return u.series.map((s, i) => [s.label, u.data[0].filter((_x, k) => u.data[i][k] != null),
+                                     u.data[i].filter(v => v != null)]);
+    })()"""
+
+    @pytest.mark.parametrize("levels", [[20, 40, 60], [40, 40, 40]])
+    def test_the_page_draws_the_headroom_line_of_the_analysis_or_says_why_not(
+        self, tmp_path: Path, levels: list[float]
+    ) -> None:
+        """Load steps: the correlation chart holds the analysis' own line (its document's points, at
+        their CPU values) beside the periods, drawn without errors. One load level: no line, and the
+        page says the analysis made no estimate."""
+        import dataclasses
+
+        from runner.reports.html import write_html_report
+        from tests.reports.test_html import _analysed
+        from tests.reports.test_reports import make_record
+
+        head, section = _analysed(levels)
+        path = write_html_report(dataclasses.replace(make_record(), analysis=section), tmp_path)
+        line = _page_document(path)["correlation"]["line"]
+        with chromium(tmp_path) as page:
+            open_report(page, path)
+            chart = next(c for c in page.evaluate(CHARTS_DRAWN_JS) if c["chart"] == "correlation")
+            assert chart["painted"] > 0 and chart["points"] > 0
+            drawn = {label: (x, y) for label, x, y in page.evaluate(self.LINE_JS)}
+            note = page.evaluate("document.getElementById('headroom-line').textContent")
+        if head.rps_at_limit is None:
+            assert line is None and not any(label.startswith("headroom") for label in drawn)
+            assert note.startswith("no fitted line: the analysis made no headroom estimate")
+        else:
+            assert drawn["headroom line (rps)"] == (line["cpu"], line["rps"])
+            assert drawn["to the CPU limit (rps)"] == (line["to_limit"]["cpu"], line["to_limit"]["rps"])
+            assert note.startswith("headroom line:")
 
 
 class TestInterruptedRun:
@@ -262,6 +320,24 @@ def _drag_zoom(page: Page) -> list[float]:
     zoomed = page.evaluate("[loadlens.charts[0].scales.x.min, loadlens.charts[0].scales.x.max]")
     assert page.evaluate("loadlens.charts[1].scales.x.min") == pytest.approx(zoomed[0])  # zoomed together
     return list(zoomed)
+
+
+def _hover_first_chart(page: Page) -> list[float | None]:
+    """Move the mouse over the middle of the first chart; the time each time chart's cursor shows
+    (None where a chart shows no cursor)."""
+    left, top, width, height = page.evaluate(
+        "(() => { const r = document.querySelector('.chart .u-over').getBoundingClientRect();"
+        " return [r.left, r.top, r.width, r.height]; })()"
+    )
+    page.send(
+        "Input.dispatchMouseEvent", {"type": "mouseMoved", "x": left + width / 2, "y": top + height / 2}
+    )
+    return list(
+        page.evaluate(
+            "loadlens.charts.filter(u => u.scales.x.time).map(u =>"
+            " u.cursor.left >= 0 ? u.posToVal(u.cursor.left, 'x') : null)"
+        )
+    )
 
 
 def _watch_first_row(page: Page, *, until: str, timeout_s: float) -> list[str]:

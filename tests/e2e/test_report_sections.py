@@ -230,3 +230,51 @@ def test_history_html_shows_the_runs_and_the_trend(runs, tmp_path: Path) -> None
         assert page.evaluate("document.getElementById('history-trend').textContent").startswith("trend:")
         charts = {c["chart"] for c in assert_charts_drawn(page)}
         assert "history p95" in charts
+
+
+# The mark's pixels: the chart's canvas pixels painted exactly in the page's --breach colour.
+MARK_PIXELS_JS = """
+(() => {
+  const box = document.querySelector('.chart[data-chart="history p95"]');
+  const c = box.querySelector('canvas'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const probe = document.createElement('canvas').getContext('2d');
+  probe.fillStyle = getComputedStyle(document.documentElement).getPropertyValue('--breach').trim();
+  probe.fillRect(0, 0, 1, 1);
+  const [r, g, b] = probe.getImageData(0, 0, 1, 1).data;
+  const columns = new Set();
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i] === r && d[i + 1] === g && d[i + 2] === b && d[i + 3] === 255) { n++; columns.add((i / 4) % c.width); }
+  }
+  const xs = Array.from(columns).sort((a, b) => a - b);
+  return {pixels: n, first_x: xs.length ? xs[0] / c.width : null, height: c.height};
+})()
+"""
+
+
+def test_history_html_draws_the_change_point_on_the_chart(tmp_path: Path) -> None:
+    """Five runs at 50 ms then four at 80 ms: the page draws the change point's mark on the p95 per
+    run chart (a vertical line in the --breach colour between the 5th and 6th runs), not only the
+    table's outlined row. The nine runs' summaries are recorded by the real StatsStore and Timeline
+    over a fake clock (tests/compare/runs.py): nine real runs would cost minutes for a page test."""
+    from runner.reports.summary_json import write_summary
+    from tests.compare.runs import T0, make_run
+
+    out = tmp_path / "runs"
+    for i, ms in enumerate([50] * 5 + [80] * 4):
+        record = make_run({"/health": ms}, seed=i, run_id=f"load_{i:02d}", start=T0 + 100 * i)
+        write_summary(record, out / record.info.run_id)
+    page_file = tmp_path / "history.html"
+    proc = run(loadlens_cmd("history", str(out), "--html", str(page_file)), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with chromium(tmp_path) as page:
+        open_report(page, page_file)
+        assert page.evaluate("document.getElementById('history-change').textContent").startswith(
+            "change point: load_05"
+        )
+        mark = page.evaluate(MARK_PIXELS_JS)
+        # A 2 px line the plot's height, plus the label: at least the plot's height in pixels.
+        assert mark["pixels"] > mark["height"] / 2, mark
+        # The line stands between run 5 and run 6 (x = 5.5 on the 1 … 9 axis): right of the middle.
+        assert 0.45 < mark["first_x"] < 0.75, mark
+        assert page.errors() == []

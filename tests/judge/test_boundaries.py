@@ -53,6 +53,18 @@ class TestRooms:
         }
         assert {k: v for k, v in offenders.items() if v} == {}
 
+    def test_the_judge_reads_no_source_that_does_io(self) -> None:
+        """From runner/sources the judge takes pure helpers and names only (period alignment, the
+        metric catalog, the custom metric type); run.py names the server plan for typing alone."""
+        pure = {"runner.sources.base", "runner.sources.cloudwatch_catalog", "runner.sources.custom"}
+        offenders = {
+            p.name: sorted(m for m in imports(p) if m.startswith("runner.sources") and m not in pure)
+            for p in (RUNNER / "judge").glob("*.py")
+        }
+        assert {k: v for k, v in offenders.items() if v} == {"run.py": ["runner.sources.server"]}
+        run_py = (RUNNER / "judge" / "run.py").read_text()
+        assert "if TYPE_CHECKING:\n    from runner.sources.server import ServerPlan" in run_py
+
     def test_no_module_of_the_locust_room_passes_400_lines(self) -> None:
         """The Locust adapter is split by concern (phases, shape, workers, finish): none over 400 lines."""
         sizes = {p.name: len(p.read_text().splitlines()) for p in (RUNNER / "locust").glob("*.py")}
@@ -64,6 +76,25 @@ class TestRooms:
         modules = [*RUNNER.rglob("*.py"), *(RUNNER.parent / "exporters").rglob("*.py")]
         sizes = {p.relative_to(RUNNER.parent).as_posix(): len(p.read_text().splitlines()) for p in modules}
         assert {k: n for k, n in sizes.items() if n > 430} == {}
+
+    def test_every_loadlens_flag_is_defined_once(self) -> None:
+        """A flag of the OPTIONS table is declared only there: `loadlens verdict`, `compare`,
+        `cloudwatch check`, `grafana push`, `scenarios` and `demo` take it with options.add_options.
+        `history --scenario` is not the run's scenario but a filter on the runs listed."""
+        from runner.config.options import OPTIONS
+
+        flags = {option.flag for option in OPTIONS}
+        declared = {
+            (p.relative_to(RUNNER).as_posix(), node.args[0].value)
+            for p in RUNNER.rglob("*.py")
+            for node in ast.walk(ast.parse(p.read_text()))
+            if isinstance(node, ast.Call)
+            and getattr(node.func, "attr", None) == "add_argument"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value in flags
+        }
+        assert declared == {("commands/history.py", "--scenario")}
 
     def test_the_cpu_and_memory_metric_sets_are_spelled_once(self) -> None:
         """Which (source, metric) pairs are CPU or memory is written in runner/readings.py only."""

@@ -19,7 +19,7 @@ from locust import HttpUser, constant, task
 from locust.env import Environment
 from locust.html import get_html_report
 
-from runner.locust.prune import prune_per_second, thin_history
+from runner.locust.prune import drop_endpoint_caches, prune_per_second, thin_history
 
 SPEED = 60
 
@@ -82,7 +82,12 @@ def ui(target: str, port: int) -> dict[str, Any]:
         before = requests.get(f"{base}/stats/requests", timeout=10).json()
         csv_before = requests.get(f"{base}/stats/requests/csv", timeout=10).text
         seconds_before = len(env.stats.total.num_reqs_per_sec)
+        caches_before = {
+            "total": len(env.stats.total.response_times_cache or ()),
+            "entries": max(len(e.response_times_cache or ()) for e in env.stats.entries.values()),
+        }
         dropped = prune_per_second(env.stats)
+        caches_dropped = drop_endpoint_caches(env.stats)
         after = requests.get(f"{base}/stats/requests", timeout=10).json()
         csv_after = requests.get(f"{base}/stats/requests/csv", timeout=10).text
     finally:
@@ -95,6 +100,12 @@ def ui(target: str, port: int) -> dict[str, Any]:
         "csv_after": csv_after,
         "seconds_before": seconds_before,
         "dropped": dropped,
+        "caches_before": caches_before,
+        "caches_dropped": caches_dropped,
+        "caches_after": {
+            "total": len(env.stats.total.response_times_cache or ()),
+            "entries": max(len(e.response_times_cache or ()) for e in env.stats.entries.values()),
+        },
         "seconds_after": [len(e.num_reqs_per_sec) for e in (*env.stats.entries.values(), env.stats.total)],
     }
 

@@ -47,6 +47,11 @@ class TestPerSecondCounts:
         assert seen["after"] == seen["before"]
         assert seen["csv_after"] == seen["csv_before"]
         assert max(seen["seconds_after"]) <= KEEP_S + 1
+        # The endpoints' response-time caches go (30 of them had ~20 copies each); the Aggregated
+        # one, which the "current" percentiles above are read from, stays.
+        assert seen["caches_before"]["entries"] > 0 and seen["caches_dropped"] == 30
+        assert seen["caches_after"] == {"total": seen["caches_before"]["total"], "entries": 0}
+        assert seen["caches_after"]["total"] > 0
 
 
 class TestHistory:
@@ -95,6 +100,8 @@ def _dump(environment, **_kw):
         return
     with open(os.environ["PRUNE_DUMP"], "w") as f:
         json.dump({"total": len(stats.total.num_reqs_per_sec),
+               "caches": {"total": len(stats.total.response_times_cache or ()),
+                          "entries": max(len(e.response_times_cache or ()) for e in stats.entries.values())},
                    "entries": max(len(e.num_reqs_per_sec) for e in stats.entries.values()),
                    "requests": stats.total.num_requests}, f)
 
@@ -142,3 +149,28 @@ def test_loadlens_run_keeps_locusts_per_second_counts_bounded(tmp_path: Path, ta
     # 10 s at 60x is ~600 of Locust's seconds; pruned every 2 s (120 of them) to the last 20.
     assert sizes["total"] < 200, sizes
     assert sizes["entries"] < 200, sizes
+    # Locust copies each endpoint's response times every second and keeps 20 copies; only the
+    # Aggregated entry's are read (without --csv-full-history), so only it keeps them.
+    assert sizes["caches"]["entries"] == 0 and sizes["caches"]["total"] > 0, sizes
+
+
+def test_csv_full_history_keeps_the_endpoints_response_time_caches(tmp_path: Path, target: str) -> None:
+    """With --csv-full-history Locust writes every endpoint's "current" percentiles into the history
+    CSV, read from that endpoint's cache: then the caches stay, and the rows carry percentiles."""
+    locustfile = tmp_path / "names.py"
+    locustfile.write_text(LOCUSTFILE)
+    dump = tmp_path / "dump.json"
+    run = LoadlensRun(
+        tmp_path, target, locustfile=locustfile, users=3, spawn_rate=10, run_time="6s", only_summary=True,
+        config="[thresholds]\np95_ms = 5000\n", env={"PRUNE_DUMP": str(dump)},
+        flags=("--csv", str(tmp_path / "csv" / "run"), "--csv-full-history"),
+    )  # fmt: skip
+    done = run.run(timeout_s=90)
+    assert done.returncode == 0, done.tail()
+    sizes = json.loads(dump.read_text())
+    assert sizes["caches"]["entries"] > 0 and sizes["caches"]["total"] > 0, sizes
+    lines = (tmp_path / "csv" / "run_stats_history.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    name, p50 = header.index("Name"), header.index("50%")
+    endpoint_rows = [r.split(",") for r in lines[1:] if r.split(",")[name].startswith("/health/")]
+    assert any(int(r[p50]) > 0 for r in endpoint_rows if r[p50].isdigit())

@@ -10,9 +10,12 @@ import random
 import re
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from runner.cli import main
+from runner.judge.analysis import Analysis, CpuCost
+from runner.judge.correlate import Headroom, SeriesRef, headroom, periods
 from runner.model import EndpointKey, Result, RunInfo, Status
 from runner.readings import Series
 from runner.reports import write_reports
@@ -20,9 +23,14 @@ from runner.reports.html import FILE_NAME, render_page, report_html, write_html_
 from runner.reports.html.client import DISTRIBUTION_BINS, MAX_ENDPOINT_LINES, distribution
 from runner.reports.html.data import page_data
 from runner.reports.html.downsample import downsample, keep_indices
-from runner.reports.summary_json import write_summary
+from runner.reports.load import load_summary
+from runner.reports.summary_json import summary_schema, write_summary
+from tests.judge.test_correlate import T0 as CORR_T0
+from tests.judge.test_correlate import load_steps
 from tests.reports.test_reports import make_record
 from tests.support.big_run import big_record
+from tests.support.timelines import record as timeline_of
+from tests.support.timelines import series
 
 
 def page_document(text: str) -> dict:
@@ -96,6 +104,21 @@ class TestPageData:
         assert doc["endpoints"][0]["count"] == record.judged.total().count
         assert len(doc["client"]["t"]) == len([iv for iv in record.timeline if iv.end > iv.start])
 
+    def test_paths_inside_loadlens_show_without_the_machine_they_are_installed_on(self) -> None:
+        """The demo's locustfile and config live in loadlens's own package: the page shows them as
+        ``runner/demo/...`` (the same on every machine), in ``--opt PATH`` and ``--opt=PATH`` alike;
+        every other argument is shown as typed."""
+        import runner
+
+        demo = Path(runner.__file__).resolve().parent / "demo"
+        command = ("loadlens", "run", "-f", str(demo / "locustfile.py"), f"--loadlens-config={demo}/loadlens.toml",
+                   "--out", "results", "--csv", "/srv/elsewhere/locust")  # fmt: skip
+        shown = page_data([dataclasses.replace(make_record(), command=command)])["meta"]["command"]
+        assert shown == (
+            "loadlens run -f runner/demo/locustfile.py --loadlens-config=runner/demo/loadlens.toml "
+            "--out results --csv /srv/elsewhere/locust"
+        )
+
     def test_a_cpu_limit_line_comes_from_the_criterion_judged_on_that_resource(self) -> None:
         """The ECS CPU chart carries the 70 % limit of the server criterion on the same resource."""
         cpu = Result(
@@ -125,8 +148,8 @@ class TestPageData:
         assert {"kind": "breach", "at": at, "text": sentence} in page_data([record])["marks"]
 
     def test_correlation_periods_sort_by_cpu_and_missing_values_stay_gaps(self) -> None:
-        """Periods are drawn in CPU order; a period without a p95 is a gap, not an error, and the
-        fit line goes through the rps points (rps = a + b x CPU)."""
+        """Periods are drawn in CPU order; a period without a p95 is a gap, not an error. A summary
+        written before the headroom fit was stored has no line to draw: none is invented."""
         periods = [
             {"server": {"ECS CPU": 40.0}, "p95_ms": None, "rps": 100.0},
             {"server": {"ECS CPU": 20.0}, "p95_ms": 80.0, "rps": 50.0},
@@ -137,7 +160,41 @@ class TestPageData:
         doc = page_data([dataclasses.replace(make_record(), analysis=analysis)])["correlation"]
         assert doc["cpu"] == [20.0, 40.0, 40.0]
         assert doc["p95_ms"] == [80.0, None, 120.0]
-        assert doc["fit"] == [50.0, 100.0, 100.0]
+        assert doc["line"] is None and "no fitted line" in doc["line_note"]
+
+    def test_the_correlation_draws_the_analysis_own_headroom_line(self, tmp_path: Path) -> None:
+        """The line on the page is the analysis' Theil-Sen fit CPU = a + b x rps, read back from
+        summary.json: drawn over the rps it was fitted on, then dotted on to the CPU limit at the
+        headroom estimate. A spike period that a least-squares line would follow does not move it."""
+        head, section = _analysed([20, 40, 60], spike=True)
+        assert head.rps_at_limit is not None and head.slope_percent_per_rps is not None
+        stored = load_summary(write_summary(dataclasses.replace(make_record(), analysis=section), tmp_path))
+        assert {"slope_percent_per_rps", "intercept_percent", "rps_min", "rps_max"} <= set(
+            stored.analysis["headroom"]
+        )
+        jsonschema.Draft202012Validator(summary_schema()).validate(
+            json.loads((tmp_path / "summary.json").read_text())
+        )
+        line = page_data([stored])["correlation"]["line"]
+        a, b = head.intercept_percent, head.slope_percent_per_rps
+        assert head.intercept_percent is not None
+        assert line["rps"] == pytest.approx([head.rps_min, head.rps_max], rel=1e-3)
+        assert line["cpu"] == pytest.approx([a + b * r for r in line["rps"]], rel=1e-3)
+        assert line["to_limit"]["cpu"] == pytest.approx([line["cpu"][1], 70.0], rel=1e-3)
+        assert line["to_limit"]["rps"] == pytest.approx([head.rps_max, head.rps_at_limit], rel=1e-3)
+
+    @pytest.mark.parametrize(
+        ("levels", "why"),
+        [([40, 40, 40], "about the same load"), ([20, 40, 60], "does not rise with load")],
+    )
+    def test_no_headroom_estimate_draws_no_line_and_says_so(self, levels: list[float], why: str) -> None:
+        """One load level (no fit at all) or CPU that does not rise with load (a fit, but no
+        estimate): no line, and the page says why."""
+        head, section = _analysed(levels, flat=True)
+        assert head.rps_at_limit is None and why in head.summary
+        doc = page_data([dataclasses.replace(make_record(), analysis=section)])["correlation"]
+        assert doc["line"] is None
+        assert doc["line_note"].startswith("no fitted line: the analysis made no headroom estimate")
 
     def test_a_day_over_200_endpoints_stays_bounded(self) -> None:
         """24 h x 200 endpoints (a 1 s server series among them): each drawn series has at most
@@ -161,6 +218,21 @@ class TestPageData:
         assert [o["run_id"] for o in doc["overlay"]] == [a.info.run_id, "load_20261104T090000Z"]
         assert all(o["t"][0] >= 0 and o["t"][-1] <= a.run_end - a.run_start + 1 for o in doc["overlay"])
         assert doc["meta"]["run_id"] == a.info.run_id
+
+
+def _analysed(levels: list[float], *, spike: bool = False, flat: bool = False) -> tuple[Headroom, dict]:
+    """The headroom of a service costing 10 % + 0.5 % CPU per rps (or a flat 30 % with ``flat``)
+    at 5 minutes of each rps level, and the analysis section summary.json stores for it."""
+    stretches, cpu = load_steps(levels)
+    if flat:
+        cpu = [30.0 - 0.01 * i for i in range(len(cpu))]
+    if spike:
+        cpu[2] = 95.0  # one wild minute at the lowest load
+    ecs = series("CPUUtilization", cpu, start=CORR_T0)
+    ps = periods(timeline_of(stretches, start=CORR_T0), [ecs], period_s=60)
+    head = headroom(ps, cpu=SeriesRef.of(ecs), cpu_limit_percent=70.0)
+    cost = CpuCost(headroom=head, cpu_seconds_per_1000_requests=None, cores=1.0, periods=tuple(ps))
+    return head, Analysis(cpu=cost).section()
 
 
 class TestEscaping:
@@ -199,6 +271,20 @@ class TestEscaping:
         doc["meta"]["run_id"] = "{{JS}}{{DATA}}"
         text = render_page(doc)
         assert page_document(text)["meta"]["run_id"] == "{{JS}}{{DATA}}"
+
+
+class TestLicence:
+    def test_the_page_carries_uplots_mit_notice(self) -> None:
+        """uPlot is MIT: its copyright and permission notice travel with every copy, so the page that
+        embeds it carries the whole licence text (in a comment of the script that holds uPlot)."""
+        from importlib import resources
+
+        notice = resources.files("runner.reports.html").joinpath("vendor/uPlot.LICENSE").read_text()
+        text = report_html([make_record()])
+        uplot_script = next(s for s in re.findall(r"<script>(.*?)</script>", text, re.S) if "uPlot=" in s)
+        comments = " ".join(re.findall(r"/\*(.*?)\*/", uplot_script, re.S))
+        assert " ".join(notice.split()) in " ".join(comments.split())
+        assert text.count("</script>") == 3 and "<!--" not in text
 
 
 class TestWriting:

@@ -42,7 +42,7 @@ def render_page(doc: Mapping[str, Any]) -> str:
         "UPLOT_CSS": parts["uplot_css"],
         "CSS": parts["css"],
         "DATA": json_for_script(doc),
-        "UPLOT_JS": parts["uplot_js"],
+        "UPLOT_JS": _licence_comment(parts["uplot_licence"]) + parts["uplot_js"],
         "JS": parts["js"],
     }
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], parts["template"])
@@ -97,6 +97,14 @@ def _failure_page(record: RunRecord, exc: Exception) -> str:
     )
 
 
+def _licence_comment(notice: str) -> str:
+    """uPlot's MIT notice as a comment heading its script: the licence asks that the notice go with
+    every copy, and each report is one. ``/*!`` keeps it through minifiers."""
+    body = notice.strip().replace("*/", "* /")
+    head = f"uPlot {UPLOT_VERSION} (https://github.com/leeoniya/uPlot), embedded under its licence:"
+    return f"/*! {head}\n\n{body}\n*/\n"
+
+
 def _assets() -> dict[str, str]:
     """The template, styles and scripts shipped in this package."""
     here = resources.files(__name__)
@@ -110,6 +118,7 @@ def _assets() -> dict[str, str]:
         "js": read("page.js"),
         "uplot_css": read("vendor/uPlot.min.css"),
         "uplot_js": read("vendor/uPlot.iife.min.js"),
+        "uplot_licence": read("vendor/uPlot.LICENSE"),
     }
 
 

@@ -14,7 +14,7 @@ from runner.reports.html.numbers import sig, sig_all
 
 
 def correlation(record: RunRecord) -> dict[str, Any] | None:
-    """p95 and rps against CPU per analysis period, with the headroom fit (rps = a + b x CPU)."""
+    """p95 and rps against CPU per analysis period, with the analysis' own headroom line."""
     section = record.analysis
     periods = section.get("periods")
     head = section.get("headroom")
@@ -31,13 +31,14 @@ def correlation(record: RunRecord) -> dict[str, Any] | None:
         ),
         key=lambda row: row[0],
     )
-    fit = _line_fit([(c, r) for c, _p, r in rows if r is not None])
+    line, note = headroom_line(head)
     return {
         "cpu_label": cpu_label,
         "cpu": [sig(c) for c, _p, _r in rows],
         "p95_ms": [sig(p) for _c, p, _r in rows],
         "rps": [sig(r) for _c, _p, r in rows],
-        "fit": [sig(fit[0] + fit[1] * c) for c, _p, _r in rows] if fit else None,
+        "line": line,
+        "line_note": note,
         "cpu_limit_percent": head.get("cpu_limit_percent"),
         "summary": str(head.get("summary", "")),
         "caveat": str(head.get("caveat", "")),
@@ -48,17 +49,35 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _line_fit(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
-    """Least squares ``y = a + b x`` (a drawing aid; the headroom figures are the analysis')."""
-    if len(points) < 2:
-        return None
-    mx = math.fsum(x for x, _ in points) / len(points)
-    my = math.fsum(y for _, y in points) / len(points)
-    sxx = math.fsum((x - mx) ** 2 for x, _ in points)
-    if sxx == 0:
-        return None
-    b = math.fsum((x - mx) * (y - my) for x, y in points) / sxx
-    return my - b * mx, b
+def headroom_line(head: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The analysis' fit CPU % = a + b x rps (runner.judge.correlate.headroom, Theil-Sen) as the page
+    draws it: over the rps it was fitted on, and from there on to the CPU limit at the estimate
+    (``to_limit``, None when the limit is within the tested load). No line when the analysis made
+    no estimate, or the summary predates the stored fit: the page fits nothing of its own, so the
+    line it shows is always the one the headroom sentence speaks of. The text says why there is none."""
+    a, b = _number(head.get("intercept_percent")), _number(head.get("slope_percent_per_rps"))
+    lo, hi = _number(head.get("rps_min")), _number(head.get("rps_max"))
+    at, limit = _number(head.get("rps_at_limit")), _number(head.get("cpu_limit_percent"))
+    if at is None:
+        return None, "no fitted line: the analysis made no headroom estimate"
+    if a is None or b is None or lo is None or hi is None:
+        return None, (
+            "no fitted line: this summary.json was written before the headroom line was stored "
+            "(loadlens verdict RUN_DIR judges it again and stores it)"
+        )
+    line: dict[str, Any] = {
+        "rps": [sig(lo), sig(hi)],
+        "cpu": [sig(a + b * lo), sig(a + b * hi)],
+        "to_limit": None,
+    }
+    if limit is not None and at > hi:
+        line["to_limit"] = {"rps": [sig(hi), sig(at)], "cpu": [sig(a + b * hi), sig(limit)]}
+    text = f"headroom line: {_fmt(a)} % + {_fmt(b)} % per rps, fitted over {_fmt(lo)}-{_fmt(hi)} rps"
+    return line, text
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
 
 
 def trends(record: RunRecord, *, buckets: int) -> list[dict[str, Any]]:

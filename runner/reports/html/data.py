@@ -11,11 +11,13 @@ latency distributions are re-binned into a fixed number of bins.
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import runner
 from runner.model import Result, RunRecord
 from runner.reports.html.analysis import correlation, trends
 from runner.reports.html.client import client_series, endpoint_rows, endpoint_series
@@ -108,9 +110,18 @@ def _meta(record: RunRecord) -> dict[str, Any]:
             "kind": record.window_kind.replace("_", " "),
         },
         "versions": dict(record.versions),
-        "command": " ".join(record.command),
+        "command": " ".join(shown_command(record.command)),
         "interrupted": record.interrupted or record.verdict.interrupted,
     }
+
+
+def shown_command(parts: Sequence[str]) -> list[str]:
+    """The command line as the page shows it: a path inside loadlens's own package (the demo's
+    locustfile and config) as ``runner/...``, which is where it is on every machine, instead of
+    where this one installed it. Everything else as typed (secrets already redacted)."""
+    package_root = str(Path(runner.__file__).resolve().parent.parent)
+    prefix = package_root.rstrip(os.sep) + os.sep
+    return [part.replace(prefix, "") for part in parts]
 
 
 def _criterion(result: Result) -> dict[str, Any]:

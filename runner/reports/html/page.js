@@ -248,8 +248,22 @@
     var series = [{ label: c.cpu_label + " %" },
       { label: "p95 ms", scale: "ms", stroke: colour(0), paths: function () { return null; }, points: { show: true, size: 7, fill: colour(0) } },
       { label: "rps", scale: "rps", stroke: colour(3), paths: function () { return null; }, points: { show: true, size: 7, fill: colour(3) } }];
-    var data = [c.cpu, c.p95_ms, c.rps];
-    if (c.fit) { series.push({ label: "headroom fit (rps)", scale: "rps", stroke: colour(2), dash: [6, 4], points: { show: false } }); data.push(c.fit); }
+    var data = [c.cpu.slice(), c.p95_ms.slice(), c.rps.slice()];  // copies: a redraw starts again
+    // The analysis' own headroom line (CPU = a + b x rps), its ends merged into the CPU axis: solid
+    // over the rps it was fitted on, dotted on to the CPU limit at the estimate.
+    var parts = c.line ? [["headroom line (rps)", c.line, null]] : [];
+    if (c.line && c.line.to_limit) parts.push(["to the CPU limit (rps)", c.line.to_limit, [2, 4]]);
+    parts.forEach(function (part) {
+      series.push({ label: part[0], scale: "rps", stroke: colour(2), width: 2, dash: part[2] || undefined, spanGaps: true, points: { show: false } });
+      data.push(data[0].map(function () { return null; }));
+    });
+    parts.forEach(function (part, k) {
+      [0, 1].forEach(function (end) {
+        var x = part[1].cpu[end], i = 0;
+        while (i < data[0].length && data[0][i] < x) i++;
+        data.forEach(function (col, j) { col.splice(i, 0, j === 0 ? x : j === 3 + k ? part[1].rps[end] : null); });
+      });
+    });
     var limit = c.cpu_limit_percent;
     var u = new uPlot({
       title: "p95 and rps against " + c.cpu_label, width: chartWidth(box), height: 260,
@@ -267,6 +281,7 @@
       }] },
     }, data, box);
     counted(box, data);
+    box.append(el("p", { class: "note", id: "headroom-line", text: c.line_note || "" }));
     box.append(el("p", { class: "note", text: c.summary + (c.caveat ? " (" + c.caveat + ")" : "") }));
     otherCharts.push(u);
   }
@@ -493,7 +508,7 @@
 
   function render(doc) {
     rendering = true;
-    try { draw(doc); } finally { rendering = false; }
+    try { draw(doc); resize(); } finally { rendering = false; }
     if (zoom && timeCharts.length) timeCharts[0].setScale("x", zoom);  // the others follow
     expose();
   }
@@ -524,6 +539,8 @@
     document.body.setAttribute("data-rendered", "1");
   }
 
+  // Every chart to its box's width. Also once after drawing: a grid's first chart is drawn while it
+  // is alone in its row (auto-fit spreads it over the whole row) and would overflow its box after.
   function resize() {
     timeCharts.concat(otherCharts).forEach(function (u) {
       var box = u.root.parentNode;

@@ -108,6 +108,7 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     from runner.config.plan import exit_code_on_error, plan_from_options, with_run_dir
     from runner.locust.bridge import install
 
+    _web_ui_on_loopback()  # first: the options read below then hold the web UI's host as Locust will
     locust_options = _validate_locust_args(rest)
     given_locustfile = _flag_value(rest, *_LOCUSTFILE_FLAGS)
     if _has_flag(rest, "--worker"):
@@ -161,7 +162,6 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     else:
         logs.configure(fmt="console")
     bridge = install(plan=plan)
-    _web_ui_on_loopback()
     try:
         with locustfile_errors_as_one_line():
             code = int(_locust_main(args) or 0)

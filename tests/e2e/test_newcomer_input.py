@@ -242,6 +242,23 @@ class TestWebUiPort:
             proc.stderr
         ), proc.stderr
 
+    def test_the_port_is_checked_on_the_host_the_ui_binds(self, tmp_path: Path) -> None:
+        """Under `loadlens run` the web UI binds 127.0.0.1 by default: the same port taken on another
+        loopback address (127.0.0.2) does not refuse the run, which then runs and is judged."""
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.2", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            out = tmp_path / "results"
+            proc = run(
+                loadlens_cmd("run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--web-port", str(port), "--autostart",
+                             "--autoquit", "0", "-u", "1", "-t", "2s", "--out", str(out)),
+                cwd=tmp_path,
+                timeout_s=90,
+            )  # fmt: skip
+        assert proc.returncode == 1, proc.stderr[-2000:]  # every request refused: FAIL, judged
+        assert len(list(out.iterdir())) == 1
+
     def test_headless_runs_do_not_check_the_web_port(self, tmp_path: Path) -> None:
         """--headless opens no web UI: a taken --web-port does not matter."""
         with socket.socket() as taken:

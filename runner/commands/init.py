@@ -31,7 +31,6 @@ import os
 import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -39,6 +38,7 @@ from runner.commands.server_proposal import raised_line, rejudged_server_rows, s
 from runner.errors import UsageError
 from runner.model import EndpointStats, RunRecord, Status
 from runner.readings import Series
+from runner.timefmt import span_utc
 
 DEFAULT_FILE = "loadlens.toml"
 LATENCY_HEADROOM = 1.5  # a proposed latency limit is the observed value times this, rounded up
@@ -200,13 +200,12 @@ def propose(record: RunRecord, *, source: str, env: Mapping[str, str], target_di
     snap = record.judged
     apart = snap.expected_statuses
     total = snap.total()
-    start = datetime.fromtimestamp(snap.start, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    end = datetime.fromtimestamp(snap.end, UTC).strftime("%H:%M:%S")
     window = "steady state" if record.window_kind == "steady_state" else "whole run"
     lines = [
         f"# loadlens.toml: proposed by `loadlens init --from {source}`. Every key: docs/configuration.md.",
         f"# From run {record.info.run_id}: {total.count:,} requests in its judged window ({window},",
-        f"# {start}-{end} UTC). Latency limits are the observed value x {LATENCY_HEADROOM:g} rounded up;",
+        f"# {span_utc(snap.start, snap.end)}). Latency limits are the observed value"
+        f" x {LATENCY_HEADROOM:g} rounded up;",
         f"# min_rps is {RPS_FLOOR:g} x the observed rate rounded down. Tighten them to your targets.",
         "",
         "[run]",

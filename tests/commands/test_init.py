@@ -7,6 +7,7 @@ The end-to-end tests run Locust for real against the demo service on 127.0.0.1 (
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -278,7 +279,10 @@ def _busy_process(tmp_path: Path, *, busy: bool) -> subprocess.Popen[bytes]:
         if busy
         else "import time\ntime.sleep(120)\n"
     )
-    return subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path)
+    # Raised priority when allowed (CI runs as root): the busy loop keeps its core on a machine the
+    # run itself, its target and anything else share, so its peak is well above the 70 % default.
+    nice = ["nice", "-n", "-10"] if busy and os.geteuid() == 0 else []
+    return subprocess.Popen([*nice, sys.executable, "-c", code], cwd=tmp_path)
 
 
 @pytest.mark.slow

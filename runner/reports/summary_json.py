@@ -265,7 +265,8 @@ def summary_schema() -> dict[str, Any]:
 def _render(value: Any, depth: int) -> str:
     # json.dumps(indent=2) would put every histogram bucket and series point on lines of their
     # own (tens of thousands of lines): lists of scalars and short flat objects (a timeline
-    # point's endpoint digest, status counts) stay on one line; everything else is indented.
+    # point's endpoint digest, status counts) stay on one line; everything else is indented. Lists
+    # of numbers are written without spaces: histogram buckets are most of a long run's file.
     inner = "  " * (depth + 1)
     if isinstance(value, dict) and all(not isinstance(v, dict | list) for v in value.values()):
         flat = json.dumps(value, ensure_ascii=False, allow_nan=False)
@@ -279,4 +280,6 @@ def _render(value: Any, depth: int) -> str:
     if isinstance(value, list) and any(isinstance(v, dict) for v in value):
         items = [inner + _render(v, depth + 1) for v in value]
         return "[\n" + ",\n".join(items) + "\n" + "  " * depth + "]"
+    if isinstance(value, list):  # numbers on one line, without the spaces: a quarter of a soak's file
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return json.dumps(value, ensure_ascii=False, allow_nan=False)

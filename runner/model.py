@@ -412,3 +412,4 @@ class RunRecord:
     spike: SpikeMarks | None = None  # a staged run with a recovery stage (summary.json "spike")
     logs: LogReading | None = None  # [cloudwatch] log_group's error events (summary.json "server.logs")
     alarms: AlarmReading | None = None  # alarms that entered ALARM (summary.json "server.alarms")
+    locustfile_path: str = ""  # -f as given, each file made absolute (for `loadlens init --from`)

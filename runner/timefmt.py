@@ -68,6 +68,13 @@ def clock_utc(epoch_s: float) -> str:
     return time.strftime("%H:%M:%S UTC", time.gmtime(epoch_s))
 
 
+def span_utc(start_s: float, end_s: float) -> str:
+    """``2026-11-03 12:00:05-12:05:05 UTC``: a window of one run, in a comment a person reads."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start_s)) + time.strftime(
+        "-%H:%M:%S UTC", time.gmtime(end_s)
+    )
+
+
 def compact_utc(epoch_s: float) -> str:
     """``20261103T120005Z``: a moment that sorts and fits in a file name."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch_s))

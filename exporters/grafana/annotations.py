@@ -163,7 +163,9 @@ class GrafanaAnnotator:
         try:
             import grafana_client  # noqa: F401  (fail here, before any user starts)
         except ImportError:
-            raise ExporterError(f"Grafana annotations need the grafana extra ({EXTRA_HINT})") from None
+            raise ExporterError(
+                f"Grafana annotations need grafana-client, not installed here: {EXTRA_HINT}"
+            ) from None
         import gevent
         from gevent.event import Event
         from gevent.threadpool import ThreadPool

@@ -4,7 +4,8 @@ Shared by the run's annotations (exporters/grafana/annotations.py) and ``loadlen
 (exporters/grafana/push.py), so both connect, authenticate and fail the same way. The client is
 grafana-client 3.11.x, which uses plain requests/urllib3: 4.x and later pull niquests, which replaces
 urllib3 in the whole environment and slows Locust's HttpUser (see facts.md). grafana-client is an
-optional extra, imported only when Grafana is used.
+regular dependency, imported only when Grafana is used; an image without it says so in one line
+(runner.installed).
 """
 
 from __future__ import annotations
@@ -50,10 +51,11 @@ def resolve_token(env: Mapping[str, str], *, token_file: Path | None = None) -> 
 def connect(url: str, *, token: str | None, timeout_s: float) -> Any:
     """A grafana-client ``GrafanaApi`` for ``url`` (bearer ``token``; without one, a user:password in
     the URL is used as basic auth). No request is made here."""
-    try:
-        from grafana_client import GrafanaApi
-    except ImportError:
-        raise GrafanaError(f"Grafana support needs the grafana extra ({EXTRA_HINT})") from None
+    from runner import installed
+
+    installed.require(installed.GRAFANA, used_by="Grafana support")
+    from grafana_client import GrafanaApi
+
     parts = urlsplit(url.strip())
     if parts.path and not parts.path.endswith("/"):
         # grafana-client appends "api" to the path as is: https://host/grafana must become .../grafana/

@@ -70,6 +70,9 @@ def grafana_command(argv: Sequence[str], *, env: Mapping[str, str], out: TextIO,
     folder = args.folder if args.folder is not None else cfg.grafana.folder or DEFAULT_FOLDER
     if not folder.strip():
         raise UsageError("--folder: the folder name must not be empty")
+    from runner import installed
+
+    installed.require(installed.GRAFANA, used_by="loadlens grafana push")
     dashboards = load_dashboards(args.dashboards or default_dashboards_dir())
     api = connect(url, token=token, timeout_s=TIMEOUT_S)
     outcome = push(api, dashboards, base_url=url, folder_title=folder, token=token, timeout_s=TIMEOUT_S)

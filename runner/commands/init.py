@@ -1,9 +1,9 @@
 """`loadlens init [--from RUN_DIR] [--force] [--output FILE]`: write a commented loadlens.toml.
 
-Without ``--from`` the file holds the default criteria (error rate <= 1 %, server CPU < 70 % and
-memory < 80 %) and every other section commented out, ready to fill in. With ``--from RUN_DIR`` it
-proposes limits from a real run's judged window, so a team goes from "we have a locustfile" to a
-gate in one step:
+Without ``--from`` the file holds the default criteria (error rate <= 1 %, server CPU <= 70 % and
+memory <= 80 %: FAIL only above them) and every other section commented out, ready to fill in.
+With ``--from RUN_DIR`` it proposes limits from a real run's judged window, so a team goes from "we
+have a locustfile" to a gate in one step:
 
 - latency: each endpoint's p95 and p99 (and those of all requests) times ``LATENCY_HEADROOM``,
   rounded up to a readable number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten); an
@@ -11,7 +11,10 @@ gate in one step:
 - error rate: 1 % unless the run saw more (then its rate times the headroom, rounded up), per
   endpoint where an endpoint's own rate needs more than the global one;
 - throughput: ``min_rps`` at half the run's rate, rounded down;
-- ``[server]``: the product's limits (70 % / 80 %), with the run's peaks beside them as comments;
+- ``[server]``: the product's limits (70 % / 80 %) when the run's peaks stay at or under them, else
+  a limit just above the peak (the next multiple of 5, at most 100), with a comment saying it is
+  above the default and why: at the default the run would fail its own gate. A local process past
+  one core (over 100 %) gets that limit in ``[process]``, the one table that allows it;
 - ``[cloudwatch]``: commented, filled from ``AWS_REGION``/``AWS_PROFILE`` and the run when known.
 
 The proposal is then judged against the run it came from through the same path ``loadlens
@@ -28,14 +31,14 @@ import os
 import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from runner.commands.server_proposal import raised_line, rejudged_server_rows, server_lines, server_proposal
 from runner.errors import UsageError
-from runner.model import EndpointStats, Result, RunRecord, Status
+from runner.model import EndpointStats, RunRecord, Status
 from runner.readings import Series
-from runner.units import format_value
+from runner.timefmt import span_utc
 
 DEFAULT_FILE = "loadlens.toml"
 LATENCY_HEADROOM = 1.5  # a proposed latency limit is the observed value times this, rounded up
@@ -69,7 +72,7 @@ def init_command(argv: Sequence[str], *, env: Mapping[str, str], out: TextIO, er
         from runner.reports.load import load_summary
 
         record = load_summary(args.run_dir)
-        text = propose(record, source=str(args.run_dir), env=env)
+        text = propose(record, source=str(args.run_dir), env=env, target_dir=target.resolve().parent)
         for problem in check(record, text, env=env):
             err.write(f"loadlens init: warning: {problem}\n")
     _write(target, text)
@@ -172,7 +175,7 @@ def template(*, env: Mapping[str, str]) -> str:
             "# [scenarios.smoke.thresholds]  # overrides [thresholds] when smoke runs",
             "# p95_ms = 200",
             "",
-            *_server_lines(()),
+            *server_lines(()),
             "",
             *_cloudwatch_lines(None, env=env),
             "",
@@ -191,23 +194,24 @@ def template(*, env: Mapping[str, str]) -> str:
     )
 
 
-def propose(record: RunRecord, *, source: str, env: Mapping[str, str]) -> str:
-    """A loadlens.toml whose limits the run in ``record`` passes with room to spare."""
+def propose(record: RunRecord, *, source: str, env: Mapping[str, str], target_dir: Path | None = None) -> str:
+    """A loadlens.toml whose limits the run in ``record`` passes with room to spare, to be written
+    into ``target_dir`` (the current directory by default): the locustfile is named from there."""
     snap = record.judged
     apart = snap.expected_statuses
     total = snap.total()
-    start = datetime.fromtimestamp(snap.start, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    end = datetime.fromtimestamp(snap.end, UTC).strftime("%H:%M:%S")
     window = "steady state" if record.window_kind == "steady_state" else "whole run"
     lines = [
         f"# loadlens.toml: proposed by `loadlens init --from {source}`. Every key: docs/configuration.md.",
         f"# From run {record.info.run_id}: {total.count:,} requests in its judged window ({window},",
-        f"# {start}-{end} UTC). Latency limits are the observed value x {LATENCY_HEADROOM:g} rounded up;",
+        f"# {span_utc(snap.start, snap.end)}). Latency limits are the observed value"
+        f" x {LATENCY_HEADROOM:g} rounded up;",
         f"# min_rps is {RPS_FLOOR:g} x the observed rate rounded down. Tighten them to your targets.",
         "",
         "[run]",
     ]
-    lines.append(_setting("locustfile", record.info.locustfile))
+    where = target_dir or Path.cwd()
+    lines.append(_locustfile_line(record.info.locustfile, record.locustfile_path, target_dir=where))
     lines.append(_setting("host", record.info.host, redacted=True))
     lines.append(_scenario_line(record.info.scenario))
     lines += ["", "[thresholds]"]
@@ -237,12 +241,19 @@ def propose(record: RunRecord, *, source: str, env: Mapping[str, str]) -> str:
         else:
             lines.append(f"# {kept.count} requests: too few for a percentile (at least {MIN_SAMPLES})")
         lines.append(f"error_rate = {_num(_error_limit(stats, floor=global_error))}")
-    lines += ["", *_server_lines(record.verdict.results), ""]
     own = _run_config(record)
-    for section in ("process", "prometheus_source"):
-        table = own.get(section)
-        if isinstance(table, dict):
-            lines += [f"[{section}]  # as the run had it", *_table_lines(table), ""]
+    raw_process = own.get("process")
+    own_process = raw_process if isinstance(raw_process, dict) else None
+    server, process = server_proposal(record.verdict.results, own_process=own_process)
+    lines += ["", *server_lines(record.verdict.results, proposed=server), ""]
+    if own_process is not None or process:
+        lines += ["[process]  # as the run had it" if own_process is not None else "[process]"]
+        lines += _table_lines({k: v for k, v in (own_process or {}).items() if k not in process})
+        lines += [raised_line(key, limit, peak) for key, (limit, peak) in process.items()]
+        lines.append("")
+    table = own.get("prometheus_source")
+    if isinstance(table, dict):
+        lines += ["[prometheus_source]  # as the run had it", *_table_lines(table), ""]
     lines += [*_cloudwatch_lines(record, env=env, own=own.get("cloudwatch")), ""]
     return "\n".join(lines)
 
@@ -287,6 +298,29 @@ def _setting(key: str, value: str, *, redacted: bool = False) -> str:
     return f"{key} = {_quote(value)}"
 
 
+def _locustfile_line(name: str, path: str, *, target_dir: Path) -> str:
+    """``[run] locustfile`` as `loadlens run` in ``target_dir`` will find it: each file the run used
+    (``path``: -f as given, made absolute) relative to that folder when it lies inside it, else
+    absolute. A summary without ``path`` (older ones) has only the file's name: written when that
+    file is in ``target_dir``, else left commented, never a name that `loadlens run` cannot find."""
+    if path:
+        named = []
+        for entry in path.split(","):
+            if "://" in entry:
+                named.append(entry)
+                continue
+            try:
+                named.append(str(Path(entry).relative_to(target_dir)))
+            except ValueError:  # outside the folder: the absolute path works from anywhere
+                named.append(entry)
+        return f"locustfile = {_quote(','.join(named))}"
+    if not name:
+        return "# locustfile = ..."
+    if (target_dir / name).exists():
+        return f"locustfile = {_quote(name)}"
+    return f"# locustfile = {_quote(name)}  # the run's: not in this folder, give its path"
+
+
 def _scenario_line(name: str) -> str:
     from runner.config.scenarios import BUILTIN
 
@@ -318,35 +352,6 @@ def _error_limit(stats: EndpointStats, *, floor: float) -> float:
         return floor
     rate = stats.failures / stats.count
     return min(1.0, max(floor, readable_up(rate * ERROR_HEADROOM)))
-
-
-def _server_lines(results: Iterable[Result]) -> list[str]:
-    peaks = [
-        f"# this run: {r.name} {format_value(r.observed, r.unit)} ({r.status.value.upper()})"
-        for r in results
-        if r.scope == "server" and r.observed is not None
-    ]
-    return [
-        "[server]",
-        "# Server limits, whatever the source (CloudWatch, Prometheus, a local process).",
-        "cpu_percent = 70",
-        "memory_percent = 80",
-        "# alb_p95_ms = 500        # ALB TargetResponseTime p95 of every period (CloudWatch)",
-        "# alb_p99_ms = 1000",
-        "# unhealthy_hosts = 0     # the default: one unhealthy host in any period fails",
-        *peaks,
-        "",
-        "# Any CloudWatch metric (or a PromQL `query`, read from [prometheus_source]) as a criterion:",
-        "# [[server.metrics]]",
-        '# name = "Redis CPU"',
-        '# namespace = "AWS/ElastiCache"',
-        '# metric = "CPUUtilization"',
-        '# dimensions = { CacheClusterId = "my-cache" }',
-        '# stat = "Maximum"        # Average, Sum, Minimum, Maximum, SampleCount, pNN',
-        "# max = 75                # or min = ...",
-        '# period = "60s"          # optional: the [cloudwatch] period',
-        '# missing = "inconclusive" # or "zero": no datapoints = 0 if the metric exists (throttle counts)',
-    ]
 
 
 def _cloudwatch_lines(record: RunRecord | None, *, env: Mapping[str, str], own: object = None) -> list[str]:
@@ -410,15 +415,14 @@ def check(record: RunRecord, text: str, *, env: Mapping[str, str]) -> list[str]:
         path.write_text(text, encoding="utf-8")
         cfg = load_config(path, env={k: v for k, v in env.items() if not k.startswith("LOADLENS_")})
     rows = judge_client(record.judged, cfg.thresholds_for(record.info.scenario))
-    server_rows = [r for r in record.verdict.results if r.scope == "server"]
     problems = [
         f"{r.name}: {r.status.value.upper()} under the proposed limits ({r.reason})"
         for r in rows
         if r.status is not Status.PASS
     ]
     problems += [
-        f"{r.name}: {r.status.value.upper()} in this run under the limits written ({r.reason})"
-        for r in server_rows
-        if r.status in (Status.FAIL, Status.WARN)
+        f"{r.name}: {r.status.value.upper()} under the proposed limits ({r.reason})"
+        for r in rejudged_server_rows(record, cfg)
+        if r.status is Status.FAIL
     ]
     return problems

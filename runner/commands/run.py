@@ -10,12 +10,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from runner.config.options import pre_parser
 from runner.errors import UsageError
-from runner.locust.startup import discard_unstarted, locustfile_errors_as_one_line, otel_overlap
+from runner.locust.startup import (
+    check_web_port,
+    discard_unstarted,
+    locustfile_errors_as_one_line,
+    otel_overlap,
+)
 
 if TYPE_CHECKING:
     from runner.config.plan import RunPlan
@@ -66,18 +72,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _validate_locust_args(args: list[str]) -> None:
-    """Catch bad values of Locust's own options (``-u abc``) as one line before Locust starts.
-    Unknown options are left alone: a locustfile may add its own."""
+def _validate_locust_args(args: list[str]) -> argparse.Namespace:
+    """Catch bad values of Locust's own options (``-u abc``) as one line before Locust starts, and
+    return them as Locust will see them (its variables and config files included). Unknown options
+    are left alone: a locustfile may add its own."""
     from locust.argument_parser import get_parser
 
     parser = get_parser()
     parser.error = _Parser().error  # type: ignore[method-assign]
     parser.exit = lambda status=0, message=None: None
     try:
-        parser.parse_known_args(args)
+        options, _unknown = parser.parse_known_args(args)
     except UsageError as exc:
         raise UsageError(f"bad Locust option: {exc}") from None
+    return options
 
 
 def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on workers and for --help
@@ -87,6 +95,7 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
         from runner.config.options import register_with_locust
 
         register_with_locust(locust.events)  # Locust's --help lists loadlens's options too
+        _web_ui_on_loopback()
         return _locust_main(["--help"])
     ours_parser = pre_parser()
     ours_parser.error = _Parser().error  # type: ignore[method-assign]
@@ -96,10 +105,11 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     import locust
 
     from runner import logs
-    from runner.config.plan import plan_from_options, with_run_dir
+    from runner.config.plan import exit_code_on_error, plan_from_options, with_run_dir
     from runner.locust.bridge import install
 
-    _validate_locust_args(rest)
+    _web_ui_on_loopback()  # first: the options read below then hold the web UI's host as Locust will
+    locust_options = _validate_locust_args(rest)
     given_locustfile = _flag_value(rest, *_LOCUSTFILE_FLAGS)
     if _has_flag(rest, "--worker"):
         role = "worker"
@@ -108,6 +118,7 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     else:
         role = "standalone"
     plan = plan_from_options(ours, env=env, role=role, command=("loadlens", "run", *argv), create_dir=False)
+    plan = replace(plan, exit_code_on_error=exit_code_on_error(locust_options, argv=rest, env=env))
     _require_packages(plan)
     locust_otel = _has_flag(rest, "--otel") or env.get("LOCUST_ENABLE_OPENTELEMETRY", "").lower() in (
         "1",
@@ -119,6 +130,10 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     locustfile = given_locustfile or plan.locustfile
     if locustfile:
         _check_locustfiles(locustfile)
+    if role != "worker" and not getattr(locust_options, "headless", False):
+        # Locust's web UI: a port it cannot bind is refused now, before any run directory.
+        web_host = str(getattr(locust_options, "web_host", "") or "")
+        check_web_port(web_host, int(getattr(locust_options, "web_port", 8089)))
     args = list(rest)
     if given_locustfile is None and plan.locustfile:
         args = ["-f", plan.locustfile, *args]
@@ -147,7 +162,6 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     else:
         logs.configure(fmt="console")
     bridge = install(plan=plan)
-    _web_ui_on_loopback()
     try:
         with locustfile_errors_as_one_line():
             code = int(_locust_main(args) or 0)
@@ -177,7 +191,16 @@ def _web_ui_on_loopback() -> None:
     """
     from locust import events
 
-    events.init_command_line_parser.add_listener(lambda parser, **_kw: parser.set_defaults(web_host=LOOPBACK))
+    events.init_command_line_parser.add_listener(_loopback_default)
+
+
+def _loopback_default(parser: Any, **_kw: Any) -> None:
+    parser.set_defaults(web_host=LOOPBACK)
+    for action in parser._actions:  # --help says the default that applies under loadlens run
+        if action.dest == "web_host":
+            action.help = (
+                f"Host to bind the web interface to. Defaults to {LOOPBACK} under loadlens run ('*' for all)"
+            )
 
 
 def _require_packages(plan: RunPlan) -> None:
@@ -186,6 +209,10 @@ def _require_packages(plan: RunPlan) -> None:
 
     if plan.server.cloudwatch is not None:
         installed.require(installed.AWS, used_by="CloudWatch ([cloudwatch], --correlate-cloudwatch)")
+    if plan.server.events:
+        installed.require(
+            installed.AWS, used_by="application logs and alarms ([cloudwatch] log_group, alarms)"
+        )
     if plan.config.exporters.otlp.enabled:
         installed.require(installed.OTLP, used_by="OTLP export ([exporters.otlp], --otlp)")
     if plan.config.grafana.url is not None and plan.role != "worker":

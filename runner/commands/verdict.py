@@ -65,10 +65,12 @@ def rejudge(
     )
     cfg = load_config(path, env=env, flags=flag_values(given))
     plan = server_plan(cfg)
-    if plan.cloudwatch is not None:
+    if plan.cloudwatch is not None or plan.events:
         from runner import installed
 
-        installed.require(installed.AWS, used_by="loadlens verdict --correlate-cloudwatch")
+        logs = "logs and alarms ([cloudwatch])"
+        used_by = "--correlate-cloudwatch" if plan.cloudwatch is not None else logs
+        installed.require(installed.AWS, used_by=f"loadlens verdict {used_by}")
     readings = stored_readings(record)
     if plan.cloudwatch is not None or plan.prometheus_url or plan.events:
         readings = _pull_again(record, plan, readings)
@@ -77,7 +79,7 @@ def rejudge(
         _REJUDGED,
         EXPECTED_NOTE_PREFIX,
         INCOMPLETE_NOTE,
-        DEFAULT_NOTE,
+        DEFAULT_NOTE.split(" (")[0],  # older summaries wrote the server part as "CPU < 70 %"
         LOG_NOTE_PREFIX,
         ALARM_NOTE_PREFIX,
         *_NOT_AGAIN,

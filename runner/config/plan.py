@@ -7,6 +7,7 @@ Locust's ``init`` when loadlens is loaded as a plugin into plain `locust`.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,7 @@ class RunPlan:
     config_path: Path | None = None
     config: Config = field(default_factory=Config)
     server: ServerPlan = field(default_factory=ServerPlan)
+    exit_code_on_error: int | None = None  # Locust's --exit-code-on-error N, when the user gave it
 
     def build_annotator(self, *, environ: Mapping[str, str]) -> GrafanaAnnotator | None:
         """The Grafana annotator when a Grafana URL is configured (never on workers), else None."""
@@ -150,8 +152,21 @@ def plan_from_options(
         config_path=cfg.source_path,
         config=cfg,
         server=server,
+        exit_code_on_error=exit_code_on_error(options, argv=sys.argv[1:], env=env),
     )
     return with_run_dir(plan, now=now) if create_dir else plan
+
+
+def exit_code_on_error(options: Any, *, argv: Sequence[str], env: Mapping[str, str]) -> int | None:
+    """Locust's ``--exit-code-on-error N`` when the user set it (the flag in ``argv``, the
+    LOCUST_EXIT_CODE_ON_ERROR variable, or a Locust config file's value other than the default 1),
+    else None: only an N the user asked for changes a passing run's exit code."""
+    value = getattr(options, "exit_code_on_error", None)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    flag = "--exit-code-on-error"
+    given = any(a == flag or a.startswith(flag + "=") for a in argv)
+    return value if given or "LOCUST_EXIT_CODE_ON_ERROR" in env or value != 1 else None
 
 
 def with_run_dir(plan: RunPlan, *, now: float | None = None) -> RunPlan:

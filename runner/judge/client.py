@@ -95,7 +95,7 @@ class ThresholdSet(Protocol):
 
 DEFAULT_ERROR_RATE = 0.01  # the criterion a run is judged by when loadlens.toml sets none
 DEFAULT_NOTE = (
-    "default criteria: error rate <= 1 % on all requests (and server CPU < 70 %, memory < 80 % with "
+    "default criteria: error rate <= 1 % on all requests (and server CPU <= 70 %, memory <= 80 % with "
     "a server source); set your own in [thresholds] of loadlens.toml "
     "(`loadlens init --from RUN_DIR` proposes them from a run)"
 )

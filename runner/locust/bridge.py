@@ -123,7 +123,7 @@ class Bridge:
             self.role = "master"
         with exit_on_error():  # one line and exit 2: a bad option, or a host HttpUser cannot use
             self.plan = self.plan or plan_from_options(options, env=self._env, role=self.role)
-            check_targets(environment.host, environment.user_classes)
+            check_targets(environment.host, environment.user_classes, self.plan)
         plan = self.plan
         self._web = is_web_ui(options, self.role)
         self._fresh_stats()
@@ -349,7 +349,7 @@ class Bridge:
             environment.process_exit_code = worst_exit(self._codes)
         else:
             environment.process_exit_code = merged_exit_code(
-                environment.process_exit_code, self.record.verdict
+                environment.process_exit_code, self.record, self.plan
             )
         if last:
             stop_outputs(self.annotator, self.exporters, self.live_state(), self.record)

@@ -18,7 +18,7 @@ from runner.locust.baseline import shape_and_baseline
 from runner.locust.lifecycle import USER_STOP_GRACE_S, InterruptShield, stop_users_gracefully
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases
-from runner.locust.startup import exit_code_note
+from runner.locust.startup import exit_code_note, locustfile_paths
 from runner.logs import get_logger, redact_text
 from runner.model import LiveState, RunInfo, RunRecord, Snapshot, SpikeMarks
 from runner.readings import ServerReadings, SourceFailure
@@ -189,8 +189,8 @@ def closing_text(
     where = f"\nrun directory: {plan.run_dir}\n" if plan and plan.run_dir else "\n"
     if plan and plan.run_dir and (page := Path(plan.run_dir) / "report.html").is_file():
         where += f"report: {page}\n"  # the page to open first (runner.reports.html)
-    if exit_code is not None and exit_code not in (0, record.verdict.exit_code):
-        where += exit_code_note(exit_code, record.verdict)
+    if exit_code is not None:
+        where += exit_code_note(exit_code, record, plan.exit_code_on_error if plan else None)
     grafana = plan.config.grafana if plan else None
     if grafana is not None and grafana.url:
         from exporters.grafana.annotations import DEFAULT_DASHBOARD_UID, dashboard_link
@@ -248,7 +248,11 @@ def judge_and_write(
     its record."""
     shape, baseline = shape_and_baseline(environment, plan, info, planned_s=planned_s)
     judged = judge_run(measured, replace(RunCriteria.of(plan.thresholds, plan.server), baseline=baseline))
-    record = replace(run_record(plan, info, measured, judged, versions=versions), shape=shape)
+    record = replace(
+        run_record(plan, info, measured, judged, versions=versions),
+        shape=shape,
+        locustfile_path=locustfile_paths(getattr(environment, "parsed_options", None)),
+    )
     if plan.run_dir is not None:
         write_reports(record, plan.run_dir, env=env)
     return record

@@ -15,15 +15,19 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from runner.errors import LoadlensError, UsageError
-from runner.model import Verdict
+from runner.model import RunRecord
+
+if TYPE_CHECKING:
+    from runner.config.plan import RunPlan
 
 _LOCUST_OUTPUTS = ("locust_stats.csv", "locust_failures.csv", "locust_exceptions.csv",
                    "locust_stats_history.csv", "locust.html")  # fmt: skip
@@ -58,9 +62,20 @@ def check_host(host: str, *, where: str, http: bool = True) -> None:
         raise UsageError(f"{where} {host}: port 0 is not a port to send requests to")
 
 
-def check_targets(host: str | None, user_classes: Iterable[type]) -> None:
+def host_origin(host: str, plan: RunPlan | None) -> str:
+    """Who set ``host``, for the message: ``[run] host`` of the config file (its path) or
+    LOADLENS_RUN_HOST when that is where the value came from, else the flag."""
+    if plan is None or not plan.host or host != plan.host:
+        return "-H/--host"
+    if "LOADLENS_RUN_HOST" in plan.config.env_applied:
+        return "LOADLENS_RUN_HOST"
+    return f"{plan.config_path}: [run] host" if plan.config_path else "-H/--host"
+
+
+def check_targets(host: str | None, user_classes: Iterable[type], plan: RunPlan | None = None) -> None:
     """Check the host every User class will use (``-H``/``[run] host``, else the class's own
-    ``host``) before the first user starts, by the rules of that class: HTTP or not."""
+    ``host``) before the first user starts, by the rules of that class: HTTP or not. ``plan`` tells
+    whether the host came from loadlens's config, so the message names the file and key."""
     from locust import FastHttpUser, HttpUser
 
     for cls in user_classes:
@@ -68,8 +83,55 @@ def check_targets(host: str | None, user_classes: Iterable[type]) -> None:
         target = host or own
         if not target:
             continue  # Locust itself refuses an HTTP user without a host
-        where = "-H/--host" if host else f"{cls.__name__}.host"
+        where = host_origin(host, plan) if host else f"{cls.__name__}.host"
         check_host(str(target), where=where, http=issubclass(cls, HttpUser | FastHttpUser))
+
+
+def check_web_port(host: str, port: int) -> None:
+    """Raise a one-line UsageError when Locust's web UI could not bind ``host``:``port``, before
+    any load (Locust would print two tracebacks and leave a run directory of empty CSVs). ``host``
+    "" or "*" is every interface, as Locust binds it. The socket is closed at once, with
+    SO_REUSEADDR as gevent's server sets it, so a port in TIME_WAIT is not mistaken for one in use."""
+    import errno
+    import socket
+
+    bind_host = "" if host in ("", "*") else host
+    try:
+        infos = socket.getaddrinfo(bind_host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"--web-host {host}: {getattr(exc, 'strerror', None) or exc}") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(f"--web-port {port}: address already in use") from None
+            if exc.errno == errno.EACCES:
+                raise UsageError(
+                    f"--web-port {port}: permission denied (ports below 1024 need privileges): "
+                    "choose another --web-port"
+                ) from None
+            where = f"--web-host {host}" if exc.errno == errno.EADDRNOTAVAIL else f"--web-port {port}"
+            raise UsageError(f"{where}: {exc.strerror or exc}") from None
+
+
+def locustfile_paths(options: Any) -> str:
+    """Locust's ``-f`` as given, each file or folder made absolute (URLs kept, loadlens's own plugin
+    left out): what ``loadlens init --from`` needs to name the locustfile from anywhere, where
+    Locust itself keeps only the first file's name."""
+    given = getattr(options, "locustfile", None)
+    if not isinstance(given, str) or given == "-":
+        return ""
+    plugin = Path(__file__).resolve().parents[1] / "plugin.py"
+    paths = []
+    for entry in (e.strip() for e in given.split(",")):
+        if not entry or "://" in entry:
+            paths += [entry] if entry else []
+        elif Path(entry).resolve() != plugin:
+            paths.append(os.path.abspath(entry))
+    return ",".join(paths)
 
 
 def one_line(exc: BaseException, path: str) -> str:
@@ -124,19 +186,43 @@ def discard_unstarted(run_dir: Path | None) -> bool:
     return True
 
 
-def merged_exit_code(earlier: int | None, verdict: Verdict) -> int:
-    """The process's exit code: the verdict's, unless the verdict passes (0) and the locustfile or a
-    Locust plugin already set a non-zero one in its own ``quitting`` handler (locust-plugins'
-    ``--check-rps``/``--check-fail-ratio`` set 3): a check the user asked for is never turned
-    into a pass. Locust's own ``--exit-code-on-error`` is not such a code (Locust applies it
-    after loadlens, only when nothing set one), so an expected 429 does not fail a passing run."""
-    if verdict.exit_code == 0 and earlier not in (None, 0):
+def merged_exit_code(earlier: int | None, record: RunRecord, plan: RunPlan | None) -> int:
+    """The process's exit code. A verdict that does not pass keeps its own (FAIL 1, INCONCLUSIVE
+    3). A passing one gives way, in Locust's own order, to a non-zero code the locustfile or a
+    Locust plugin set in its ``quitting`` handler (locust-plugins' ``--check-rps`` sets 3: a check
+    the user asked for is never turned into a pass), then to ``--exit-code-on-error N`` when the
+    user gave it and a request failed (Locust's meaning: failures -> N; an expected status is not
+    a failure). Locust's default of 1 on any failure is not applied: the error-rate criterion
+    judges failures."""
+    verdict = record.verdict
+    if verdict.exit_code != 0:
+        return verdict.exit_code
+    if earlier not in (None, 0):
         return int(earlier)
-    return verdict.exit_code
+    on_error = plan.exit_code_on_error if plan is not None else None
+    if on_error is not None and record.whole.total().failures > 0:
+        return on_error
+    return 0
 
 
-def exit_code_note(exit_code: int, verdict: Verdict) -> str:
-    """The line under the verdict when the process exits with another code than the verdict's."""
+def exit_code_note(exit_code: int, record: RunRecord, on_error: int | None) -> str:
+    """The line under the verdict that says where the exit code came from, when it is not the
+    verdict's alone ("" when it is): ``--exit-code-on-error`` (applied or not), or the locustfile."""
+    verdict = record.verdict
+    failures = record.whole.total().failures
+    if on_error is not None and failures > 0:
+        if verdict.exit_code != 0 and exit_code == verdict.exit_code:
+            return (
+                f"exit code {exit_code}: the verdict's ({verdict.status.value.upper()}); "
+                f"--exit-code-on-error {on_error} applies to a passing run\n"
+            )
+        if verdict.exit_code == 0 and exit_code == on_error:
+            return (
+                f"exit code {on_error}: --exit-code-on-error {on_error} ({failures} requests failed); "
+                "the verdict alone is exit 0\n"
+            )
+    if exit_code in (0, verdict.exit_code):
+        return ""
     return (
         f"exit code {exit_code}: set by the locustfile or a Locust plugin (locust-plugins' --check-* "
         f"options set 3); loadlens's verdict alone is exit {verdict.exit_code}\n"

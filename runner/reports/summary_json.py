@@ -81,6 +81,8 @@ def summary_dict(record: RunRecord) -> dict[str, Any]:
         "scenario": info.scenario,
         "host": info.host,
         "locustfile": info.locustfile,
+        # -f as given with each file made absolute (added later: absent in older summaries)
+        **({"locustfile_path": record.locustfile_path} if record.locustfile_path else {}),
         "role": info.role,
         "loadlens_version": record.versions.get("loadlens"),
         "locust_version": record.versions.get("locust"),
@@ -193,6 +195,7 @@ def document_record(doc: dict[str, Any]) -> RunRecord:
         spike=load_spike(doc["spike"]) if "spike" in doc else None,
         logs=load_logs(server["logs"]) if "logs" in server else None,
         alarms=load_alarms(server["alarms"]) if "alarms" in server else None,
+        locustfile_path=path if isinstance(path := doc.get("locustfile_path"), str) else "",
     )
 
 
@@ -262,7 +265,8 @@ def summary_schema() -> dict[str, Any]:
 def _render(value: Any, depth: int) -> str:
     # json.dumps(indent=2) would put every histogram bucket and series point on lines of their
     # own (tens of thousands of lines): lists of scalars and short flat objects (a timeline
-    # point's endpoint digest, status counts) stay on one line; everything else is indented.
+    # point's endpoint digest, status counts) stay on one line; everything else is indented. Lists
+    # of numbers are written without spaces: histogram buckets are most of a long run's file.
     inner = "  " * (depth + 1)
     if isinstance(value, dict) and all(not isinstance(v, dict | list) for v in value.values()):
         flat = json.dumps(value, ensure_ascii=False, allow_nan=False)
@@ -276,4 +280,6 @@ def _render(value: Any, depth: int) -> str:
     if isinstance(value, list) and any(isinstance(v, dict) for v in value):
         items = [inner + _render(v, depth + 1) for v in value]
         return "[\n" + ",\n".join(items) + "\n" + "  " * depth + "]"
+    if isinstance(value, list):  # numbers on one line, without the spaces: a quarter of a soak's file
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return json.dumps(value, ensure_ascii=False, allow_nan=False)

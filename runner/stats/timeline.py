@@ -12,14 +12,25 @@ the all-requests histogram. So the ring is bounded twice:
 
 When either bound is passed, every two neighbours merge into one (``merge_pair``): counts and
 histograms add, so totals stay exact and each merged p50/p95/p99 is read from the merged
-histogram, exactly what one interval of twice the length would have measured. The judged window
-is not read from here (it is a difference of cumulative snapshots), so re-judging stays exact
-however coarse the timeline became.
+histogram, exactly what one interval of twice the length would have measured. From then on the
+ticks are gathered ``stride`` at a time before a point is added, so every point spans the same
+time (a halving doubles the stride): the chart has one resolution, never a long first point and
+short last ones.
+
+Over the cost budget, before halving, the oldest points first give up their held per-endpoint
+histograms (keeping the all-requests histogram and each endpoint's counts and percentiles):
+a wide run's per-endpoint histograms are most of a point's cost, so it keeps tens of points, not a
+handful. A per-endpoint percentile of two such points merged is the worse of the two (a pessimistic
+bound, never a better figure than was measured); totals and the all-requests percentiles stay exact.
+
+The judged window is not read from here (it is a difference of cumulative snapshots), so
+re-judging stays exact however coarse the timeline became.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from runner.model import EndpointKey, Interval, Snapshot
 from runner.stats.histogram import Histogram
@@ -59,6 +70,9 @@ class Timeline:
         self._costs: list[int] = []
         self._cost = 0
         self._last: Snapshot | None = None
+        self._stride = 1  # ticks per point: doubles with each halving
+        self._pending: Interval | None = None  # the ticks gathered for the next point
+        self._pending_ticks = 0
 
     def tick(self, cumulative: Snapshot) -> Interval:
         """Record the interval since the previous tick (the first one: since the store started)."""
@@ -83,25 +97,57 @@ class Timeline:
             endpoint_p50_ms=_quantiles(window, 0.50),
             endpoint_p99_ms=_quantiles(window, 0.99),
         )
-        cost = point_cost(interval)
-        self._points.append(interval)
-        self._costs.append(cost)
-        self._cost += cost
-        while len(self._points) > self._max_points or (
-            self._cost > self._max_cost and len(self._points) > MIN_POINTS
-        ):
-            self._halve()
+        gathered = interval if self._pending is None else merge_pair([self._pending, interval])
+        self._pending_ticks += 1
+        if self._pending_ticks < self._stride:
+            self._pending = gathered
+            return interval
+        self._pending, self._pending_ticks = None, 0
+        self._append(gathered)
         return interval
 
+    def _append(self, point: Interval) -> None:
+        cost = point_cost(point)
+        self._points.append(point)
+        self._costs.append(cost)
+        self._cost += cost
+        while True:
+            if len(self._points) > self._max_points:
+                self._halve()
+            elif self._cost > self._max_cost and self._shed():
+                continue
+            elif self._cost > self._max_cost and len(self._points) > MIN_POINTS:
+                self._halve()
+            else:
+                break
+
+    def _shed(self) -> bool:
+        """Drop the held per-endpoint histograms of the oldest point that still has them (never the
+        newest: the live breach check reads it); False when none is left to drop."""
+        for i, point in enumerate(self._points[:-1]):
+            if point.endpoint_histograms:
+                self._points[i] = replace(point, endpoint_histograms={})
+                cost = point_cost(self._points[i])
+                self._cost += cost - self._costs[i]
+                self._costs[i] = cost
+                return True
+        return False
+
     def _halve(self) -> None:
-        points = [merge_pair(self._points[i : i + 2]) for i in range(0, len(self._points), 2)]
+        odd = self._points[-1] if len(self._points) % 2 else None
+        pairs = self._points[: len(self._points) - (odd is not None)]
+        points = [merge_pair(pairs[i : i + 2]) for i in range(0, len(pairs), 2)]
+        if odd is not None:  # half a point at the new stride: it goes on gathering
+            self._pending, self._pending_ticks = odd, self._stride
+        self._stride *= 2
         self._points = points
         self._costs = [point_cost(p) for p in points]
         self._cost = sum(self._costs)
 
     @property
     def points(self) -> tuple[Interval, ...]:
-        return tuple(self._points)
+        """Every point, the one still gathering ticks last (it spans less than the others)."""
+        return tuple(self._points) + ((self._pending,) if self._pending is not None else ())
 
     @property
     def cost(self) -> int:
@@ -117,6 +163,8 @@ def merge_pair(pair: list[Interval]) -> Interval:
     if len(pair) == 1:
         return pair[0]
     a, b = pair
+    if _shed(a) or _shed(b):  # one side's histograms are gone: none can be merged exactly
+        a, b = replace(a, endpoint_histograms={}), replace(b, endpoint_histograms={})
     counts = dict(a.endpoint_counts)
     for k, (n, f) in b.endpoint_counts.items():
         n0, f0 = counts.get(k, (0, 0))
@@ -136,6 +184,10 @@ def merge_pair(pair: list[Interval]) -> Interval:
         endpoint_p50_ms=_merged_quantile(a.endpoint_p50_ms, b.endpoint_p50_ms, histograms, 0.50),
         endpoint_p99_ms=_merged_quantile(a.endpoint_p99_ms, b.endpoint_p99_ms, histograms, 0.99),
     )
+
+
+def _shed(point: Interval) -> bool:
+    return bool(point.endpoint_counts) and not point.endpoint_histograms
 
 
 def _quantiles(window: Snapshot, q: float) -> dict[EndpointKey, float]:

@@ -78,8 +78,10 @@ class TestTrimmedInstall:
             ),
             (["--otlp"], {}, "pip install 'opentelemetry-sdk>=1.25,<2'"),
             (["--grafana-url", "http://127.0.0.1:9"], {}, "pip install 'grafana-client>=3.11,<4'"),
+            ([], {"LOADLENS_CLOUDWATCH_LOG_GROUP": "/ecs/api"}, "pip install 'boto3>=1.34'"),
+            ([], {"LOADLENS_CLOUDWATCH_ALARMS": "true"}, "pip install 'boto3>=1.34'"),
         ],
-        ids=["cloudwatch", "otlp", "grafana"],
+        ids=["cloudwatch", "otlp", "grafana", "logs", "alarms"],
     )
     def test_a_feature_whose_package_is_missing_is_one_line_and_exit_2(
         self, tmp_path: Path, flags: list[str], env: dict[str, str], says: str
@@ -109,3 +111,53 @@ class TestTrimmedInstall:
         (blocker / "sitecustomize.py").write_text(_BLOCKER.format(blocked=("boto3",)))
         proc = run([sys.executable, "-c", "import boto3"], cwd=tmp_path, env={"PYTHONPATH": str(blocker)})
         assert proc.returncode == 1 and "No module named 'boto3'" in proc.stderr
+
+    @pytest.mark.parametrize(
+        ("args", "env", "says"),
+        [
+            (
+                ["verdict", "RUN_DIR", "--correlate-cloudwatch"],
+                {"LOADLENS_CLOUDWATCH_ECS_CLUSTER": "c", "LOADLENS_CLOUDWATCH_ECS_SERVICE": "s"},
+                "loadlens verdict --correlate-cloudwatch needs the AWS SDK (boto3)",
+            ),
+            (
+                ["verdict", "RUN_DIR"],
+                {"LOADLENS_CLOUDWATCH_LOG_GROUP": "/ecs/api"},
+                "loadlens verdict logs and alarms ([cloudwatch]) needs the AWS SDK (boto3)",
+            ),
+            (
+                ["cloudwatch", "check"],
+                {"LOADLENS_CLOUDWATCH_ECS_CLUSTER": "c", "LOADLENS_CLOUDWATCH_ECS_SERVICE": "s"},
+                "loadlens cloudwatch check needs the AWS SDK (boto3)",
+            ),
+            (["grafana", "push", "--url", "http://127.0.0.1:9"], {}, "pip install 'grafana-client>=3.11,<4'"),
+        ],
+        ids=["verdict", "verdict-logs", "cloudwatch-check", "grafana-push"],
+    )
+    def test_the_other_commands_say_so_too(
+        self, tmp_path: Path, args: list[str], env: dict[str, str], says: str
+    ) -> None:
+        """`loadlens verdict --correlate-cloudwatch`, `cloudwatch check` and `grafana push` on the same
+        trimmed install: one line with the pip command, exit 2 (a run that needs none of them works)."""
+        blocker = tmp_path / "blocker"
+        blocker.mkdir()
+        (blocker / "sitecustomize.py").write_text(
+            _BLOCKER.format(blocked=("boto3", "botocore", "opentelemetry", "grafana_client"))
+        )
+        child = {"PYTHONPATH": f"{blocker}:{REPO}"}
+        if "RUN_DIR" in args:
+            out = tmp_path / "out"
+            made = run(
+                loadlens_cmd("run", "-f", str(LOCUSTFILES / "basic.py"), "-H", "http://127.0.0.1:9", "--headless",
+                             "-u", "1", "-t", "1s", "--only-summary", "--out", str(out)),
+                cwd=tmp_path,
+                env=child,
+            )  # fmt: skip
+            assert made.returncode == 1, made.stderr[-2000:]  # every request refused: FAIL
+            (run_dir,) = out.iterdir()
+            args = [str(run_dir) if a == "RUN_DIR" else a for a in args]
+        proc = run(loadlens_cmd(*args), cwd=tmp_path, env={**env, **child})
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and says in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+        assert "pip install" in lines[0] and "extra" not in lines[0], lines[0]

@@ -97,3 +97,64 @@ class TestOpenTelemetryTwice:
 
         assert otel_overlap(locust_otel=True, loadlens_otlp=False) is None
         assert otel_overlap(locust_otel=False, loadlens_otlp=True) is None
+
+
+def _habit_run(tmp_path: Path, host: str, *extra: str, config: str | None = CONFIG):
+    if config is not None:
+        (tmp_path / "loadlens.toml").write_text(config)
+    return run(
+        loadlens_cmd("run", "-f", BASIC, "-H", host, "--headless", "-u", "4", "-r", "20", "-t", "4s",
+                     "--out", str(tmp_path / "out"), *extra),
+        cwd=tmp_path,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+class TestExitCodeOnError:
+    """Locust's ``--exit-code-on-error N``: failures make a passing run exit N; a verdict that is not
+    a pass keeps its own code (FAIL 1, INCONCLUSIVE 3); one closing line says which applied."""
+
+    def test_a_passing_run_with_failures_exits_n(self, tmp_path: Path, target: str) -> None:
+        """The demo's 429s are failures under an error-rate limit of 50 %: PASS, and exit 5."""
+        proc = _habit_run(tmp_path, target, "--exit-code-on-error", "5")
+        doc = summary(only_run_dir(tmp_path / "out"))
+        failed = doc["client"]["whole_run"]["total"]["failures"]
+        assert doc["verdict"] == "pass" and failed > 0, doc["criteria"]
+        assert proc.returncode == 5, proc.stderr[-3000:]
+        assert (
+            f"exit code 5: --exit-code-on-error 5 ({failed} requests failed); the verdict alone is exit 0"
+            in proc.stdout
+        ), proc.stdout[-2000:]
+
+    def test_a_failing_verdict_keeps_exit_1(self, tmp_path: Path) -> None:
+        """Nothing listens on the target: every request fails, the default criteria FAIL: exit 1."""
+        proc = _habit_run(tmp_path, "http://127.0.0.1:9", "--exit-code-on-error", "5", config=None)
+        assert proc.returncode == 1, proc.stderr[-3000:]
+        assert "exit code 1: the verdict's (FAIL); --exit-code-on-error 5 applies to a passing run" in (
+            proc.stdout
+        ), proc.stdout[-2000:]
+
+    def test_without_it_the_exit_code_is_the_verdicts(self, tmp_path: Path, target: str) -> None:
+        proc = _habit_run(tmp_path, target)
+        doc = summary(only_run_dir(tmp_path / "out"))
+        assert doc["verdict"] == "pass" and doc["client"]["whole_run"]["total"]["failures"] > 0
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "--exit-code-on-error" not in proc.stdout
+
+
+@pytest.mark.slow
+class TestUsersOwnOutputFiles:
+    def test_html_and_json_file_land_where_the_user_said(self, tmp_path: Path, target: str) -> None:
+        """``--html FILE`` and ``--json-file FILE`` are written where given, not into the run directory."""
+        mine = tmp_path / "mine"
+        mine.mkdir()
+        proc = _habit_run(
+            tmp_path, target, "--html", str(mine / "report.html"), "--json-file", str(mine / "stats")
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "<html" in (mine / "report.html").read_text().lower()
+        stats = json.loads((mine / "stats.json").read_text())
+        assert {s["name"] for s in stats} >= {"/health"}
+        run_dir = only_run_dir(tmp_path / "out")
+        assert not (run_dir / "locust.html").exists()
+        assert (run_dir / "summary.json").is_file()

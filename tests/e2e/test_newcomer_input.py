@@ -10,6 +10,8 @@ import pytest
 
 from runner.errors import UsageError
 from runner.locust.startup import check_host, discard_unstarted
+from tests.support.procs import free_port
+from tests.support.refused import assert_one_line_exit_2
 from tests.support.runs import LOCUSTFILES, loadlens_cmd, run
 
 BASIC = str(LOCUSTFILES / "basic.py")
@@ -91,10 +93,36 @@ class TestHost:
             loadlens_cmd("run", "-f", BASIC, "--headless", "-u", "1", "-t", "3s"), cwd=tmp_path, timeout_s=60
         )
         assert proc.returncode == 2
+        config = tmp_path / "loadlens.toml"
         assert _loadlens_lines(proc.stderr) == [
-            "loadlens: -H/--host localhost:8080: no scheme: expected a URL such as http://localhost:8080"
+            f"loadlens: {config}: [run] host localhost:8080: no scheme: expected a URL such as http://localhost:8080"
         ]
         assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+    def test_the_variable_host_is_named_as_the_variable(self, tmp_path: Path) -> None:
+        proc = run(
+            loadlens_cmd("run", "-f", BASIC, "--headless", "-u", "1", "-t", "3s"),
+            cwd=tmp_path,
+            env={"LOADLENS_RUN_HOST": "localhost:8080"},
+            timeout_s=60,
+        )
+        assert proc.returncode == 2
+        assert _loadlens_lines(proc.stderr) == [
+            "loadlens: LOADLENS_RUN_HOST localhost:8080: no scheme: expected a URL such as http://localhost:8080"
+        ]
+
+    def test_the_flag_over_the_config_host_is_named_as_the_flag(self, tmp_path: Path) -> None:
+        """-H given beside a [run] host: the flag's value is the one used, and named as the flag."""
+        (tmp_path / "loadlens.toml").write_text('[run]\nhost = "http://127.0.0.1:9"\n')
+        proc = run(
+            loadlens_cmd("run", "-f", BASIC, "-H", "127.0.0.1:9", "--headless", "-u", "1", "-t", "3s"),
+            cwd=tmp_path,
+            timeout_s=60,
+        )
+        assert proc.returncode == 2
+        assert _loadlens_lines(proc.stderr) == [
+            "loadlens: -H/--host 127.0.0.1:9: no scheme: expected a URL such as http://127.0.0.1:9"
+        ]
 
     def test_a_user_class_host_is_checked_by_its_own_rules(self, tmp_path: Path) -> None:
         """An HttpUser's own ``host`` attribute (no -H) is checked like the flag."""
@@ -170,6 +198,119 @@ class TestRefusedBeforeLoad:
         other.mkdir()
         (other / "notes.txt").write_text("")
         assert not discard_unstarted(other) and other.exists()
+
+
+class TestWebUiPort:
+    def test_a_web_port_in_use_is_one_line_before_any_load(self, tmp_path: Path) -> None:
+        """No --headless and --web-port taken: one line, exit 2, no traceback, no run directory."""
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            out = tmp_path / "results"
+            proc = run(
+                loadlens_cmd("run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--web-host", "127.0.0.1",
+                             "--web-port", str(port), "--out", str(out)),
+                cwd=tmp_path,
+                timeout_s=60,
+            )  # fmt: skip
+        assert_one_line_exit_2(proc, f"--web-port {port}: address already in use")
+        assert not out.exists()
+
+    def test_a_privileged_web_port_says_so(self, tmp_path: Path) -> None:
+        """Port 80 without the right to bind it. The tests run as root here, who may bind it: the
+        check then runs as the unprivileged user ``nobody`` (setpriv, system Python), which may not."""
+        import os
+        import shutil
+
+        check = "from runner.locust.startup import check_web_port\ncheck_web_port('127.0.0.1', 80)\n"
+        if os.geteuid() != 0:
+            proc = run(loadlens_cmd("run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--web-host", "127.0.0.1",
+                                    "--web-port", "80", "--out", str(tmp_path / "results")),
+                       cwd=tmp_path, timeout_s=60)  # fmt: skip
+            assert_one_line_exit_2(proc, "--web-port 80: permission denied")
+            assert not (tmp_path / "results").exists()
+            return
+        setpriv = shutil.which("setpriv")
+        # Never skipped: util-linux's setpriv and the system Python are part of the image CI runs on.
+        assert setpriv is not None, "setpriv (util-linux) is needed to drop root's privileges"
+        assert Path("/usr/bin/python3").exists(), "the system Python is needed to run as nobody"
+        proc = run(
+            [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", check],
+            cwd=Path("/"),
+        )
+        assert "UsageError: --web-port 80: permission denied (ports below 1024 need privileges)" in (
+            proc.stderr
+        ), proc.stderr
+
+    def test_the_port_is_checked_on_the_host_the_ui_binds(self, tmp_path: Path) -> None:
+        """Under `loadlens run` the web UI binds 127.0.0.1 by default: the same port taken on another
+        loopback address (127.0.0.2) does not refuse the run, which then runs and is judged."""
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.2", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            out = tmp_path / "results"
+            proc = run(
+                loadlens_cmd("run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--web-port", str(port), "--autostart",
+                             "--autoquit", "0", "-u", "1", "-t", "2s", "--out", str(out)),
+                cwd=tmp_path,
+                timeout_s=90,
+            )  # fmt: skip
+        assert proc.returncode == 1, proc.stderr[-2000:]  # every request refused: FAIL, judged
+        assert len(list(out.iterdir())) == 1
+
+    def test_headless_runs_do_not_check_the_web_port(self, tmp_path: Path) -> None:
+        """--headless opens no web UI: a taken --web-port does not matter."""
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            proc = run(
+                loadlens_cmd("run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--headless", "-u", "1", "-t", "1s",
+                             "--web-port", str(port), "--out", str(tmp_path / "results")),
+                cwd=tmp_path,
+                timeout_s=60,
+            )  # fmt: skip
+        assert proc.returncode == 1, proc.stderr[-2000:]  # every request refused: FAIL, judged
+
+
+class TestHandledInput:
+    @pytest.mark.parametrize("pid", ["-1", "0"])
+    def test_a_process_pid_below_1_is_one_line(self, tmp_path: Path, pid: str) -> None:
+        proc = run(
+            loadlens_cmd("run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--headless", "-u", "1", "-t", "1s",
+                         "--process-pid", pid, "--out", str(tmp_path / "results")),
+            cwd=tmp_path,
+            timeout_s=60,
+        )  # fmt: skip
+        assert_one_line_exit_2(proc, f"--process-pid: expected an integer >= 1, got {pid}")
+        assert not (tmp_path / "results").exists()
+
+    def test_version(self, tmp_path: Path) -> None:
+        """Locust's version read from its metadata: importing it here would patch this process."""
+        import importlib.metadata
+
+        from runner import __version__
+
+        proc = run(loadlens_cmd("--version"), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        locust_version = importlib.metadata.version("locust")
+        assert proc.stdout.strip() == f"loadlens {__version__} (locust {locust_version})"
+
+    def test_a_bad_prometheus_bind_host_is_refused_before_any_load(self, tmp_path: Path) -> None:
+        out = tmp_path / "results"
+        proc = run(
+            loadlens_cmd("run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--headless", "-u", "1", "-t", "3s",
+                         "--prometheus-port", str(free_port()), "--prometheus-bind", "no-such-host.invalid", "--out", str(out)),
+            cwd=tmp_path,
+            timeout_s=60,
+        )  # fmt: skip
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        lines = _loadlens_lines(proc.stderr)
+        assert len(lines) == 1 and "cannot serve /metrics on no-such-host.invalid" in lines[0], proc.stderr
+        assert not out.exists() or not any(out.iterdir())
 
 
 class TestConfigFileIsADirectory:

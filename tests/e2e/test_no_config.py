@@ -78,3 +78,30 @@ class TestLocustStyles:
         assert proc.returncode == 0, proc.stderr[-3000:]
         doc = summary(only_run_dir(out))
         assert doc["verdict"] == "pass" and doc["client"]["total"]["requests"] > 0
+
+
+@pytest.mark.slow
+class TestDefaultServerCriteria:
+    def test_a_process_source_without_config_judges_the_default_server_rows(
+        self, tmp_path: Path, target: str
+    ) -> None:
+        """No loadlens.toml, --process-pid of a quiet local process: the process's CPU and memory are
+        judged against the defaults (70 %, 80 %: FAIL only above them) beside the error rate, and the
+        verdict says the criteria are defaults."""
+        import subprocess
+        import sys
+
+        idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        try:
+            proc, out = _run(tmp_path, STYLES / "fast_http.py", target, "--process-pid", str(idle.pid))
+        finally:
+            idle.kill()
+            idle.wait(timeout=10)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        doc = summary(only_run_dir(out))
+        rows = criteria(doc)
+        assert rows["server process CPU"]["limit"] == 70 and rows["server process CPU"]["status"] == "pass"
+        assert rows["server process memory"]["limit"] == 80
+        assert rows["server process memory"]["status"] == "pass"
+        assert DEFAULT_NOTE in doc["notes"]
+        assert "note: default criteria" in proc.stdout

@@ -84,3 +84,20 @@ class TestLivePageBinding:
             (tmp_path / "locust.conf").write_text("web-host = 0.0.0.0\n")
             got = web_ui_addresses(tmp_path)
         assert got == {"0.0.0.0"}
+
+    def test_help_says_the_default_that_applies(self, tmp_path: Path) -> None:
+        """`loadlens run --help` states the 127.0.0.1 default, not Locust's "Defaults to '*'"."""
+        proc = subprocess.run(
+            loadlens_cmd("run", "--help"),
+            cwd=tmp_path,
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        text = " ".join(proc.stdout.split())
+        assert (
+            "--web-host <ip> Host to bind the web interface to. Defaults to 127.0.0.1 under loadlens run"
+            in text
+        )

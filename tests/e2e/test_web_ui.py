@@ -183,3 +183,55 @@ class TestResetStats:
         (test,) = judged(run.out)
         assert test["client"]["whole_run"]["total"]["requests"] == after
         assert test["exit_code"] == 0
+
+
+class TestRunTimeAndCtrlC:
+    def test_run_time_on_the_command_line_ends_a_test_and_it_is_judged(
+        self, web_run: tuple[LoadlensRun, WebUi], tmp_path: Path
+    ) -> None:
+        """``--autostart -t 3s`` with the web UI: the test started with the process ends when -t
+        expires (the UI stays up), is judged into its own run directory, and a test started from the
+        UI afterwards gets another one."""
+        run, ui = web_run
+        run = run.but("--autostart", users=4, spawn_rate=20, run_time="3s")
+        proc = run.start(log_dir=tmp_path)
+        try:
+            wait_http(f"{ui.base}/", proc=proc)
+            wait_until(lambda: len(judged(run.out)) == 1, timeout_s=60, what="the -t test judged")
+            assert proc.poll() is None  # the UI stays up after -t (no --autoquit)
+            assert ui.state() == "stopped"
+            ui.swarm(4, 20)
+            wait_until(lambda: ui.requests() > 30, timeout_s=30, what="the UI test's requests")
+            ui.post("/stop")
+            wait_until(lambda: len(judged(run.out)) == 2, timeout_s=60, what="the UI test judged")
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        finally:
+            _stop(proc)
+        first, second = judged(run.out)
+        assert first["run_id"] != second["run_id"]
+        assert [first["interrupted"], second["interrupted"]] == [False, False]
+        assert first["window"]["kind"] == "steady_state" and first["client"]["total"]["requests"] > 0
+        assert [first["exit_code"], second["exit_code"]] == [0, 0] and proc.returncode == 0
+
+    def test_ctrl_c_while_a_ui_test_runs_judges_it_as_interrupted(
+        self, web_run: tuple[LoadlensRun, WebUi], tmp_path: Path
+    ) -> None:
+        """SIGINT (Ctrl-C) during a test started from the UI: that test is judged (interrupted,
+        INCONCLUSIVE) into its run directory with its verdict in the log, and the process exits 3."""
+        run, ui = web_run
+        proc = run.start(log_dir=tmp_path)
+        try:
+            wait_http(f"{ui.base}/", proc=proc)
+            ui.swarm(4, 20)
+            wait_until(lambda: ui.requests() > 30, timeout_s=30, what="the UI test's requests")
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=90)
+        finally:
+            _stop(proc)
+        (test,) = judged(run.out)
+        assert test["interrupted"] is True and test["verdict"] == "inconclusive"
+        assert test["client"]["whole_run"]["total"]["requests"] > 30
+        log = (tmp_path / "stdout.txt").read_text() + (tmp_path / "stderr.txt").read_text()
+        assert test["run_id"] in log
+        assert proc.returncode == 3

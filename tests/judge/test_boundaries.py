@@ -107,13 +107,12 @@ class TestRooms:
         assert spelled == ["readings.py"]
 
     def test_times_in_sentences_are_formatted_in_one_place(self) -> None:
-        """The judge, the Locust room and the sources format a moment with runner.timefmt only."""
-        rooms = [RUNNER / "judge", RUNNER / "locust", RUNNER / "sources"]
+        """Every module of runner/ and exporters/ formats a moment with runner.timefmt only."""
+        modules = [*RUNNER.rglob("*.py"), *(RUNNER.parent / "exporters").rglob("*.py")]
         spelled = sorted(
-            p.relative_to(RUNNER).as_posix()
-            for room in rooms
-            for p in room.glob("*.py")
-            if "strftime" in p.read_text() or "gmtime" in p.read_text()
+            p.relative_to(RUNNER.parent).as_posix()
+            for p in modules
+            if p.name != "timefmt.py" and ("strftime" in p.read_text() or "gmtime" in p.read_text())
         )
         assert spelled == []
 

@@ -161,3 +161,73 @@ def test_an_interval_histogram_holds_memory_for_its_own_buckets_only() -> None:
     counts = window.endpoints[EndpointKey("GET", "/a")].histogram.counts
     assert len(counts) == 2
     assert sys.getsizeof(counts) <= sys.getsizeof({1: 1, 2: 1, 3: 1, 4: 1, 5: 1})
+
+
+def _spans(timeline: Timeline) -> set[float]:
+    """The time each point spans, the one still gathering ticks (the last) left out."""
+    return {round(p.end - p.start, 6) for p in timeline.points[:-1]}
+
+
+def test_every_point_spans_the_same_time_after_merging() -> None:
+    """Once it has halved, the timeline gathers ticks a stride at a time: one resolution over the
+    whole run, not a first point of hours beside last points of one tick."""
+    clock = FakeClock(T0)
+    store = StatsStore(clock=clock)
+    timeline = Timeline(max_points=16)
+    for _ in range(1000):
+        store.record("GET", "/a", 12.0, 200, False, 10)
+        clock.t += 5
+        timeline.tick(store.snapshot(users=1))
+    points = timeline.points
+    assert 8 <= len(points) <= 17
+    assert _spans(timeline) == {5.0 * 64}  # 1,000 ticks in 16 points: 64 ticks each
+    assert points[-1].end - points[-1].start <= 5.0 * 64
+    assert sum(p.total.count for p in points) == 1000
+    assert all(a.end == b.start for a, b in itertools.pairwise(points))
+
+
+def test_a_wide_run_with_spread_latencies_keeps_tens_of_points() -> None:
+    """300 endpoints whose latencies spread over three decades (hundreds of histogram buckets each,
+    as a real service under load gives): the oldest points give up their per-endpoint histograms
+    before the timeline halves, so two hours keep tens of points of equal length, where holding
+    every histogram left a handful, the first spanning almost the whole run."""
+    rng = random.Random(7)
+    latencies = [rng.lognormvariate(2.5, 1.3) for _ in range(5000)]
+    clock = FakeClock(T0)
+    store = StatsStore(clock=clock, max_endpoints=300)
+    timeline = Timeline()
+    names = [f"/item/{i}" for i in range(300)]
+    k = 0
+    for _tick in range(2 * 3600 // 5):
+        for name in names:
+            k += 1
+            store.record("GET", name, latencies[k % 5000], 200, False, 10)
+        clock.t += 5
+        timeline.tick(store.snapshot(users=39))
+    points = timeline.points
+    assert len(points) >= 20, [p.end - p.start for p in points]
+    assert len(_spans(timeline)) == 1
+    assert timeline.cost <= 1_500_000 * 1.2  # the budget, give or take the point being gathered
+    assert sum(p.total.count for p in points) == k
+
+
+def test_a_merged_percentile_without_histograms_is_never_better_than_measured() -> None:
+    """Two points whose per-endpoint histograms were given up merge to the worse of their p95s."""
+    from runner.stats.timeline import merge_pair
+
+    clock = FakeClock(T0)
+    store = StatsStore(clock=clock)
+    timeline = Timeline(max_points=1000)
+    for latency in (10.0, 900.0):
+        for _ in range(50):
+            store.record("GET", "/a", latency, 200, False, 10)
+        clock.t += 5
+        timeline.tick(store.snapshot(users=1))
+    a, b = (replace(p, endpoint_histograms={}) for p in timeline.points)
+    merged = merge_pair([a, b])
+    key = EndpointKey("GET", "/a")
+    assert merged.endpoint_p95_ms[key] == max(a.endpoint_p95_ms[key], b.endpoint_p95_ms[key])
+    assert merged.endpoint_counts[key] == (100, 0)
+    assert merged.total.count == 100
+    exact = merge_pair(list(timeline.points))  # with the histograms: read from their sum
+    assert exact.endpoint_p95_ms[key] == exact.endpoint_histograms[key].quantile_ms(0.95)

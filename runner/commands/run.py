@@ -100,6 +100,11 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
     ours_parser = pre_parser()
     ours_parser.error = _Parser().error  # type: ignore[method-assign]
     ours, rest = ours_parser.parse_known_args(argv)
+    # A bad loadlens.toml, LOADLENS_* variable or flag is refused now, before Locust is imported
+    # (most of a refusal's time): the config needs neither Locust nor anything that opens a socket.
+    from runner.config.options import load_options_config
+
+    config = load_options_config(ours, env=env)
 
     # Import Locust (and so gevent's monkey patching) before anything that opens sockets or ssl.
     import locust
@@ -117,7 +122,9 @@ def run(argv: list[str], *, env: Mapping[str, str]) -> int:  # returns only on w
         role = "master"
     else:
         role = "standalone"
-    plan = plan_from_options(ours, env=env, role=role, command=("loadlens", "run", *argv), create_dir=False)
+    plan = plan_from_options(
+        ours, env=env, role=role, command=("loadlens", "run", *argv), create_dir=False, config=config
+    )
     plan = replace(plan, exit_code_on_error=exit_code_on_error(locust_options, argv=rest, env=env))
     _require_packages(plan)
     locust_otel = _has_flag(rest, "--otel") or env.get("LOCUST_ENABLE_OPENTELEMETRY", "").lower() in (

@@ -4,10 +4,15 @@ registered with Locust's own parser (so plain `locust` with the plugin accepts t
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import UsageError
+
+if TYPE_CHECKING:
+    from runner.config.load import Config
 
 LOG_FORMATS = ("console", "json")
 
@@ -287,6 +292,16 @@ def flag_values(options: Any) -> tuple[FlagValue, ...]:
         if option.flag == "--otlp-endpoint" and getattr(options, "otlp", None) is None:
             out.append(FlagValue(option.flag, "exporters.otlp", "enabled", True))
     return tuple(out)
+
+
+def load_options_config(options: Any, *, env: Mapping[str, str]) -> Config:
+    """The configuration the options name, checked: one precedence step, the file, then LOADLENS_*
+    variables, then the flags (runner.config.load). Imports nothing that opens a socket, so
+    `loadlens run` refuses a bad config before it imports Locust."""
+    from runner.config.load import load_config
+
+    config_file = getattr(options, "loadlens_config", None)
+    return load_config(Path(config_file) if config_file else None, env=env, flags=flag_values(options))
 
 
 def pre_parser() -> argparse.ArgumentParser:

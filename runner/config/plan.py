@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.config.load import Config, Thresholds, load_config
-from runner.config.options import flag_values
+from runner.config.load import Config, Thresholds
+from runner.config.options import load_options_config
 from runner.config.scenarios import Scenario
 from runner.logs import redact_text
 from runner.reports.rundir import create_run_dir
@@ -116,12 +116,12 @@ def plan_from_options(
     command: Sequence[str] = (),
     now: float | None = None,
     create_dir: bool = True,
+    config: Config | None = None,
 ) -> RunPlan:
     """Resolve loadlens's options (an argparse namespace, from `loadlens run` or Locust's parser).
-    With ``create_dir=False`` the run directory is left for ``with_run_dir`` to create."""
-    config_file = getattr(options, "loadlens_config", None)
-    # One precedence step: the file, then LOADLENS_* variables, then the flags (runner.config.load).
-    cfg = load_config(Path(config_file) if config_file else None, env=env, flags=flag_values(options))
+    With ``create_dir=False`` the run directory is left for ``with_run_dir`` to create; ``config``:
+    the configuration ``load_options_config`` already read from these options."""
+    cfg = config or load_options_config(options, env=env)
     scenario = cfg.selected_scenario()
     name = scenario.name if scenario is not None else ADHOC
     expected = set(cfg.thresholds.expected_statuses)

@@ -194,6 +194,11 @@ def ms(value: float | None) -> float | None:
     return round(float(value), 3) if value is not None and math.isfinite(value) else None
 
 
+def exact(value: float | None) -> float | None:
+    """A number written as it is (no rounding), or null."""
+    return value if value is not None and math.isfinite(value) else None
+
+
 def finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 

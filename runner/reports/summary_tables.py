@@ -22,6 +22,7 @@ from runner.reports.fields import (
     Table,
     by_code,
     derived,
+    exact,
     finite,
     get,
     is_number,
@@ -96,8 +97,9 @@ ENDPOINT: Table[EndpointStats] = Table(
         derived("error_rate", lambda stats, _context: sig(stats.error_rate)),
         derived("rps", lambda stats, context: rate(stats.count, context.get("duration_s"))),
         derived("mean_ms", lambda stats, _context: ms(stats.mean_ms)),
-        Field("min_ms", OPT_NUMBER, write=ms),
-        Field("max_ms", OPT_NUMBER, write=ms),
+        # Exact too: a percentile beyond them is clamped to them, so re-judging needs the same value.
+        Field("min_ms", OPT_NUMBER, write=exact),
+        Field("max_ms", OPT_NUMBER, write=exact),
         *(derived(key, _quantile(q)) for key, q in _QUANTILES),
         # Exact (not rounded) so that the mean of a summary read back is the same mean.
         Field("sum_ms", OPT_NUMBER, write=finite, read=read_nan),

@@ -53,3 +53,22 @@ class TestGroupsInTheSummary:
         assert "groups" not in doc["client"] and "groups" not in doc["client"]["whole_run"]
         assert record_from_dict(doc).judged.groups == {}
         assert Snapshot(start=0, end=0, endpoints={}).groups == {}
+
+
+def test_a_percentile_clamped_to_the_slowest_request_rejudges_alike() -> None:
+    """A p99 whose bucket lies above the slowest request is that request's time: written exactly,
+    so the summary read back gives the same p99 to the last digit (it once differed at the 4th
+    decimal, 69.7574 live against 69.757 re-judged, because max_ms was rounded)."""
+    store = StatsStore(groups=GroupRecorder(KEYS, origin=lambda: ("Buyer", frozenset({"pay"}))))
+    for _ in range(50):
+        store.record("POST", "/jobs", 69.7574, 201, False, 12)
+    snap = store.snapshot()
+    record = make_record(Status.PASS)
+    judged = dataclasses.replace(record.judged, endpoints=snap.endpoints, groups=dict(snap.groups))
+    record = dataclasses.replace(record, judged=judged, whole=judged)
+    live = judged.groups[KEYS[0]].quantile_ms(0.99)
+    assert live == 69.7574  # clamped: the bucket's representative lies above it
+    back = record_from_dict(json.loads(summary_text(record)))
+    assert back.judged.groups[KEYS[0]].quantile_ms(0.99) == live
+    (key,) = snap.endpoints
+    assert back.judged.endpoints[key].quantile_ms(0.99) == snap.endpoints[key].quantile_ms(0.99)

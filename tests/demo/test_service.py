@@ -7,7 +7,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from runner.config.load import load_config
 from runner.demo.app import MAX_UPLOAD_BYTES, Job, JobStore
 from runner.demo.service import READY_PREFIX, ServiceProcess, start_service
 from runner.errors import UsageError
-from tests.support.procs import free_port
+from tests.support.procs import free_port, taken_port
 from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -182,12 +181,8 @@ class TestProcess:
 
     def test_port_in_use_is_a_usage_error(self, log_file: object, tmp_path: Path) -> None:
         """A taken port makes the service exit with code 2 and one line, and start_service raises."""
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", 0))
-            taken.listen()
-            port = taken.getsockname()[1]
-            with pytest.raises(UsageError, match="exited with 2"):
-                start_service(port=port, stderr=log_file, cwd=str(REPO))
+        with taken_port() as port, pytest.raises(UsageError, match="exited with 2"):
+            start_service(port=port, stderr=log_file, cwd=str(REPO))
         err = (tmp_path / "service.log").read_text()
         assert "cannot listen on 127.0.0.1" in err
         assert "Traceback" not in err

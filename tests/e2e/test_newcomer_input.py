@@ -3,14 +3,13 @@ before any load. Each is exit 2 and one line, before any request, and leaves no 
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from runner.errors import UsageError
 from runner.locust.startup import check_host, discard_unstarted
-from tests.support.procs import free_port
+from tests.support.procs import free_port, taken_port
 from tests.support.refused import assert_one_line_exit_2
 from tests.support.runs import LOCUSTFILES, loadlens_cmd, run
 
@@ -161,10 +160,7 @@ class TestHost:
 class TestRefusedBeforeLoad:
     def test_a_port_in_use_leaves_no_run_directory(self, tmp_path: Path) -> None:
         """The exporter cannot bind: one loadlens line, exit 2, and no directory of empty CSVs."""
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", 0))
-            taken.listen()
-            port = taken.getsockname()[1]
+        with taken_port() as port:
             out = tmp_path / "results"
             proc = run(
                 loadlens_cmd("run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--headless", "-u", "1", "-t", "3s",
@@ -203,10 +199,7 @@ class TestRefusedBeforeLoad:
 class TestWebUiPort:
     def test_a_web_port_in_use_is_one_line_before_any_load(self, tmp_path: Path) -> None:
         """No --headless and --web-port taken: one line, exit 2, no traceback, no run directory."""
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", 0))
-            taken.listen()
-            port = taken.getsockname()[1]
+        with taken_port() as port:
             out = tmp_path / "results"
             proc = run(
                 loadlens_cmd("run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--web-host", "127.0.0.1",
@@ -246,10 +239,7 @@ class TestWebUiPort:
     def test_the_port_is_checked_on_the_host_the_ui_binds(self, tmp_path: Path) -> None:
         """Under `loadlens run` the web UI binds 127.0.0.1 by default: the same port taken on another
         loopback address (127.0.0.2) does not refuse the run, which then runs and is judged."""
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.2", 0))
-            taken.listen()
-            port = taken.getsockname()[1]
+        with taken_port("127.0.0.2") as port:
             out = tmp_path / "results"
             proc = run(
                 loadlens_cmd("run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--web-port", str(port), "--autostart",
@@ -262,10 +252,7 @@ class TestWebUiPort:
 
     def test_headless_runs_do_not_check_the_web_port(self, tmp_path: Path) -> None:
         """--headless opens no web UI: a taken --web-port does not matter."""
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", 0))
-            taken.listen()
-            port = taken.getsockname()[1]
+        with taken_port() as port:
             proc = run(
                 loadlens_cmd("run", "-f", BASIC, "-H", "http://127.0.0.1:9", "--headless", "-u", "1", "-t", "1s",
                              "--web-port", str(port), "--out", str(tmp_path / "results")),

@@ -21,7 +21,7 @@ from runner.errors import ExporterError
 from runner.model import LiveState
 from tests.support.driver_client import ExporterDriver
 from tests.support.live_states import INFO, fed_store, live_state
-from tests.support.procs import free_port, prometheus, require
+from tests.support.procs import free_port, prometheus, require, taken_port
 from tests.support.wait import wait_until
 
 
@@ -147,10 +147,7 @@ class TestLinger:
 class TestPrometheusPort:
     def test_a_port_in_use_is_one_line(self) -> None:
         """A taken port raises ExporterError "cannot serve /metrics on HOST:PORT: address already in use"."""
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", 0))
-            taken.listen()
-            port = taken.getsockname()[1]
+        with taken_port() as port:
             exporter = PrometheusExporter(PrometheusSettings(port=port))
             state = live_state(fed_store(requests=10))
             with pytest.raises(ExporterError) as caught:

@@ -27,6 +27,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.contextmanager
+def taken_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port on ``host`` that something listens on for the block's length (a port in use)."""
+    with socket.socket() as taken:
+        taken.bind((host, 0))
+        taken.listen()
+        yield int(taken.getsockname()[1])
+
+
 def wait_http(url: str, *, timeout_s: float = 20.0, proc: subprocess.Popen | None = None) -> None:
     """Poll ``url`` until it answers (any HTTP status), or fail; fail at once if ``proc`` exits."""
     last: list[OSError] = []

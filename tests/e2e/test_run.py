@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.timefmt import parse_iso_utc
 from tests.support.cli import BASIC, Finished, LoadlensRun, loadlens_verdict, started_run_dir
 from tests.support.procs import free_port, local_http, process
 from tests.support.runs import (
@@ -514,10 +516,13 @@ class _RarelySlow(http.server.BaseHTTPRequestHandler):
 
 
 class TestTimelineMerging:
-    def test_a_long_timeline_merges_intervals_exactly(self, tmp_path: Path) -> None:
-        """With ticks every 5 ms a 6 s run passes the timeline's 720 points (its default), so
-        neighbours merge; a merged point's endpoint p95 is its histogram's (equal to the point's own
-        p95 for a one-endpoint run), not the slowest of the merged p95s (60 ms)."""
+    def test_a_long_timeline_merges_to_one_resolution_and_adds_up(self, tmp_path: Path) -> None:
+        """With ticks every 2 ms a run passes the timeline's 720 points (its default) several times,
+        so neighbours merge: the points stay bounded, every point but the one still gathering spans
+        the same time (not an early point of seconds beside points of one tick), they add up to every
+        request of the run, and a merged point's endpoint p95 is its histogram's (the point's own p95
+        for a one-endpoint run). That a merged p95 is not the slowest of the merged p95s, with enough
+        requests per point to tell, is tests/stats/test_store.py::TestTimeline::test_merged_intervals_are_exact."""
         with local_http(_RarelySlow) as target:
             done = LoadlensRun(
                 tmp_path, target, locustfile=LOCUSTFILES / "no_wait.py",
@@ -527,10 +532,16 @@ class TestTimelineMerging:
         assert done.returncode == 0, done.tail()
         timeline = done.summary["client"]["timeline"]
         assert 360 <= len(timeline) <= 720  # merged at least once, and bounded
-        # Points of more than 20 requests: there a p95 is no longer simply the slowest request.
-        merged = [p for p in timeline if p["requests"] > 20]
-        assert len(merged) >= 3
-        for point in merged:
+        # One resolution: every point but the one still gathering holds the same number of ticks,
+        # so their spans differ only by the ticks' jitter, never by the factors of 2, 4, 8... of
+        # points merged more often than others.
+        spans = [parse_iso_utc(p["end"]) - parse_iso_utc(p["start"]) for p in timeline[:-1]]
+        assert max(spans) <= 3 * statistics.median(spans), sorted(spans)[-5:]
+        assert statistics.median(spans) >= 0.004  # merged: more than one 2 ms tick per point
+        assert (
+            sum(p["requests"] for p in timeline) == done.summary["client"]["whole_run"]["total"]["requests"]
+        )
+        for point in (p for p in timeline if p["requests"]):
             (endpoint,) = point["endpoints"]
             assert endpoint["requests"] == point["requests"]
             assert endpoint["p95_ms"] == pytest.approx(point["p95_ms"], rel=0.01), point

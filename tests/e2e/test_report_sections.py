@@ -197,11 +197,13 @@ def test_print_is_light_and_fits_whatever_the_scheme(browser: Browser, runs, tmp
             {"width": 720, "height": 1000, "deviceScaleFactor": 1, "mobile": False},
         )
         page.wait_for("document.documentElement.scrollWidth <= 720")  # the charts follow the width
-        overflow = page.evaluate(
+        overflowing = (
             "Array.from(document.querySelectorAll('.chart')).filter(b => { const c = b.querySelector('canvas');"
             " return !c || c.getBoundingClientRect().width > b.getBoundingClientRect().width + 1; }).map(b => b.dataset.chart)"
         )
-        assert overflow == []
+        # The charts redraw at the new width on the next frames after the resize: wait for them.
+        page.wait_for(f"({overflowing}).length === 0")
+        assert page.evaluate(overflowing) == []
         assert_charts_drawn(page)
         # And a real print to PDF (A4 portrait) goes through without an error.
         pdf = page.send(

@@ -138,7 +138,11 @@ class Timeline:
         pairs = self._points[: len(self._points) - (odd is not None)]
         points = [merge_pair(pairs[i : i + 2]) for i in range(0, len(pairs), 2)]
         if odd is not None:  # half a point at the new stride: it goes on gathering
-            self._pending, self._pending_ticks = odd, self._stride
+            if self._pending is None:
+                self._pending, self._pending_ticks = odd, self._stride
+            else:  # a second halving in a row: the odd point comes before what is gathering
+                self._pending = merge_pair([odd, self._pending])
+                self._pending_ticks += self._stride
         self._stride *= 2
         self._points = points
         self._costs = [point_cost(p) for p in points]

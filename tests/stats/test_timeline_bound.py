@@ -231,3 +231,21 @@ def test_a_merged_percentile_without_histograms_is_never_better_than_measured() 
     assert merged.total.count == 100
     exact = merge_pair(list(timeline.points))  # with the histograms: read from their sum
     assert exact.endpoint_p95_ms[key] == exact.endpoint_histograms[key].quantile_ms(0.95)
+
+
+def test_two_halvings_in_a_row_lose_no_request() -> None:
+    """A halving that leaves an odd point hands it to the point being gathered; a second halving
+    right after (the budget still passed) merges its own odd point into that one, not over it."""
+    clock = FakeClock(T0)
+    store = StatsStore(clock=clock)
+    timeline = Timeline(max_points=1000)
+    for _ in range(23):
+        store.record("GET", "/a", 12.0, 200, False, 10)
+        clock.t += 5
+        timeline.tick(store.snapshot(users=1))
+    timeline._halve()  # 23 -> 11 points and one gathering
+    timeline._halve()  # 11 -> 5 points, the odd one merged into the one gathering
+    points = timeline.points
+    assert sum(p.total.count for p in points) == 23
+    assert points[0].start == T0 and points[-1].end == clock.t
+    assert all(a.end == b.start for a, b in itertools.pairwise(points))

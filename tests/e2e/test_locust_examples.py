@@ -7,14 +7,13 @@ ask for (their own target is a Locust web UI or a site on the internet). Real Lo
 
 from __future__ import annotations
 
-import http.server
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runner.judge.client import DEFAULT_NOTE
-from tests.support.procs import local_http
+from tests.support.procs import AnswersOk, local_http
 from tests.support.runs import LOCUSTFILES, criteria, loadlens_cmd, only_run_dir, run, summary
 
 pytestmark = pytest.mark.slow
@@ -31,33 +30,9 @@ LoadTestShape.get_run_time = lambda self: _own(self) * {SHAPE_SPEEDUP}
 """
 
 
-class _Anything(http.server.BaseHTTPRequestHandler):
-    """200 and a small body for every GET and POST."""
-
-    def _ok(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        body = b"ok\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self._ok()
-
-    def do_POST(self) -> None:
-        self._ok()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def anything() -> Iterator[str]:
-    with local_http(_Anything) as url:
+    with local_http(AnswersOk) as url:
         yield url
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner.judge.client import DEFAULT_NOTE
+from tests.support.procs import AnswersOk, local_http
 from tests.support.runs import LOCUSTFILES, criteria, loadlens_cmd, only_run_dir, run, summary
 
 STYLES = LOCUSTFILES / "styles"
@@ -70,11 +71,14 @@ class TestDefaultCriteria:
 class TestLocustStyles:
     @pytest.mark.parametrize("locustfile", ["tasksets.py", "fast_http.py", "own_shape.py"])
     def test_locustfiles_in_locusts_documented_styles_run_unchanged(
-        self, tmp_path: Path, target: str, locustfile: str
+        self, tmp_path: Path, locustfile: str
     ) -> None:
         """TaskSets and SequentialTaskSets, FastHttpUser with catch_response, a locustfile's own
-        LoadTestShape: no configuration, exit 0, a run directory with the default verdict."""
-        proc, out = _run(tmp_path, STYLES / locustfile, target)
+        LoadTestShape: no configuration, exit 0, a run directory with the default verdict. The
+        target answers 200 to everything (the demo service fails 0.3 % of job creations at random,
+        which now and then put a short run in the error rate's WARN band)."""
+        with local_http(AnswersOk) as target:
+            proc, out = _run(tmp_path, STYLES / locustfile, target)
         assert proc.returncode == 0, proc.stderr[-3000:]
         doc = summary(only_run_dir(out))
         assert doc["verdict"] == "pass" and doc["client"]["total"]["requests"] > 0

@@ -136,6 +136,31 @@ def moto_server(tmp: Path) -> Iterator[str]:
         yield url
 
 
+class AnswersOk(http.server.BaseHTTPRequestHandler):
+    """200 and a small body for every GET and POST: a target that never fails, for tests about
+    what a locustfile does rather than what a service answers."""
+
+    def _ok(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = b"ok\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._ok()
+
+    def do_POST(self) -> None:
+        self._ok()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 @contextlib.contextmanager
 def local_http(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
     """A real threaded HTTP server on 127.0.0.1 answering with ``handler``; yields its base URL."""

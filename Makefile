@@ -24,8 +24,17 @@ demo: install
 components:
 	bash tests/install-components.sh
 
+# Two passes: most tests on $(TEST_WORKERS) pytest-xdist workers (they mostly wait on real processes),
+# then the tests marked `serial` (a CPU figure, a latency threshold, a fixed port) alone. Both
+# always run and print their slowest tests; the target fails if either failed.
+TEST_WORKERS ?= 3
+PYTEST_ARGS ?=
 test: install components
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not serial" --durations=30 $(PYTEST_ARGS); \
+	parallel=$$?; \
+	$(PY) -m pytest -m serial --durations=30 $(PYTEST_ARGS); \
+	serial=$$?; \
+	test $$parallel -eq 0 -a $$serial -eq 0
 
 lint: install
 	$(VENV)/bin/ruff check runner exporters tests dashboards

@@ -10,6 +10,35 @@ from tests.support.runs import REPO, child_env
 
 READY = "loadlens demo service listening on "
 
+# Session fixtures that take seconds to build and that tests in several modules share: under
+# pytest-xdist each worker would build its own, so their tests go to one worker (see below).
+SHARED_SESSION_FIXTURES = ("degraded_demo",)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs the suite on several pytest-xdist workers with ``--dist loadgroup``; a test
+    that uses a module- or class-scoped fixture (a real run many tests read, a Prometheus fed
+    for a minute) is grouped with the rest of its module, so that fixture is built once, on one
+    worker, and not once per worker that happens to get one of its tests. A test given an
+    ``xdist_group`` by hand keeps it."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and (group := _shared_fixture_group(item)):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _shared_fixture_group(item: pytest.Item) -> str | None:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    for name in SHARED_SESSION_FIXTURES:
+        if name in info.name2fixturedefs:
+            return name
+    for defs in info.name2fixturedefs.values():
+        if any(d.scope in ("package", "module", "class") for d in defs):
+            return item.nodeid.split("::", 1)[0]
+    return None
+
 
 def _start_service(*extra: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(

@@ -123,9 +123,11 @@ class TestGroupsBySelectors:
         """--processes 2: the master's groups reach the workers, whose counts merge exactly."""
         made_dir = tmp_path / "made"
         made_dir.mkdir()
+        port = free_port()  # not Locust's fixed 5557: tests run in parallel
         done = LoadlensRun(
             tmp_path, target, locustfile=TWO_CLASSES, config=CONFIG, users=6, run_time="4s",
-            only_summary=True, flags=("--processes", "2"), env={"MADE_LOG_DIR": str(made_dir)},
+            only_summary=True, flags=("--processes", "2", "--master-bind-port", str(port), "--master-port", str(port)),
+            env={"MADE_LOG_DIR": str(made_dir)},
         ).run()  # fmt: skip
         check_counts(done, made_dir, {"buyers", "read", "buy_posts"})
         assert len(list(made_dir.glob("made-*.tsv"))) >= 2  # the workers made the requests

@@ -286,6 +286,7 @@ def _busy_process(tmp_path: Path, *, busy: bool) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # a busy process must be seen above 70 % CPU
 class TestServerLimitsFromTheRun:
     def _run_and_propose(self, tmp_path: Path, target: str, *, busy: bool) -> tuple[Path, str, str]:
         proc = _busy_process(tmp_path, busy=busy)

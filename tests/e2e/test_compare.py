@@ -221,6 +221,7 @@ def rows(doc: Mapping) -> dict[str, dict]:
     return {f"{r['subject']} {r['metric']}": r for r in doc["rows"]}
 
 
+@pytest.mark.serial  # A and A2 (the same delays) must compare "unchanged": the machine to themselves
 class TestCompare:
     def test_a_a_pair_is_unchanged_and_exits_0(self, runs: Runs, tmp_path: Path) -> None:
         """Two runs with the same delays: nothing regressed, every endpoint's p95 is 'unchanged'."""
@@ -275,6 +276,7 @@ class TestCompare:
         assert err.count("\n") == 1 and "Traceback" not in err and "summary.json" in err
 
 
+@pytest.mark.serial  # A and A2 (the same delays) must compare "unchanged": the machine to themselves
 class TestBaselineInTheVerdict:
     def test_latest_baseline_adds_passing_rows(self, runs: Runs) -> None:
         """`--baseline latest` compares with A (the newest passing run): PASS rows, exit 0."""
@@ -343,6 +345,7 @@ class TestBaselineInTheVerdict:
         assert summary(runs.c)["comparability"]["locustfile_sha256"] != shape["locustfile_sha256"]
 
 
+@pytest.mark.serial  # A and A2 (the same delays) must compare "unchanged": the machine to themselves
 class TestRejudgeAndHistory:
     def test_verdict_with_baseline_rejudges_a_copy(self, runs: Runs, tmp_path: Path) -> None:
         """`loadlens verdict B --baseline A`: the slower endpoint's row FAILs against A (exit 1)."""

@@ -134,6 +134,7 @@ def spike_run(tmp_path: Path, host: str, config: str) -> LoadlensRun:
 
 
 class TestRecoveryEndToEnd:
+    @pytest.mark.serial  # the target must recover to its pre-spike latency in time
     def test_a_spike_against_a_crowding_target_reports_its_recovery_time(
         self, tmp_path: Path, crowded: str
     ) -> None:
@@ -167,6 +168,7 @@ class TestRecoveryEndToEnd:
         assert done.criteria[NAME]["status"] == "inconclusive"
         assert "not recovered when the run ended" in done.criteria[NAME]["reason"]
 
+    @pytest.mark.serial  # the target must recover to its pre-spike latency in time
     def test_a_recovery_inside_a_short_run_passes(self, recovered_early: Finished) -> None:
         """A short run against a target that recovers as soon as the crowd leaves: it recovered
         within recover_within before the run ended, PASS, and the row says the run ended early."""
@@ -175,6 +177,7 @@ class TestRecoveryEndToEnd:
         row = done.criteria[NAME]
         assert row["status"] == "pass" and "stayed recovered until the run ended" in row["reason"]
 
+    @pytest.mark.serial  # the target must recover to its pre-spike latency in time
     def test_the_default_recover_within_end_to_end(self, recovered_early: Finished) -> None:
         """No [recovery] table: the default recover_within (60 s) is what is judged. The run need not
         last 60 s after the spike: the target recovers as soon as the crowd leaves, and a recovery
@@ -185,6 +188,7 @@ class TestRecoveryEndToEnd:
         assert row["status"] == "pass" and row["limit"] == 60 and row["observed"] < 60
 
 
+@pytest.mark.serial  # the target must recover to its pre-spike latency in time
 def test_ecs_scale_out_is_judged_from_running_task_count(
     tmp_path: Path, crowded: str, aws: dict[str, str]
 ) -> None:

@@ -190,6 +190,7 @@ class TestDistributed:
             p.name.startswith("adhoc") for p in tmp_path.iterdir() if p.is_dir()
         )  # workers write nothing
 
+    @pytest.mark.serial  # the command line as typed: Locust's fixed master port 5557, one run at a time
     def test_processes_mode_merges_forked_workers(self, tmp_path: Path, target: str) -> None:
         """--processes 2 forks two workers; the master's summary counts every request they made."""
         raw = tmp_path / "raw"
@@ -310,6 +311,7 @@ class TestLocustOptions:
         assert doc["client"]["total"]["requests"] < doc["client"]["whole_run"]["total"]["requests"]
 
 
+@pytest.mark.serial  # the burner must be seen above 50 % CPU for two periods
 class TestSafetyStop:
     def test_server_cpu_above_the_abort_limit_stops_the_run_early(self, tmp_path: Path, target: str) -> None:
         """A watched process burning a core past abort_cpu_percent for 2 periods ends the run, recorded as FAIL."""
@@ -341,6 +343,7 @@ class TestSafetyStop:
         assert elapsed < 80  # well before the 90 s it was planned for
 
 
+@pytest.mark.serial  # a CPU figure: the service's CPU-seconds per request
 class TestProcessCpuCost:
     def test_one_second_intervals_give_the_cpu_cost_of_the_judged_window(self, tmp_path: Path) -> None:
         """With the process source and `[run] interval = "1s"` (analysis periods as long as the process's
@@ -515,6 +518,7 @@ class _RarelySlow(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.serial  # 2 ms ticks must keep their pace for the points to span alike
 class TestTimelineMerging:
     def test_a_long_timeline_merges_to_one_resolution_and_adds_up(self, tmp_path: Path) -> None:
         """With ticks every 2 ms a run passes the timeline's 720 points (its default) several times,

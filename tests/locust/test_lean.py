@@ -233,6 +233,7 @@ class TestLeanEndToEnd:
         (listeners,) = seen.listeners
         assert LOCUST_OWN not in listeners and LEAN in listeners
 
+    @pytest.mark.serial  # the worker's last report must reach the master within a few seconds
     def test_master_and_worker_aggregate_correctly_under_lean(self, tmp_path: Path, lean_target: str) -> None:
         """A master and a worker, both --lean: what Locust aggregated from the worker's reports (web
         UI and CSV at the master) agrees with what loadlens merged (the master's summary.json)."""

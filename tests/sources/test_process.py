@@ -90,6 +90,7 @@ class TestProcessSource:
         """ProcessSource satisfies the MetricSource protocol."""
         assert isinstance(ProcessSource(pid=os.getpid()), MetricSource)
 
+    @pytest.mark.serial  # a CPU figure: the child must get its core
     def test_cpu_of_a_busy_child_is_per_process_percent(self, burner: subprocess.Popen[str]) -> None:
         """A spinning child's CPU percent is its CPU seconds over wall seconds * 100 (100 = one core),
         as /proc tells independently; the first sample has none."""

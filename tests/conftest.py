@@ -13,6 +13,9 @@ READY = "loadlens demo service listening on "
 # Session fixtures that take seconds to build and that tests in several modules share: under
 # pytest-xdist each worker would build its own, so their tests go to one worker (see below).
 SHARED_SESSION_FIXTURES = ("degraded_demo",)
+# Module fixtures that only start a moto server (about half a second): built again on each worker
+# rather than chain a whole module of AWS end-to-end tests on one worker.
+CHEAP_MODULE_FIXTURES = ("moto", "moto_url")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
@@ -34,8 +37,8 @@ def _shared_fixture_group(item: pytest.Item) -> str | None:
     for name in SHARED_SESSION_FIXTURES:
         if name in info.name2fixturedefs:
             return name
-    for defs in info.name2fixturedefs.values():
-        if any(d.scope in ("package", "module", "class") for d in defs):
+    for name, defs in info.name2fixturedefs.items():
+        if name not in CHEAP_MODULE_FIXTURES and any(d.scope in ("package", "module", "class") for d in defs):
             return item.nodeid.split("::", 1)[0]
     return None
 

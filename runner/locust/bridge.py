@@ -42,7 +42,7 @@ from runner.locust.finish import (
 from runner.locust.groups import attach_groups, group_keys, recorder
 from runner.locust.lean import listen_requests
 from runner.locust.lifecycle import InterruptShield, WorkerWatch, interrupted_reason
-from runner.locust.loops import poll_server, tick_forever
+from runner.locust.loops import catch_up_clock, poll_server, tick_forever
 from runner.locust.outputs import Annotator
 from runner.locust.phases import Phases, log_progress
 from runner.locust.prune import LocustPruner
@@ -172,6 +172,7 @@ class Bridge:
             if plan.run_dir is not None and not any(plan.run_dir.iterdir()):
                 plan.run_dir.rmdir()  # nothing ran: leave no empty run directory behind
             raise SystemExit(exc.exit_code) from None  # before any user starts
+        catch_up_clock()  # the last of the start-up: Locust sets its -t timer next
 
     # -- lifecycle --------------------------------------------------------------------------------
     def _on_test_start(self, **_kw: Any) -> None:

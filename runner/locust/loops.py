@@ -17,6 +17,17 @@ from runner.sources.server import ServerSide
 log = get_logger("loadlens")
 
 
+def catch_up_clock() -> None:
+    """Bring the load loop's clock to now, last thing before Locust sets its -t timer.
+
+    libev reads the clock once per loop iteration and times a new timer from that reading. Whatever
+    ran since the loop last turned (a locustfile's imports, the exporters' start, a crowded machine)
+    went uncounted, and Locust's -t timer, set right after its init event, fired that much early: -t
+    2s runs stopped after 0.1 s, a -t 5s run after 2 s (tests/locust/test_loop_clock.py).
+    """
+    gevent.get_hub().loop.update_now()
+
+
 def tick_forever(interval_s: float, tick: Callable[[], None]) -> None:
     """Call ``tick`` every ``interval_s`` until killed; a failing tick is one warning."""
     while True:

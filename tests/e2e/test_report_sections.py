@@ -133,9 +133,6 @@ def test_a_chosen_endpoint_shows_p50_p95_p99_on_the_shared_axis(
         assert page.errors() == []
 
 
-# Serial: on a crowded machine Locust can end a run up to a second before -t (its timer is set on
-# a stale event-loop clock after a slow start), before the cool-down's mark.
-@pytest.mark.serial
 def test_each_phase_is_shaded_apart_and_report_redraws_them(browser: Browser, runs, tmp_path: Path) -> None:
     """summary.json keeps the ramp-up's end and the load steps; the page shades ramp-up, warm-up, the
     steady state, each load step and the cool-down apart, and `loadlens report RUN_DIR` draws the

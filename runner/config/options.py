@@ -213,20 +213,7 @@ def add_options(parser: Any, *flags: str, **helps: str) -> None:
     by_flag = {option.flag: option for option in OPTIONS}
     for flag in flags:
         option = by_flag[flag]
-        help_text = helps.get(option.dest, option.help)
-        if option.switch:
-            parser.add_argument(
-                option.flag, dest=option.dest, action="store_true", default=None, help=help_text
-            )
-        else:
-            parser.add_argument(
-                option.flag,
-                dest=option.dest,
-                metavar=option.metavar,
-                type=int if option.integer else None,
-                default=None,
-                help=help_text,
-            )
+        _add_option(parser, option, [option.flag], helps.get(option.dest, option.help))
 
 
 def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
@@ -237,24 +224,7 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
         help_text = argparse.SUPPRESS if option.hidden else option.help
         names = [option.flag] if not (option.plugins_own_flag and plugins) else []
         names += [option.alias] if option.alias else []
-        if option.switch:
-            group.add_argument(*names, dest=option.dest, action="store_true", default=None, help=help_text)
-            if option.negatable:
-                no = "--no-" + option.flag.removeprefix("--")
-                group.add_argument(
-                    no, dest=option.dest, action="store_false", default=None, help=argparse.SUPPRESS
-                )
-        else:
-            action = "append" if option.repeat else "store"
-            group.add_argument(
-                *names,
-                dest=option.dest,
-                metavar=option.metavar,
-                action=action,
-                type=int if option.integer else None,
-                default=None,
-                help=help_text,
-            )
+        _add_option(group, option, names, help_text)
     group.add_argument("--log-format", choices=LOG_FORMATS, default=None, help="console (default) or json")
     group.add_argument(
         "--debug", action="store_true", default=False, help="show tracebacks for loadlens errors"
@@ -264,6 +234,28 @@ def add_loadlens_arguments(parser: Any, *, locust_parser: bool = False) -> None:
         action="store_true",
         default=False,
         help="print every criteria row (a long table shows the overall rows and the broken ones)",
+    )
+
+
+def _add_option(parser: Any, option: Option, names: list[str], help_text: str) -> None:
+    """One option on a parser or group, under ``names``: a switch (and its hidden ``--no-``
+    spelling when negatable) or a value, repeatable when the option is."""
+    if option.switch:
+        parser.add_argument(*names, dest=option.dest, action="store_true", default=None, help=help_text)
+        if option.negatable:
+            no = "--no-" + option.flag.removeprefix("--")
+            parser.add_argument(
+                no, dest=option.dest, action="store_false", default=None, help=argparse.SUPPRESS
+            )
+        return
+    parser.add_argument(
+        *names,
+        dest=option.dest,
+        metavar=option.metavar,
+        action="append" if option.repeat else "store",
+        type=int if option.integer else None,
+        default=None,
+        help=help_text,
     )
 
 

@@ -167,7 +167,9 @@ def merge_pair(pair: list[Interval]) -> Interval:
     if len(pair) == 1:
         return pair[0]
     a, b = pair
-    if _shed(a) or _shed(b):  # one side's histograms are gone: none can be merged exactly
+    if _histograms_gone(a) or _histograms_gone(
+        b
+    ):  # one side's histograms are gone: none can be merged exactly
         a, b = replace(a, endpoint_histograms={}), replace(b, endpoint_histograms={})
     counts = dict(a.endpoint_counts)
     for k, (n, f) in b.endpoint_counts.items():
@@ -190,7 +192,7 @@ def merge_pair(pair: list[Interval]) -> Interval:
     )
 
 
-def _shed(point: Interval) -> bool:
+def _histograms_gone(point: Interval) -> bool:
     return bool(point.endpoint_counts) and not point.endpoint_histograms
 
 

@@ -99,6 +99,7 @@ class Measured:
     summary_json_bytes: int | None = None
     exit_code: int | None = None
     notes: list[str] = field(default_factory=list)
+    rss_curve: list[tuple[float, float]] = field(default_factory=list)  # (soak minutes, MiB), for --json
 
 
 def growth(
@@ -174,6 +175,9 @@ def run_pair(
                 fit_to_s=args.duration - 1.0, speed=args.speed,
             )  # fmt: skip
             m = Measured(generator, topology, role, used, first, last, slope, exit_code=code)
+            m.rss_curve = [
+                (round((t - t0) * args.speed / 60.0, 2), round(rss / MIB, 2)) for t, rss in sampler.samples
+            ]
             summary = tmp / f"{topology}-{generator}" / "out"
             if generator == "loadlens" and role != "worker":
                 found = list(summary.glob("*/summary.json"))
@@ -228,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-process-source", dest="process_source", action="store_false",
                         help="do not watch nginx with loadlens's process source")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke check: 90 s, x40, 100 requests/s")
-    parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument("--json", type=Path, help="write the figures (and each RSS curve) here too")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory (logs, run dirs)")
     args = parser.parse_args(argv)
     if args.quick:

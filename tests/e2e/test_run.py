@@ -13,14 +13,13 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from runner.timefmt import parse_iso_utc
 from tests.support.cli import BASIC, Finished, LoadlensRun, loadlens_verdict, started_run_dir
-from tests.support.procs import free_port, local_http, process
+from tests.support.procs import AnswersOk, free_port, local_http, process
 from tests.support.runs import (
     LOCUSTFILES,
     REPO,
@@ -607,36 +606,18 @@ class TestRejudge:
         assert after["client"] == before["client"]
 
 
-class _CountingHandler(BaseHTTPRequestHandler):
+class _CountingHandler(AnswersOk):
     """Answers every request 200 after a short pause and counts what it received: the target's own
     count, the ground truth for "nothing lost" (the pause keeps a few requests in flight)."""
 
     received: list[int] = []
     pause_s = 0.05
-
-    def _answer(self) -> None:
-        type(self).received.append(1)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        time.sleep(self.pause_s)
-        body = b'{"ok": true}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self._answer()
-
-    def do_POST(self) -> None:
-        self._answer()
-
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, *args) -> None:
-        pass
+    def _ok(self) -> None:
+        type(self).received.append(1)
+        time.sleep(self.pause_s)
+        super()._ok()
 
 
 @pytest.fixture

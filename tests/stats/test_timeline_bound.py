@@ -168,16 +168,22 @@ def _spans(timeline: Timeline) -> set[float]:
     return {round(p.end - p.start, 6) for p in timeline.points[:-1]}
 
 
-def test_every_point_spans_the_same_time_after_merging() -> None:
-    """Once it has halved, the timeline gathers ticks a stride at a time: one resolution over the
-    whole run, not a first point of hours beside last points of one tick."""
+def _one_request_per_tick(ticks: int, *, max_points: int) -> tuple[Timeline, FakeClock]:
+    """A timeline of ``ticks`` 5 s ticks from T0, one 12 ms GET /a in each."""
     clock = FakeClock(T0)
     store = StatsStore(clock=clock)
-    timeline = Timeline(max_points=16)
-    for _ in range(1000):
+    timeline = Timeline(max_points=max_points)
+    for _ in range(ticks):
         store.record("GET", "/a", 12.0, 200, False, 10)
         clock.t += 5
         timeline.tick(store.snapshot(users=1))
+    return timeline, clock
+
+
+def test_every_point_spans_the_same_time_after_merging() -> None:
+    """Once it has halved, the timeline gathers ticks a stride at a time: one resolution over the
+    whole run, not a first point of hours beside last points of one tick."""
+    timeline, _ = _one_request_per_tick(1000, max_points=16)
     points = timeline.points
     assert 8 <= len(points) <= 17
     assert _spans(timeline) == {5.0 * 64}  # 1,000 ticks in 16 points: 64 ticks each
@@ -236,13 +242,7 @@ def test_a_merged_percentile_without_histograms_is_never_better_than_measured() 
 def test_two_halvings_in_a_row_lose_no_request() -> None:
     """A halving that leaves an odd point hands it to the point being gathered; a second halving
     right after (the budget still passed) merges its own odd point into that one, not over it."""
-    clock = FakeClock(T0)
-    store = StatsStore(clock=clock)
-    timeline = Timeline(max_points=1000)
-    for _ in range(23):
-        store.record("GET", "/a", 12.0, 200, False, 10)
-        clock.t += 5
-        timeline.tick(store.snapshot(users=1))
+    timeline, clock = _one_request_per_tick(23, max_points=1000)
     timeline._halve()  # 23 -> 11 points and one gathering
     timeline._halve()  # 11 -> 5 points, the odd one merged into the one gathering
     points = timeline.points

@@ -167,9 +167,8 @@ def merge_pair(pair: list[Interval]) -> Interval:
     if len(pair) == 1:
         return pair[0]
     a, b = pair
-    if _histograms_gone(a) or _histograms_gone(
-        b
-    ):  # one side's histograms are gone: none can be merged exactly
+    # One side's histograms are gone: none can be merged exactly.
+    if _histograms_gone(a) or _histograms_gone(b):
         a, b = replace(a, endpoint_histograms={}), replace(b, endpoint_histograms={})
     counts = dict(a.endpoint_counts)
     for k, (n, f) in b.endpoint_counts.items():
